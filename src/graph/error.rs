@@ -1,0 +1,112 @@
+//! Errors of the graph core: a graph that cannot be built, an identifier
+//! that does not resolve, a plan that cannot be made.
+
+use thiserror::Error;
+
+/// One problem found while building the graph. `check` reports all of them;
+/// other commands stop at the first list.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GraphProblem {
+    #[error("{origin}: duplicate revision id '{id}' (also declared in {other}); give one of them a new id")]
+    DuplicateId {
+        id: String,
+        origin: String,
+        other: String,
+    },
+    #[error("{origin}: revision {id} names parent '{parent}', which does not exist; fix the parent id or restore the missing revision")]
+    MissingParent {
+        id: String,
+        origin: String,
+        parent: String,
+    },
+    #[error("{origin}: revision {id} depends on '{target}', which is neither a revision id nor a branch label")]
+    MissingDependency {
+        id: String,
+        origin: String,
+        target: String,
+    },
+    #[error("{origin}: revision {id} lists itself as its own {relation}; remove it")]
+    SelfReference {
+        id: String,
+        origin: String,
+        relation: &'static str,
+    },
+    #[error("{origin}: branch label '{label}' of revision {id} is already used by revision {other}; labels must be unique")]
+    DuplicateLabel {
+        label: String,
+        id: String,
+        origin: String,
+        other: String,
+    },
+    #[error("{origin}: branch label '{label}' of revision {id} is also a revision id; rename the label")]
+    LabelIsRevisionId {
+        label: String,
+        id: String,
+        origin: String,
+    },
+    #[error("{origin}: invalid {what} '{value}': {reason}")]
+    InvalidName {
+        what: &'static str,
+        value: String,
+        reason: String,
+        origin: String,
+    },
+    #[error("cycle in the revision graph: {}; break it by changing one parent", render_cycle(.cycle))]
+    Cycle { cycle: Vec<String> },
+    #[error("dependency cycle: {}; a depends_on loops back through the parents; remove one dependency", render_cycle(.cycle))]
+    DependencyCycle { cycle: Vec<String> },
+}
+
+fn render_cycle(cycle: &[String]) -> String {
+    let mut parts: Vec<&str> = cycle.iter().map(String::as_str).collect();
+    if let Some(first) = cycle.first() {
+        parts.push(first);
+    }
+    parts.join(" -> ")
+}
+
+/// The graph could not be built: every problem found, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct GraphErrors {
+    pub problems: Vec<GraphProblem>,
+}
+
+/// An identifier that does not name exactly one thing, or a walk or range
+/// that cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ResolveError {
+    #[error("no revision or branch label '{ident}'{hint}")]
+    Unknown { ident: String, hint: String },
+    #[error("'{prefix}' is ambiguous: it starts {} revisions: {}; give more characters", .candidates.len(), .candidates.join(", "))]
+    AmbiguousPrefix {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error("'{ident}' means one head, but there are {}: {}; name one of them, use a branch label (label@head), or merge them (mergepoint merge heads)", .heads.len(), .heads.join(", "))]
+    MultipleHeads { ident: String, heads: Vec<String> },
+    #[error("'{ident}' is ambiguous: the walk {direction} from {from} can go to {}; name the revision instead", .candidates.join(" or "))]
+    AmbiguousWalk {
+        ident: String,
+        from: String,
+        direction: &'static str,
+        candidates: Vec<String>,
+    },
+    #[error("'{ident}' walks past the {end} of the graph; use a smaller step")]
+    WalkedTooFar { ident: String, end: &'static str },
+    #[error("revision {revision} is not on branch '{label}'")]
+    NotOnBranch { revision: String, label: String },
+    #[error("invalid identifier '{ident}': {reason}")]
+    Invalid { ident: String, reason: String },
+    #[error("{message}")]
+    Range { message: String },
+}
+
+impl ResolveError {
+    pub(crate) fn invalid(ident: &str, reason: impl Into<String>) -> Self {
+        ResolveError::Invalid {
+            ident: ident.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

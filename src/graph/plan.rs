@@ -1,0 +1,277 @@
+//! Path planning: from the applied heads (the version table) to a target,
+//! the exact ordered steps, each with the version-table change it makes.
+//!
+//! The revision sets and their order follow Alembic's `_upgrade_revs` and
+//! `_downgrade_revs`, so `upgrade A:B --sql` lists the same steps Alembic
+//! does. Where Alembic warns and guesses (a relative downgrade from several
+//! heads), we refuse and list the candidates instead.
+
+use super::ident::{parse_downgrade_target, parse_upgrade_target, DowngradeTarget};
+use super::{Ix, ResolveError, RevisionGraph};
+use serde::Serialize;
+
+/// Which way a step or plan moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Upgrade,
+    Downgrade,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upgrade => "upgrade",
+            Direction::Downgrade => "downgrade",
+        }
+    }
+}
+
+/// One change to the version table (Alembic's `alembic_version`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum VersionOp {
+    Insert { version: String },
+    Delete { version: String },
+    Update { from: String, to: String },
+}
+
+/// One revision run in one direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub revision: String,
+    pub direction: Direction,
+    /// Alembic's `from_revisions_no_deps`: the parents for an upgrade (empty
+    /// at a base, several at a merge), the revision itself for a downgrade.
+    pub from: Vec<String>,
+    /// The revision for an upgrade, its parents for a downgrade.
+    pub to: Vec<String>,
+    /// Version-table changes that record this step.
+    pub version_ops: Vec<VersionOp>,
+}
+
+impl Step {
+    /// Alembic's log line body: `upgrade a, b -> c`.
+    pub fn short_log(&self) -> String {
+        format!(
+            "{} {} -> {}",
+            self.direction.as_str(),
+            self.from.join(", "),
+            self.to.join(", ")
+        )
+    }
+}
+
+/// An ordered list of steps and the version-table rows before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub direction: Direction,
+    pub start_heads: Vec<String>,
+    pub end_heads: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+impl RevisionGraph {
+    /// Resolves version-table rows (full ids) to indices.
+    pub fn resolve_rows(&self, rows: &[String]) -> Result<Vec<Ix>, ResolveError> {
+        rows.iter()
+            .map(|r| {
+                self.find(r).ok_or_else(|| ResolveError::Unknown {
+                    ident: r.clone(),
+                    hint: " (it is in the version table but not in the revisions directory)"
+                        .to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The steps to upgrade from `current` (version-table rows) to `target`,
+    /// oldest first. Like Alembic's `upgrade`, revisions on other branches
+    /// that the target needs are included.
+    pub fn plan_upgrade(&self, current: &[String], target: &str) -> Result<Plan, ResolveError> {
+        let rows = self.resolve_rows(current)?;
+        let targets = parse_upgrade_target(self, &rows, target)?;
+        check_no_overlap(self, &targets)?;
+        let mut needed = self.ancestors_with_deps(&targets);
+        let have = self.ancestors_with_deps(&rows);
+        for (n, h) in needed.iter_mut().zip(&have) {
+            *n &= !*h;
+        }
+        let mut order = self.alembic_order(&needed, &targets);
+        order.reverse();
+        Ok(self.make_plan(Direction::Upgrade, rows, order))
+    }
+
+    /// The steps to downgrade from `current` to `target`, newest first.
+    pub fn plan_downgrade(&self, current: &[String], target: &str) -> Result<Plan, ResolveError> {
+        let rows = self.resolve_rows(current)?;
+        let (branch, target_rev) = parse_downgrade_target(self, &rows, target)?;
+        let target_ix = match target_rev {
+            DowngradeTarget::Base => None,
+            DowngradeTarget::Rev(ix) => Some(ix),
+        };
+        let mut roots: Vec<Ix> = match target_ix {
+            None => self.bases().to_vec(),
+            Some(ix) => self.children(ix).to_vec(),
+        };
+        if let Some(label) = &branch {
+            if roots.len() > 1 {
+                let anchor = self.resolve_branch(label)?;
+                let below = self.ancestors(&[anchor]);
+                roots.retain(|&r| below[r]);
+                if roots.is_empty() {
+                    return Err(ResolveError::Range {
+                        message: format!(
+                            "'{target}' is not a valid downgrade target from the current heads"
+                        ),
+                    });
+                }
+            }
+        }
+        let mut drop = self.descendants_with_deps(&roots);
+        let active = self.ancestors_with_deps(&rows);
+        for (d, a) in drop.iter_mut().zip(&active) {
+            *d &= *a;
+        }
+        if let Some(ix) = target_ix {
+            if !drop.iter().any(|&d| d) && !rows.contains(&ix) {
+                return Err(ResolveError::Range {
+                    message: format!(
+                        "nothing to downgrade: {} is not applied below the current heads ({})",
+                        self.id(ix),
+                        render_rows(self, &rows)
+                    ),
+                });
+            }
+        }
+        let order = self.alembic_order(&drop, &rows);
+        Ok(self.make_plan(Direction::Downgrade, rows, order))
+    }
+
+    /// Turns an ordered list of revisions into steps, tracking the version
+    /// table as Alembic's `HeadMaintainer` does.
+    fn make_plan(&self, direction: Direction, rows: Vec<Ix>, order: Vec<Ix>) -> Plan {
+        let start_heads = self.ids(&rows);
+        let mut table: Vec<Ix> = rows;
+        let mut steps = Vec::with_capacity(order.len());
+        for ix in order {
+            let id = self.id(ix).to_string();
+            let parents = self.ids(self.parents(ix));
+            let version_ops = match direction {
+                Direction::Upgrade => self.record_upgrade(&mut table, ix),
+                Direction::Downgrade => self.record_downgrade(&mut table, ix),
+            };
+            let (from, to) = match direction {
+                Direction::Upgrade => (parents, vec![id.clone()]),
+                Direction::Downgrade => (vec![id.clone()], parents),
+            };
+            steps.push(Step {
+                revision: id,
+                direction,
+                from,
+                to,
+                version_ops,
+            });
+        }
+        table.sort_unstable();
+        Plan {
+            direction,
+            start_heads,
+            end_heads: self.ids(&table),
+            steps,
+        }
+    }
+
+    /// Version-table change for applying `ix` on top of `table`.
+    fn record_upgrade(&self, table: &mut Vec<Ix>, ix: Ix) -> Vec<VersionOp> {
+        let id = self.id(ix).to_string();
+        let present: Vec<Ix> = self
+            .down_edges(ix)
+            .iter()
+            .copied()
+            .filter(|d| table.contains(d))
+            .collect();
+        table.retain(|t| !present.contains(t));
+        table.push(ix);
+        match present.split_last() {
+            None => vec![VersionOp::Insert { version: id }],
+            Some((&last, rest)) => {
+                let mut ops: Vec<VersionOp> = rest
+                    .iter()
+                    .map(|&d| VersionOp::Delete {
+                        version: self.id(d).to_string(),
+                    })
+                    .collect();
+                ops.push(VersionOp::Update {
+                    from: self.id(last).to_string(),
+                    to: id,
+                });
+                ops
+            }
+        }
+    }
+
+    /// Version-table change for removing `ix` from `table`: its parents take
+    /// its place unless another remaining head already needs them.
+    fn record_downgrade(&self, table: &mut Vec<Ix>, ix: Ix) -> Vec<VersionOp> {
+        let id = self.id(ix).to_string();
+        table.retain(|&t| t != ix);
+        let needed_by_others = self.ancestors_with_deps(table);
+        let downs: Vec<Ix> = self
+            .down_edges(ix)
+            .iter()
+            .copied()
+            .filter(|&d| !needed_by_others[d])
+            .collect();
+        table.extend(downs.iter().copied());
+        match downs.split_last() {
+            None => vec![VersionOp::Delete { version: id }],
+            Some((&last, rest)) => {
+                let mut ops: Vec<VersionOp> = rest
+                    .iter()
+                    .map(|&d| VersionOp::Insert {
+                        version: self.id(d).to_string(),
+                    })
+                    .collect();
+                ops.push(VersionOp::Update {
+                    from: id,
+                    to: self.id(last).to_string(),
+                });
+                ops
+            }
+        }
+    }
+}
+
+fn render_rows(g: &RevisionGraph, rows: &[Ix]) -> String {
+    if rows.is_empty() {
+        "base".to_string()
+    } else {
+        g.ids(rows).join(", ")
+    }
+}
+
+/// Alembic refuses targets where one is an ancestor of another.
+fn check_no_overlap(g: &RevisionGraph, targets: &[Ix]) -> Result<(), ResolveError> {
+    if targets.len() < 2 {
+        return Ok(());
+    }
+    for &t in targets {
+        let below = g.ancestors_with_deps(&[t]);
+        let overlaps: Vec<String> = targets
+            .iter()
+            .filter(|&&o| o != t && below[o])
+            .map(|&o| g.id(o).to_string())
+            .collect();
+        if !overlaps.is_empty() {
+            return Err(ResolveError::Range {
+                message: format!(
+                    "requested revision {} overlaps with other requested revisions {}",
+                    g.id(t),
+                    overlaps.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! mergepoint: a database migration engine built around a revision graph.
+//!
+//! - [`graph`]: the pure revision DAG (no I/O): build, validate, resolve
+//!   identifiers, order and plan.
+//! - [`script`]: revision files on disk, native YAML and Alembic `.py`.
+//! - [`db`]: PostgreSQL: version table, lock, runner, audit history.
+//! - [`cli`]: the command line.
+
+pub mod graph;
