@@ -1,0 +1,876 @@
+#!/usr/bin/env python3
+"""Differential tests: mergepoint against real Alembic on random projects.
+
+    PYTHONHASHSEED=0 $(scripts/alembic-env) tests/alembic/differential.py \
+        --bin target/debug/mergepoint --seeds 300 --start 0
+
+For every seed: generate an Alembic project (gen.py), ask Alembic in-process
+(oracle.py) and the mergepoint binary the same questions, and compare:
+
+  graph      heads / history / branches JSON (order and fields)
+  hist-range history -r A:B order
+  upgrade    ordered `-- Running ...` steps of `upgrade A:B --sql` (or rejection)
+  downgrade  ordered `-- Running ...` steps of `downgrade B:A --sql` (or rejection)
+  merge      `mergepoint merge heads` writes a file Alembic accepts (one head,
+             `upgrade heads --sql` runs through it)
+  db         (with --db URL) Alembic-upgraded database -> `mergepoint current`;
+             `mergepoint stamp` -> `alembic current`
+
+Deliberate differences are listed in EXPECTED_DIFFERENCES (and documented in
+alembic-compat.md); everything else that differs is a failure.  A failure
+prints the seed, a one-line reproduction command, keeps the generated project
+and (with --shrink, the default) a minimised project next to it.
+
+Exit status: 0 all agree, 1 mismatches, 2 harness/setup error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+# Alembic orders normalised dependencies through a Python set of strings.
+if os.environ.get("PYTHONHASHSEED") != "0" or os.environ.get("PYTHONDONTWRITEBYTECODE") != "1":
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+sys.path.insert(0, str(HERE))
+import gen  # noqa: E402
+import oracle  # noqa: E402
+
+RUNNING = re.compile(r"^-- Running (.*)$", re.M)
+
+# ---------------------------------------------------------------------------
+# Deliberate differences.  Each entry: id -> (one-line description, section of
+# alembic-compat.md).  `classify_expected` decides whether a mismatch is one
+# of these; keep this list short and every entry documented.
+EXPECTED_DIFFERENCES = {
+    "relative-downgrade-several-heads": (
+        "downgrade -N from a database at several heads: Alembic warns 'downgrade -1 "
+        "from multiple heads is ambiguous' and walks down from the first head; "
+        "mergepoint refuses the ambiguous walk (only reachable online: offline, "
+        "Alembic resolves FROM to a single revision)",
+        "Deliberate differences",
+    ),
+    "alembic-crash-version-bookkeeping": (
+        "Alembic plans the steps, then crashes (KeyError/AssertionError in "
+        "HeadMaintainer.update_to_step) while writing the version-table SQL, e.g. "
+        "when depends_on names an ancestor of another dependency; mergepoint "
+        "prints the plan. Alembic's complete plan (captured before the crash) "
+        "must equal mergepoint's steps",
+        "Where Alembic crashes",
+    ),
+    "alembic-crash-start-is-base": (
+        "FROM resolves to no revision (e.g. 'label@base:X'): Alembic crashes with "
+        "AttributeError in get_current_heads; mergepoint starts at base. The "
+        "steps must equal Alembic's answer for 'base:X'",
+        "Where Alembic crashes",
+    ),
+}
+
+# ---------------------------------------------------------------------------
+# mergepoint side
+
+class MP:
+    def __init__(self, binary: str, timeout: float = 60):
+        self.binary = binary
+        self.timeout = timeout
+        self.calls = 0
+        self.seconds = 0.0
+
+    def run(self, root: Path, *args: str, env: dict | None = None) -> dict:
+        cmd = [self.binary, "--dir", str(root), *args]
+        t = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
+                               env=dict(os.environ, **(env or {})))
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, out, err = -999, "", "timed out after %ss" % self.timeout
+        self.calls += 1
+        self.seconds += time.perf_counter() - t
+        return {"rc": rc, "stdout": out, "stderr": err, "cmd": cmd}
+
+    def json(self, root: Path, *args: str, env: dict | None = None):
+        r = self.run(root, *args, env=env)
+        r["json"] = None
+        if r["rc"] == 0:
+            try:
+                r["json"] = json.loads(r["stdout"])
+            except ValueError as e:
+                r["json_error"] = str(e)
+        return r
+
+
+def _run_dir(direction):
+    return oracle.upgrade_sql if direction == "upgrade" else oracle.downgrade_sql
+
+
+def cmdline(cmd: list[str]) -> str:
+    return " ".join(shlex.quote(c) for c in cmd)
+
+
+def mp_steps(r: dict) -> list[str]:
+    return RUNNING.findall(r["stdout"])
+
+
+# ---------------------------------------------------------------------------
+# identifiers and plan requests for one project
+
+class Graph:
+    """Plain ancestry of a generated project (parents + depends_on)."""
+
+    def __init__(self, project: gen.Project, answers: dict):
+        self.p = project
+        self.ids = [r.id for r in project.revs]
+        lab = {l: r.id for r in project.revs for l in r.labels}
+        self.label_of = lab
+        self.parents = {r.id: list(r.parents) for r in project.revs}
+        self.deps = {r.id: [lab.get(d, d) for d in r.depends_on] for r in project.revs}
+        self.anc: dict[str, set[str]] = {}
+        for r in project.revs:  # creation order is topological
+            a = set()
+            for q in self.parents[r.id] + self.deps[r.id]:
+                a.add(q)
+                a |= self.anc[q]
+            self.anc[r.id] = a
+        self.heads = [h["revision"] for h in answers["heads"]]
+        self.labels = list(lab)
+
+    def prefixes(self, rng: random.Random) -> list[str]:
+        out = []
+        for rid in rng.sample(self.ids, min(4, len(self.ids))):
+            out.append(rid[: rng.randint(4, 8)])
+            out.append(rid[: rng.randint(1, 3)])
+        # ambiguous ones: longest common prefix of two ids
+        for a in self.ids:
+            for b in self.ids:
+                if a < b:
+                    k = 0
+                    while k < 12 and a[k] == b[k]:
+                        k += 1
+                    if k >= 1:
+                        out.append(a[:k])
+        rng.shuffle(out)
+        return list(dict.fromkeys(out))[:8]
+
+    def points(self, rng: random.Random) -> list[str]:
+        """Identifiers usable on either side of a range."""
+        pts = ["base", "head", "heads"] + self.ids + self.prefixes(rng)
+        for l in self.labels:
+            pts += [l, l + "@head", l + "@heads", l + "@base"]
+            if len(l) > 4 and rng.random() < 0.3:
+                pts.append(l[:4])  # a label prefix: Alembic matches map keys, labels included
+        for rid in rng.sample(self.ids, min(3, len(self.ids))):
+            pts.append(rid + "@head")
+            pts.append(rid[:6] + "@heads")
+        return pts
+
+    def relatives(self, rng: random.Random) -> list[str]:
+        rel = ["+1", "+2", "-1", "-2", "base+1", "base+2", "head-1", "heads-1", "head+1"]
+        for rid in rng.sample(self.ids, min(4, len(self.ids))):
+            rel += [rid + "+1", rid + "+2", rid[:5] + "-1", rid + "-2"]
+        for l in self.labels:
+            rel += [l + "@+1", l + "@-1", l + "@+2", l + "@head-1", l + "@base+1"]
+        return rel
+
+    def upgrade_specs(self, rng: random.Random, n: int) -> list[str]:
+        specs = ["heads", "head", "base:heads", "base:head"]
+        specs += ["base:" + h for h in self.heads] + list(self.heads)
+        pairs = [(a, b) for b in self.ids for a in self.anc[b]]
+        rng.shuffle(pairs)
+        specs += ["%s:%s" % pr for pr in pairs[: n // 3]]
+        pts = self.points(rng)
+        rel = self.relatives(rng)
+        for _ in range(n // 3):
+            specs.append("%s:%s" % (rng.choice(pts), rng.choice(pts)))
+        for _ in range(n // 4):
+            specs.append("%s:%s" % (rng.choice(pts), rng.choice(rel)))
+        for _ in range(max(2, n // 10)):
+            specs.append(rng.choice(pts + rel))  # no FROM: starts at base
+        return list(dict.fromkeys(specs))
+
+    def downgrade_specs(self, rng: random.Random, n: int) -> list[str]:
+        specs = ["heads:base", "head:base"] + [h + ":base" for h in self.heads]
+        pairs = [(b, a) for b in self.ids for a in self.anc[b]]
+        rng.shuffle(pairs)
+        specs += ["%s:%s" % pr for pr in pairs[: n // 3]]
+        pts = self.points(rng)
+        rel = self.relatives(rng)
+        for _ in range(n // 3):
+            specs.append("%s:%s" % (rng.choice(pts), rng.choice(pts)))
+        for _ in range(n // 4):
+            specs.append("%s:%s" % (rng.choice(pts), rng.choice(rel)))
+        specs.append("heads")  # Alembic: downgrade --sql requires FROM:TO
+        return list(dict.fromkeys(specs))
+
+    def history_specs(self, rng: random.Random) -> list[str]:
+        pts = ["base", "heads", "head", ""] + rng.sample(self.ids, min(4, len(self.ids))) + self.labels[:2]
+        specs = [":", "base:heads"]
+        for _ in range(6):
+            specs.append("%s:%s" % (rng.choice(pts), rng.choice(pts)))
+        return list(dict.fromkeys(specs))
+
+
+# ---------------------------------------------------------------------------
+# comparison
+
+FIELDS = ("revision", "parents", "branch_labels", "depends_on", "message",
+          "is_head", "is_branchpoint", "is_mergepoint", "children")
+
+
+def norm_obj(o: dict) -> dict:
+    out = {}
+    for f in FIELDS:
+        if f not in o:
+            out[f] = "<missing>"
+            continue
+        v = o[f]
+        if f in ("branch_labels", "children") and isinstance(v, list):
+            v = sorted(v)
+        if f == "depends_on" and v is None:
+            v = []
+        out[f] = v
+    return out
+
+
+class Checker:
+    def __init__(self, opts, mp: MP):
+        self.o = opts
+        self.mp = mp
+
+    # one result record per question asked
+    def mismatch(self, out, kind, spec, alembic, mergepoint, detail="", cmd=None, root=None):
+        out.append({"kind": kind, "spec": spec, "alembic": alembic, "mergepoint": mergepoint,
+                    "detail": detail, "cmd": cmd, "root": str(root) if root else None})
+
+    # ---- graph commands ---------------------------------------------------
+    def compare_graph(self, root, answers, out, tag="graph"):
+        for what in ("heads", "history", "branches"):
+            r = self.mp.json(root, what, "--json")
+            want = answers[what]
+            if r["rc"] != 0 or not isinstance(r["json"], list):
+                self.mismatch(out, tag + ":" + what, what,
+                              [w["revision"] for w in want],
+                              "exit %s: %s%s" % (r["rc"], r["stderr"].strip()[-400:],
+                                                 r.get("json_error", "")),
+                              cmd=r["cmd"], root=root)
+                continue
+            got = r["json"]
+            got_ids = [g.get("revision") if isinstance(g, dict) else g for g in got]
+            want_ids = [w["revision"] for w in want]
+            if got_ids != want_ids:
+                kind = "order" if sorted(map(str, got_ids)) == sorted(want_ids) else "set"
+                self.mismatch(out, "%s:%s-%s" % (tag, what, kind), what, want_ids, got_ids,
+                              cmd=r["cmd"], root=root)
+                continue
+            reported = set()
+            for g, w in zip(got, want):
+                if not isinstance(g, dict):
+                    continue
+                gn, wn = norm_obj(g), norm_obj(w)
+                if what == "branches":
+                    fields = ("revision", "children")
+                else:
+                    fields = FIELDS
+                for f in fields:
+                    if gn[f] != wn[f] and f not in reported:
+                        reported.add(f)
+                        detail = ""
+                        if f == "branch_labels" and gn[f] == sorted(w["declared_branch_labels"]):
+                            detail = "mergepoint reports only the declared labels; Alembic propagates labels along the branch"
+                        self.mismatch(out, "%s:%s-field-%s" % (tag, what, f),
+                                      "%s %s" % (what, w["revision"]), wn[f], gn[f], detail,
+                                      cmd=r["cmd"], root=root)
+
+    def compare_history_ranges(self, root, script, specs, out):
+        for spec in specs:
+            a = oracle.history_range(script, spec)
+            r = self.mp.json(root, "history", "-r", spec, "--json")
+            if r["rc"] == 2 and "unexpected argument" in r["stderr"]:
+                return  # `history -r` not implemented yet: reported once by the summary
+            m_ok = r["rc"] == 0 and isinstance(r["json"], list)
+            if r["rc"] == 101:
+                self.mismatch(out, "hist-range:panic", spec, a, r["stderr"][-400:], cmd=r["cmd"], root=root)
+                continue
+            if a["ok"] != m_ok:
+                self.mismatch(out, "hist-range:reject", spec,
+                              a["ids"] if a["ok"] else "rejected: " + a["error"],
+                              [g.get("revision") for g in r["json"]] if m_ok else "rejected: " + r["stderr"].strip()[-300:],
+                              cmd=r["cmd"], root=root)
+            elif m_ok:
+                got = [g.get("revision") if isinstance(g, dict) else g for g in r["json"]]
+                if got != a["ids"]:
+                    self.mismatch(out, "hist-range:order", spec, a["ids"], got, cmd=r["cmd"], root=root)
+
+    # ---- offline plans ----------------------------------------------------
+    def plan_once(self, root, cfg, script, direction, spec):
+        a = (oracle.upgrade_sql if direction == "upgrade" else oracle.downgrade_sql)(cfg, script, spec)
+        r = self.mp.run(root, direction, spec, "--sql")
+        return a, r
+
+    def judge_plan(self, direction, spec, a, r, cfg=None, script=None):
+        """None if they agree; else (kind, alembic_view, mp_view, expected_id_or_None).
+
+        An Alembic failure that is not a CommandError counts as a rejection,
+        except for the two crash families in EXPECTED_DIFFERENCES, where
+        Alembic's intended answer is still known and must match.
+        """
+        m_ok = r["rc"] == 0
+        msteps = mp_steps(r) if m_ok else None
+        mview = msteps if m_ok else "rejected (exit %s): %s" % (r["rc"], r["stderr"].strip()[-300:])
+        aview = a["steps"] if a["ok"] else "rejected: " + (a["error"] or "")[:300]
+        if r["rc"] not in (0, 2):
+            return ("%s:exit-%s" % (direction, r["rc"]), aview, mview, None)
+        if r["rc"] == 2 and not r["stderr"].lstrip().startswith("error"):
+            return ("%s:error-format" % direction, aview, mview, None)
+        expected = None
+        frames = a.get("frames") or []
+        if not a["ok"] and "update_to_step" in frames and a.get("plan") is not None:
+            # planned fine, crashed in version-table bookkeeping
+            expected = "alembic-crash-version-bookkeeping"
+            if not m_ok:
+                return ("%s:alembic-crash" % direction, aview, mview, expected)
+            a = dict(a, ok=True, steps=a["plan"])
+            aview = a["steps"]
+        elif (not a["ok"] and a.get("error_type") == "AttributeError"
+              and "get_current_heads" in frames and ":" in spec and m_ok and script is not None):
+            expected = "alembic-crash-start-is-base"
+            alt = "base:" + spec.split(":", 1)[1]
+            a = _run_dir(direction)(cfg, script, alt)
+            aview = a["steps"] if a["ok"] else "rejected (as %s): %s" % (alt, a["error"])
+        if a["ok"] and m_ok:
+            if a["steps"] == msteps:
+                return None if expected is None else ("%s:%s" % (direction, expected), aview, mview, expected)
+            kind = "order" if sorted(a["steps"]) == sorted(msteps) else "steps"
+            return ("%s:%s" % (direction, kind), aview, mview, None)
+        if a["ok"] != m_ok:
+            exp = None
+            if (a["ok"] and not m_ok and direction == "downgrade"
+                    and any("from multiple heads is ambiguous" in w for w in a["warnings"])):
+                exp = "relative-downgrade-several-heads"
+            kind = "alembic-accepts" if a["ok"] else "alembic-rejects"
+            return ("%s:%s" % (direction, kind), aview, mview, exp)
+        return None  # both reject
+
+    def compare_plans(self, root, cfg, script, direction, specs, out, expected):
+        for spec in specs:
+            a, r = self.plan_once(root, cfg, script, direction, spec)
+            j = self.judge_plan(direction, spec, a, r, cfg, script)
+            if j is None:
+                continue
+            kind, aview, mview, exp = j
+            rec = {"kind": kind, "spec": spec, "alembic": aview, "mergepoint": mview,
+                   "detail": "; ".join(a["warnings"]), "cmd": r["cmd"], "root": str(root),
+                   "direction": direction}
+            if exp:
+                rec["expected"] = exp
+                expected.append(rec)
+            else:
+                out.append(rec)
+
+    # ---- merge ------------------------------------------------------------
+    def check_merge(self, root, answers, out):
+        heads = [h["revision"] for h in answers["heads"]]
+        if len(heads) < 2:
+            return
+        mroot = gen.clone_project(root, Path(str(root) + "-merge"))
+        before = set(os.listdir(mroot / "versions"))
+        r = self.mp.run(mroot, "merge", "heads", "-m", "merge heads")
+        if r["rc"] != 0:
+            self.mismatch(out, "merge:failed", "merge heads", "alembic merge heads works",
+                          "exit %s: %s" % (r["rc"], r["stderr"].strip()[-400:]), cmd=r["cmd"], root=mroot)
+            return
+        new = sorted(set(os.listdir(mroot / "versions")) - before)
+        new_py = [n for n in new if n.endswith(".py")]
+        if len(new_py) != 1:
+            self.mismatch(out, "merge:files", "merge heads", "one new .py file", new, cmd=r["cmd"], root=mroot)
+            return
+        try:
+            cfg, script = oracle.load(mroot)
+            new_heads = script.get_heads()
+        except Exception as e:
+            self.mismatch(out, "merge:alembic-cannot-load", "merge heads", "loads",
+                          "%s: %s" % (type(e).__name__, e), cmd=r["cmd"], root=mroot)
+            return
+        merged = [s for s in script.walk_revisions() if Path(s.path).name == new_py[0]]
+        if len(new_heads) != 1 or not merged or merged[0].revision != new_heads[0]:
+            self.mismatch(out, "merge:not-single-head", "merge heads", "one head: the merge revision",
+                          list(new_heads), cmd=r["cmd"], root=mroot)
+            return
+        m = merged[0]
+        if sorted(m._versioned_down_revisions) != sorted(heads):
+            self.mismatch(out, "merge:parents", "merge heads", sorted(heads),
+                          list(m._versioned_down_revisions), cmd=r["cmd"], root=mroot)
+        if m.doc != "merge heads":
+            self.mismatch(out, "merge:message", "merge heads", "merge heads", m.doc, cmd=r["cmd"], root=mroot)
+        up = oracle.upgrade_sql(cfg, script, "heads")
+        if not up["ok"] or not up["steps"] or not up["steps"][-1].endswith("-> " + m.revision):
+            self.mismatch(out, "merge:alembic-cannot-plan", "upgrade heads --sql",
+                          "plan ending at the merge", up["steps"] if up["ok"] else up["error"],
+                          cmd=r["cmd"], root=mroot)
+        # Alembic's own merge writes the parents in this order:
+        amerge = self._alembic_merge_order(root)
+        if amerge is not None and list(m._versioned_down_revisions) != amerge:
+            self.mismatch(out, "merge:parent-order", "merge heads",
+                          amerge, list(m._versioned_down_revisions),
+                          "`alembic merge heads` writes down_revision in this order; it shows in "
+                          "'-- Running upgrade a, b -> m'", cmd=r["cmd"], root=mroot)
+        # and mergepoint must read its own merge file like Alembic does
+        self.compare_graph(mroot, oracle.graph_answers(script), out, tag="merge-graph")
+
+    def _alembic_merge_order(self, root):
+        from alembic import command
+        aroot = gen.clone_project(root, Path(str(root) + "-amerge"))
+        try:
+            cfg, _ = oracle.load(aroot)
+            before = set(os.listdir(aroot / "versions"))
+            command.merge(cfg, "heads", message="merge heads")
+            new = [n for n in set(os.listdir(aroot / "versions")) - before if n.endswith(".py")]
+            _, script = oracle.load(aroot)
+            for s in script.walk_revisions():
+                if Path(s.path).name == new[0]:
+                    return list(s._versioned_down_revisions)
+        except Exception:
+            return None
+        finally:
+            if not self.o.keep:
+                import shutil
+                shutil.rmtree(aroot, ignore_errors=True)
+        return None
+
+
+# ---------------------------------------------------------------------------
+# database take-over (PostgreSQL)
+
+def _db_url(base: str, name: str) -> str:
+    return re.sub(r"/[^/?]*(\?|$)", "/" + name + r"\1", base.split("://", 1)[1], count=1)
+
+
+class DB:
+    def __init__(self, admin_url: str):
+        # admin_url: postgresql://user@host:port/db
+        self.admin = admin_url
+        import psycopg
+        self.psycopg = psycopg
+
+    def url(self, name: str, driver: bool = False) -> str:
+        rest = _db_url(self.admin, name)
+        return ("postgresql+psycopg://" if driver else "postgresql://") + rest
+
+    def create(self, name: str):
+        with self.psycopg.connect(self.admin, autocommit=True) as c:
+            c.execute('CREATE DATABASE "%s"' % name)
+
+    def drop(self, name: str):
+        try:
+            with self.psycopg.connect(self.admin, autocommit=True) as c:
+                c.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        except Exception:
+            pass
+
+
+def parse_current(js) -> list[str] | None:
+    """Accept the plausible shapes of `mergepoint current --json`."""
+    if isinstance(js, dict):
+        for k in ("current", "heads", "revisions", "applied"):
+            if k in js:
+                return parse_current(js[k])
+        return None
+    if isinstance(js, list):
+        out = []
+        for x in js:
+            if isinstance(x, str):
+                out.append(x)
+            elif isinstance(x, dict) and isinstance(x.get("revision"), str):
+                out.append(x["revision"])
+            else:
+                return None
+        return sorted(out)
+    return None
+
+
+def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out: list):
+    from alembic import command
+    rng = random.Random(seed * 7919)
+    mp = checker.mp
+    target = rng.choice(["heads"] + graph.ids)
+    tag = "mph_%d_%d_%04d" % (os.getpid(), seed, rng.randrange(10000))
+    names = [tag + "_a", tag + "_b", tag + "_c"]
+    try:
+        for n in names:
+            db.create(n)
+        # 1. Alembic upgrades online (psycopg); mergepoint reads `current`.
+        cfg, _ = oracle.load(root)
+        cfg.set_main_option("sqlalchemy.url", db.url(names[0], True))
+        command.upgrade(cfg, target)
+        want = oracle.current_heads(db.url(names[0], True))
+        r = mp.json(root, "current", "--json", env={"DATABASE_URL": db.url(names[0])})
+        got = parse_current(r["json"]) if r["rc"] == 0 else None
+        if got != want:
+            checker.mismatch(out, "db:current-after-alembic-upgrade", "alembic upgrade %s" % target, want,
+                             got if got is not None else "exit %s: %s %s" % (
+                                 r["rc"], r["stderr"].strip()[-300:], r["stdout"][:200]),
+                             cmd=r["cmd"], root=root)
+        # 2. mergepoint stamps; Alembic reads `current` (and compares with its own stamp).
+        r = mp.run(root, "stamp", target, env={"DATABASE_URL": db.url(names[1])})
+        cfg.set_main_option("sqlalchemy.url", db.url(names[2], True))
+        command.stamp(cfg, target)
+        want = oracle.current_heads(db.url(names[2], True))
+        if r["rc"] != 0:
+            checker.mismatch(out, "db:stamp-failed", "stamp %s" % target, want,
+                             "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]), cmd=r["cmd"], root=root)
+            return
+        got = oracle.current_heads(db.url(names[1], True))
+        if got != want:
+            checker.mismatch(out, "db:alembic-current-after-mergepoint-stamp", "stamp %s" % target,
+                             want, got, cmd=r["cmd"], root=root)
+            return
+        # 3. Alembic carries on from the mergepoint-stamped database.
+        cfg.set_main_option("sqlalchemy.url", db.url(names[1], True))
+        command.upgrade(cfg, "heads")
+        want = oracle.current_heads(db.url(names[1], True))
+        r = mp.json(root, "current", "--json", env={"DATABASE_URL": db.url(names[1])})
+        got = parse_current(r["json"]) if r["rc"] == 0 else None
+        if got != want:
+            checker.mismatch(out, "db:current-after-stamp-then-alembic-upgrade", "upgrade heads", want,
+                             got if got is not None else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]),
+                             cmd=r["cmd"], root=root)
+    finally:
+        for n in names:
+            db.drop(n)
+
+
+# ---------------------------------------------------------------------------
+# shrinking: smallest project that still shows a plan mismatch
+
+def remove_rev(p: gen.Project, rid: str) -> gen.Project:
+    victim = next(r for r in p.revs if r.id == rid)
+    revs = []
+    for r in p.revs:
+        if r.id == rid:
+            continue
+        r = gen.Rev(**{**r.__dict__})
+        if rid in r.parents:
+            ps = []
+            for q in r.parents:
+                for x in ([*victim.parents] if q == rid else [q]):
+                    if x not in ps:
+                        ps.append(x)
+            r.parents = ps
+        r.depends_on = [d for d in r.depends_on if d != rid and d not in victim.labels]
+        revs.append(r)
+    return gen.Project(p.seed, p.shape, revs)
+
+
+def spec_mentions(spec: str, rev: gen.Rev) -> bool:
+    toks = re.split(r"[:@+\-]", spec)
+    for t in toks:
+        if not t or t in ("base", "head", "heads") or t.isdigit():
+            continue
+        if rev.id.startswith(t) or t in rev.labels or any(l.startswith(t) for l in rev.labels):
+            return True
+    return False
+
+
+def shrink(checker: Checker, project: gen.Project, direction: str, spec: str, kind: str, workdir: Path):
+    def still(p: gen.Project) -> bool:
+        root = gen.write_project(p, workdir, extras=False)
+        try:
+            cfg, script = oracle.load(root)
+        except Exception:
+            return False
+        a, r = checker.plan_once(root, cfg, script, direction, spec)
+        j = checker.judge_plan(direction, spec, a, r, cfg, script)
+        return j is not None and j[0] == kind
+
+    cur = project
+    if not still(cur):
+        return None
+    changed = True
+    while changed:
+        changed = False
+        for rv in list(reversed(cur.revs)):
+            if spec_mentions(spec, rv):
+                continue
+            cand = remove_rev(cur, rv.id)
+            if cand.revs and still(cand):
+                cur, changed = cand, True
+        for i, rv in enumerate(cur.revs):
+            if rv.labels and not spec_mentions(spec, rv):
+                revs = [gen.Rev(**{**x.__dict__}) for x in cur.revs]
+                gone = set(revs[i].labels)
+                revs[i].labels = []
+                for x in revs:
+                    x.depends_on = [d for d in x.depends_on if d not in gone]
+                cand = gen.Project(cur.seed, cur.shape, revs)
+                if still(cand):
+                    cur, changed = cand, True
+            for d in list(rv.depends_on):
+                revs = [gen.Rev(**{**x.__dict__}) for x in cur.revs]
+                revs[i].depends_on = [x for x in revs[i].depends_on if x != d]
+                cand = gen.Project(cur.seed, cur.shape, revs)
+                if still(cand):
+                    cur, changed = cand, True
+                    break
+    still(cur)  # leave the minimal project on disk
+    return cur
+
+
+def describe(p: gen.Project) -> str:
+    lines = []
+    for r in sorted(p.revs, key=lambda r: r.filename):
+        s = "  %s <- %s" % (r.id, ", ".join(r.parents) or "(base)")
+        if r.labels:
+            s += "  labels=%s" % ",".join(r.labels)
+        if r.depends_on:
+            s += "  depends_on=%s" % ",".join(r.depends_on)
+        s += "   [%s]" % r.filename
+        lines.append(s)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# one seed
+
+def run_seed(seed: int, o) -> dict:
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    mp = MP(o.bin)
+    checker = Checker(o, mp)
+    project = gen.generate(seed, o.shape)
+    root = Path(o.work) / ("seed-%d" % seed)
+    gen.write_project(project, root)
+    res = {"seed": seed, "shape": project.shape, "n": len(project.revs), "mismatches": [],
+           "expected": [], "root": str(root), "checks": 0}
+    try:
+        cfg, script = oracle.load(root)
+        answers = oracle.graph_answers(script)
+    except Exception as e:
+        res["harness_error"] = "generated project does not load in Alembic: %s: %s" % (type(e).__name__, e)
+        return res
+    if o.dump_alembic:
+        res["alembic"] = answers
+    graph = Graph(project, answers)
+    out, expected = res["mismatches"], res["expected"]
+    if not o.alembic_only:
+        checker.compare_graph(root, answers, out)
+        checker.compare_history_ranges(root, script, graph.history_specs(rng), out)
+    ups = graph.upgrade_specs(rng, o.plans)
+    downs = graph.downgrade_specs(rng, o.plans)
+    if o.alembic_only:
+        res["plans"] = {
+            "upgrade": {s: oracle.upgrade_sql(cfg, script, s) for s in ups},
+            "downgrade": {s: oracle.downgrade_sql(cfg, script, s) for s in downs},
+        }
+        for d in res["plans"].values():
+            for v in d.values():
+                v.pop("sql", None)
+        res["checks"] = len(ups) + len(downs)
+        res["seconds"] = time.perf_counter() - t0
+        return res
+    checker.compare_plans(root, cfg, script, "upgrade", ups, out, expected)
+    checker.compare_plans(root, cfg, script, "downgrade", downs, out, expected)
+    res["checks"] = len(ups) + len(downs) + 3
+    if not o.no_merge:
+        checker.check_merge(root, answers, out)
+    if o.db and seed % o.db_every == 0:
+        try:
+            check_db(checker, DB(o.db), seed, root, graph, out)
+            res["db_checked"] = True
+        except Exception as e:
+            res["harness_error"] = "database check: %s: %s" % (type(e).__name__, e)
+    # minimise the first plan mismatch of each kind
+    if o.shrink and out:
+        seen = set()
+        for m in out:
+            if "direction" in m and m["kind"] not in seen and len(seen) < o.shrink:
+                seen.add(m["kind"])
+                sdir = Path(o.work) / ("seed-%d-min-%d" % (seed, len(seen)))
+                try:
+                    small = shrink(checker, project, m["direction"], m["spec"], m["kind"], sdir)
+                except Exception as e:
+                    m["minimal_error"] = repr(e)
+                    continue
+                if small is not None:
+                    m["minimal"] = describe(small)
+                    m["minimal_root"] = str(sdir)
+                    m["minimal_n"] = len(small.revs)
+    res["mp_calls"] = mp.calls
+    res["mp_seconds"] = mp.seconds
+    res["seconds"] = time.perf_counter() - t0
+    if not out and not o.keep and not res.get("harness_error"):
+        import shutil
+        for suffix in ("", "-merge"):
+            shutil.rmtree(str(root) + suffix, ignore_errors=True)
+    return res
+
+
+def _worker(args):
+    seed, o = args
+    try:
+        return run_seed(seed, o)
+    except Exception:
+        return {"seed": seed, "harness_error": traceback.format_exc(), "mismatches": [], "expected": []}
+
+
+# ---------------------------------------------------------------------------
+# reporting
+
+def short(v, n=600) -> str:
+    s = v if isinstance(v, str) else json.dumps(v)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def repro(o, seed: int) -> str:
+    parts = ["PYTHONHASHSEED=0", "MERGEPOINT_BIN=" + shlex.quote(o.bin),
+             shlex.quote(sys.executable),
+             shlex.quote(str(HERE / "differential.py")), "--start", str(seed), "--seeds", "1", "--keep"]
+    if o.shape:
+        parts += ["--shape", o.shape]
+    if o.db and seed % o.db_every == 0:
+        parts += ["--db", shlex.quote(o.db), "--db-every", str(o.db_every)]
+    parts += ["--plans", str(o.plans)]
+    return " ".join(parts)
+
+
+def print_result(o, res: dict, f=sys.stdout):
+    seed = res["seed"]
+    if res.get("harness_error"):
+        print("HARNESS ERROR seed %d:\n%s" % (seed, res["harness_error"]), file=f)
+    if not res["mismatches"]:
+        return
+    print("=" * 78, file=f)
+    print("MISMATCH seed %d (%s, %s revisions): %d difference(s)  project kept at %s"
+          % (seed, res.get("shape"), res.get("n"), len(res["mismatches"]), res.get("root")), file=f)
+    print("  reproduce: " + repro(o, seed), file=f)
+    for m in res["mismatches"][: o.max_report]:
+        print("  - [%s] %s" % (m["kind"], m["spec"]), file=f)
+        print("      alembic:    " + short(m["alembic"]), file=f)
+        print("      mergepoint: " + short(m["mergepoint"]), file=f)
+        if m.get("detail"):
+            print("      note:       " + short(m["detail"], 300), file=f)
+        if m.get("cmd"):
+            print("      run:        " + cmdline(m["cmd"]), file=f)
+        if m.get("minimal"):
+            print("      minimal project (%d revisions, %s), file order:\n%s"
+                  % (m["minimal_n"], m["minimal_root"], "\n".join("      " + l for l in m["minimal"].splitlines())), file=f)
+    if len(res["mismatches"]) > o.max_report:
+        print("  ... and %d more" % (len(res["mismatches"]) - o.max_report), file=f)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.environ.get("MERGEPOINT_BIN", str(REPO / "target/debug/mergepoint")),
+                    help="mergepoint binary (default: $MERGEPOINT_BIN or target/debug/mergepoint)")
+    ap.add_argument("--seeds", type=int, default=300, help="number of seeds (graphs)")
+    ap.add_argument("--start", type=int, default=0, help="first seed")
+    ap.add_argument("--shape", choices=gen.SHAPES, help="force one graph shape")
+    ap.add_argument("--plans", type=int, default=24, help="random plan requests per direction per graph")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--work", default=str(REPO / "target/alembic-diff"), help="where projects are written")
+    ap.add_argument("--keep", action="store_true", help="keep every generated project")
+    ap.add_argument("--no-merge", action="store_true", help="skip the merge-file check")
+    ap.add_argument("--db", default=None, help="PostgreSQL admin URL (postgresql://postgres@127.0.0.1:5432/postgres) for take-over checks")
+    ap.add_argument("--db-every", type=int, default=10, help="run the database check on every Nth seed")
+    ap.add_argument("--shrink", type=int, default=2, help="minimise up to N plan mismatches per seed (0: off)")
+    ap.add_argument("--max-report", type=int, default=12)
+    ap.add_argument("--alembic-only", action="store_true", help="no mergepoint: only ask Alembic (with --dump-alembic, print its answers)")
+    ap.add_argument("--dump-alembic", action="store_true", help="print Alembic's answers as JSON lines")
+    ap.add_argument("--report-json", help="write every result as JSON to this file")
+    ap.add_argument("--fail-fast", action="store_true")
+    o = ap.parse_args(argv)
+
+    if not o.alembic_only:
+        o.bin = str(Path(o.bin).resolve())
+        if not os.access(o.bin, os.X_OK):
+            print("error: mergepoint binary not found at %s (build it with `cargo build`, or set MERGEPOINT_BIN / --bin)" % o.bin, file=sys.stderr)
+            return 2
+    if o.db:
+        try:
+            DB(o.db).drop("mph_probe_does_not_exist")
+            import psycopg
+            psycopg.connect(o.db).close()
+        except Exception as e:
+            print("error: cannot reach PostgreSQL at %s: %s" % (o.db, e), file=sys.stderr)
+            return 2
+    Path(o.work).mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    seeds = list(range(o.start, o.start + o.seeds))
+    results = []
+    bad = 0
+    herr = 0
+    if o.jobs > 1 and len(seeds) > 1:
+        import multiprocessing as mpx
+        ctx = mpx.get_context("fork")
+        with ctx.Pool(o.jobs) as pool:
+            for res in pool.imap_unordered(_worker, [(s, o) for s in seeds], chunksize=1):
+                results.append(res)
+                bad += bool(res["mismatches"])
+                herr += bool(res.get("harness_error"))
+                print_result(o, res)
+                if o.dump_alembic:
+                    print(json.dumps(res, default=str))
+                if o.fail_fast and (res["mismatches"] or res.get("harness_error")):
+                    pool.terminate()
+                    break
+    else:
+        for s in seeds:
+            res = _worker((s, o))
+            results.append(res)
+            bad += bool(res["mismatches"])
+            herr += bool(res.get("harness_error"))
+            print_result(o, res)
+            if o.dump_alembic:
+                print(json.dumps(res, default=str))
+            if o.fail_fast and (res["mismatches"] or res.get("harness_error")):
+                break
+    dt = time.perf_counter() - t0
+
+    # summary
+    kinds: dict[str, list[int]] = {}
+    exp: dict[str, int] = {}
+    for res in results:
+        for m in res["mismatches"]:
+            kinds.setdefault(m["kind"], []).append(res["seed"])
+        for m in res["expected"]:
+            exp[m["expected"]] = exp.get(m["expected"], 0) + 1
+    checks = sum(r.get("checks", 0) for r in results)
+    calls = sum(r.get("mp_calls", 0) for r in results)
+    dbs = sum(1 for r in results if r.get("db_checked"))
+    print("-" * 78)
+    print("alembic differential: %d graphs (seeds %d..%d), %d plan/graph questions, %d mergepoint runs, "
+          "%d database take-overs, %.1fs on %d job(s)"
+          % (len(results), o.start, o.start + o.seeds - 1, checks, calls, dbs, dt, o.jobs))
+    for k, v in sorted(exp.items()):
+        print("  expected difference %-36s x%d  (%s)" % (k, v, EXPECTED_DIFFERENCES[k][0][:70] + "..."))
+    for k, ss in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        uniq = sorted(set(ss))
+        print("  MISMATCH %-40s in %d graph(s), e.g. seeds %s" % (k, len(uniq), ", ".join(map(str, uniq[:6]))))
+    if o.report_json:
+        Path(o.report_json).write_text(json.dumps(results, default=str, indent=1))
+    if herr:
+        print("%d seed(s) hit a harness error" % herr)
+        return 2
+    if bad:
+        print("FAILED: %d of %d graphs differ from Alembic; rerun one with the 'reproduce' line above" % (bad, len(results)))
+        return 1
+    print("OK: mergepoint agrees with Alembic %s" % ("(expected differences above are documented in alembic-compat.md)" if exp else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
