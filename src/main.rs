@@ -1,1 +1,55 @@
-fn main() {}
+//! The `mergepoint` binary: parse the command line, run it, turn the
+//! outcome into an exit code. Everything else lives in the library.
+//!
+//! Exit codes: 0 ok (also when stdout is closed early, e.g. `| head`),
+//! 1 a check failed, 2 usage or input error, 3 database error, 4 lock not
+//! obtained in time.
+
+use clap::Parser;
+use mergepoint::cli::{self, Cli, CliError, ErrorKind};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // clap prints help/version (exit 0) and usage errors (exit 2) itself.
+    let parsed = Cli::parse();
+    match run(parsed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+fn run(parsed: Cli) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    cli::run(parsed, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    let cli_err = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<CliError>())
+        .cloned()
+        .unwrap_or_else(|| {
+            let broken = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken {
+                CliError::new(ErrorKind::BrokenPipe, "broken pipe")
+            } else {
+                CliError::new(ErrorKind::Io, format!("{err:#}"))
+            }
+        });
+    if cli_err.kind == ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {}", cli_err.message);
+    for hint in &cli_err.hints {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    ExitCode::from(cli_err.exit_code())
+}

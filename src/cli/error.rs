@@ -1,0 +1,159 @@
+/*!
+The one error type every command returns.
+
+A [`CliError`] carries what kind of failure it is (which decides the exit
+code), a message that names the file, revision or identifier at fault, and
+hints that say what to do next. Library errors convert into it with `From`,
+so commands can use `?` and still give the user something actionable.
+*/
+
+use crate::graph::{GraphErrors, ResolveError};
+use std::fmt;
+
+/// What went wrong, in the terms the exit code speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A check did its job and found something (`heads --check` with two
+    /// heads, `check` with several heads). Exit 1.
+    CheckFailed,
+    /// Bad arguments, bad identifiers, bad revision files. Exit 2.
+    Input,
+    /// The command exists but is not wired up yet. Exit 2.
+    NotImplemented,
+    /// The database refused or failed. Exit 3.
+    Database,
+    /// The migration lock was not obtained in time. Exit 4.
+    LockTimeout,
+    /// Writing to stdout failed because the reader went away (`| head`).
+    /// Not an error for the user: exit 0 quietly.
+    BrokenPipe,
+    /// Any other I/O failure (a file that cannot be written, ...). Exit 2.
+    Io,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind (see docs/cli.md).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::CheckFailed => 1,
+            ErrorKind::Input | ErrorKind::NotImplemented | ErrorKind::Io => 2,
+            ErrorKind::Database => 3,
+            ErrorKind::LockTimeout => 4,
+            ErrorKind::BrokenPipe => 0,
+        }
+    }
+}
+
+/// An error to show the user: `error: <message>` then one `hint: ...` line
+/// per hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl CliError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CliError {
+            kind,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// A user input error (exit 2).
+    pub fn input(message: impl Into<String>) -> Self {
+        CliError::new(ErrorKind::Input, message)
+    }
+
+    /// A failed check (exit 1).
+    pub fn check_failed(message: impl Into<String>) -> Self {
+        CliError::new(ErrorKind::CheckFailed, message)
+    }
+
+    /// A command that exists in the interface but has no implementation yet.
+    pub fn not_implemented(command: &str) -> Self {
+        CliError::new(
+            ErrorKind::NotImplemented,
+            format!("'{command}' is not implemented yet in this build"),
+        )
+        .with_hint("the database layer has not landed; use 'mergepoint plan FROM TO' to see the steps it would run")
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError::new(ErrorKind::BrokenPipe, "broken pipe")
+        } else {
+            CliError::new(ErrorKind::Io, err.to_string())
+        }
+    }
+}
+
+impl From<ResolveError> for CliError {
+    fn from(err: ResolveError) -> Self {
+        let hint = match &err {
+            ResolveError::Unknown { .. } => {
+                Some("run 'mergepoint history' to list revisions and branch labels")
+            }
+            ResolveError::AmbiguousPrefix { .. } => None,
+            ResolveError::MultipleHeads { .. } => {
+                Some("run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them")
+            }
+            _ => None,
+        };
+        let out = CliError::input(err.to_string());
+        match hint {
+            Some(h) => out.with_hint(h),
+            None => out,
+        }
+    }
+}
+
+impl From<GraphErrors> for CliError {
+    fn from(err: GraphErrors) -> Self {
+        let n = err.problems.len();
+        let mut message = if n == 1 {
+            "the revision graph is invalid:".to_string()
+        } else {
+            format!("the revision graph has {n} problems:")
+        };
+        for p in &err.problems {
+            message.push_str("\n  ");
+            message.push_str(&p.to_string());
+        }
+        CliError::input(message).with_hint("run 'mergepoint check' to see every problem at once")
+    }
+}
+
+impl From<serde_json::Error> for CliError {
+    fn from(err: serde_json::Error) -> Self {
+        if err.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
+            CliError::new(ErrorKind::BrokenPipe, "broken pipe")
+        } else {
+            CliError::new(ErrorKind::Io, format!("could not write JSON: {err}"))
+        }
+    }
+}
+
+/// Result of a command.
+pub type CliResult<T = ()> = Result<T, CliError>;

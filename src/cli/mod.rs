@@ -1,0 +1,193 @@
+/*!
+The command line: clap definitions, one module per command, text and JSON
+output.
+
+[`Cli`] is the parsed command line and [`Command`] the one dispatch enum;
+each variant's arguments and `run` function live in `commands/<name>.rs`.
+Commands write to the writers handed to them (never to the process's
+stdout directly), return a [`CliError`] on failure, and leave exit codes
+and the `error:` line to `main`.
+*/
+
+pub mod commands;
+pub mod error;
+pub mod project;
+pub mod resolve;
+pub mod view;
+
+pub use error::{CliError, CliResult, ErrorKind};
+
+use crate::graph::RevisionGraph;
+use clap::{Parser, Subcommand};
+use project::{Loaded, Project};
+use std::io::Write;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  mergepoint init                       start a project in the current directory
+  mergepoint revision -m 'add orders'   write a revision on top of the head
+  mergepoint heads --check              CI: fail if the graph has several heads
+  mergepoint history -r base:head       list revisions, newest first
+  mergepoint plan base heads            show the steps from an empty database
+  mergepoint --dir alembic/ history     read an Alembic project
+
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
+4 lock not obtained in time.";
+
+/// A database migration engine built around a revision graph.
+///
+/// mergepoint reads a directory of revisions (its own YAML files, or an
+/// Alembic `versions/` directory), finds heads, writes merge revisions and
+/// plans the exact upgrade or downgrade path between any two points.
+#[derive(Debug, Parser)]
+#[command(name = "mergepoint", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Project root or revisions directory [default: the current directory].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a project: mergepoint.yaml and an empty revisions/ directory.
+    #[command(after_help = commands::init::AFTER_HELP)]
+    Init(commands::init::InitArgs),
+    /// Write a new revision on top of the current head.
+    ///
+    /// The new revision's parent is the single head of the graph. If there
+    /// are several heads, mergepoint refuses rather than silently opening a
+    /// new branch: name the parent with --head, or merge the heads first.
+    #[command(after_help = commands::revision::AFTER_HELP)]
+    Revision(commands::revision::RevisionArgs),
+    /// Write a merge revision whose parents are the given heads.
+    #[command(after_help = commands::merge::AFTER_HELP)]
+    Merge(commands::merge::MergeArgs),
+    /// List the heads: revisions that nothing builds on.
+    #[command(after_help = commands::heads::AFTER_HELP)]
+    Heads(commands::heads::HeadsArgs),
+    /// List the branch points and the revisions that branch off them.
+    #[command(after_help = commands::branches::AFTER_HELP)]
+    Branches(commands::branches::BranchesArgs),
+    /// List revisions newest first, in the same order as `alembic history`.
+    #[command(after_help = commands::history::AFTER_HELP)]
+    History(commands::history::HistoryArgs),
+    /// Show one revision (or several, for `heads`) in full.
+    #[command(after_help = commands::show::AFTER_HELP)]
+    Show(commands::show::ShowArgs),
+    /// Show the steps that move a database from one point to another.
+    #[command(after_help = commands::plan::AFTER_HELP)]
+    Plan(commands::plan::PlanArgs),
+    /// CI gate: load every revision and report every problem.
+    ///
+    /// Fails on files that do not parse, duplicate ids or branch labels,
+    /// missing parents, cycles, and more than one head.
+    #[command(after_help = commands::check::AFTER_HELP)]
+    Check(commands::check::CheckArgs),
+    /// Draw the revision graph as Graphviz dot or a Mermaid flowchart.
+    #[command(after_help = commands::graph::AFTER_HELP)]
+    Graph(commands::graph::GraphArgs),
+    /// Show the revisions applied to the database.
+    #[command(after_help = commands::db::CURRENT_AFTER_HELP)]
+    Current(commands::db::CurrentArgs),
+    /// Upgrade the database to a target revision.
+    #[command(after_help = commands::db::UPGRADE_AFTER_HELP)]
+    Upgrade(commands::db::MoveArgs),
+    /// Downgrade the database to a target revision.
+    #[command(after_help = commands::db::DOWNGRADE_AFTER_HELP)]
+    Downgrade(commands::db::MoveArgs),
+    /// Set the version table to a revision without running any migration.
+    #[command(after_help = commands::db::STAMP_AFTER_HELP)]
+    Stamp(commands::db::StampArgs),
+}
+
+/// What a command gets: the global options and where to write.
+pub struct Ctx<'a> {
+    pub dir: Option<PathBuf>,
+    pub out: &'a mut dyn Write,
+}
+
+/// A loaded, validated project: what most read commands work on.
+pub struct Workspace {
+    pub project: Project,
+    pub graph: RevisionGraph,
+}
+
+impl Ctx<'_> {
+    /// Finds the project (`--dir` or the current directory).
+    pub fn project(&self) -> CliResult<Project> {
+        project::locate(self.dir.as_deref())
+    }
+
+    /// Loads every revision and builds the graph; any file that fails to
+    /// parse or any graph problem is an input error listing all of them.
+    pub fn workspace(&self) -> CliResult<Workspace> {
+        let project = self.project()?;
+        let Loaded {
+            revisions,
+            problems,
+        } = project::load(&project)?;
+        if !problems.is_empty() {
+            let mut message = if problems.len() == 1 {
+                "a revision file could not be read:".to_string()
+            } else {
+                format!("{} revision files could not be read:", problems.len())
+            };
+            for p in &problems {
+                message.push_str("\n  ");
+                message.push_str(&p.to_string());
+            }
+            return Err(CliError::input(message)
+                .with_hint("fix or remove the file; 'mergepoint check' lists every problem"));
+        }
+        let graph = RevisionGraph::build(revisions)?;
+        Ok(Workspace { project, graph })
+    }
+
+    /// Writes `value` as pretty JSON and a newline.
+    pub fn json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> CliResult {
+        serde_json::to_writer_pretty(&mut *self.out, value)?;
+        writeln!(self.out)?;
+        Ok(())
+    }
+}
+
+/// Runs a parsed command line, writing its output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
+    let mut ctx = Ctx { dir: cli.dir, out };
+    use commands::*;
+    let result = match cli.command {
+        Command::Init(args) => init::run(&mut ctx, args),
+        Command::Revision(args) => revision::run(&mut ctx, args),
+        Command::Merge(args) => merge::run(&mut ctx, args),
+        Command::Heads(args) => heads::run(&mut ctx, args),
+        Command::Branches(args) => branches::run(&mut ctx, args),
+        Command::History(args) => history::run(&mut ctx, args),
+        Command::Show(args) => show::run(&mut ctx, args),
+        Command::Plan(args) => plan::run(&mut ctx, args),
+        Command::Check(args) => check::run(&mut ctx, args),
+        Command::Graph(args) => graph::run(&mut ctx, args),
+        Command::Current(args) => db::current(&mut ctx, args),
+        Command::Upgrade(args) => db::upgrade(&mut ctx, args),
+        Command::Downgrade(args) => db::downgrade(&mut ctx, args),
+        Command::Stamp(args) => db::stamp(&mut ctx, args),
+    };
+    result?;
+    ctx.out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

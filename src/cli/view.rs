@@ -1,0 +1,160 @@
+/*!
+What commands print about a revision, as one serde struct.
+
+[`RevisionView`] is both the JSON object of `heads --json`, `history --json`
+and `show --json`, and the source of the text lines, which follow Alembic's
+`Script._head_only` and `Script.log_entry` formats so that output reads the
+same as `alembic heads` / `alembic history`.
+*/
+
+use crate::graph::{Ix, RevisionGraph};
+use serde::Serialize;
+
+/// One revision as the commands show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionView {
+    /// Full revision id.
+    pub revision: String,
+    /// Versioned parents (`down_revision`), declared order; empty for a base.
+    pub parents: Vec<String>,
+    /// Versioned children, load order.
+    pub children: Vec<String>,
+    /// `depends_on` as declared (ids or branch labels).
+    pub depends_on: Vec<String>,
+    /// Branch labels, including those inherited along the branch, sorted.
+    pub branch_labels: Vec<String>,
+    /// First line of the message / docstring.
+    pub message: String,
+    /// Nothing has this revision as a parent.
+    pub is_head: bool,
+    /// Nothing has this revision as a parent or a dependency.
+    pub is_real_head: bool,
+    pub is_base: bool,
+    /// More than one revision has it as a parent.
+    pub is_branchpoint: bool,
+    /// It has more than one parent.
+    pub is_mergepoint: bool,
+    /// The file it was loaded from.
+    pub file: String,
+}
+
+impl RevisionView {
+    pub fn new(g: &RevisionGraph, ix: Ix) -> Self {
+        let rev = g.rev(ix);
+        RevisionView {
+            revision: rev.id.clone(),
+            parents: g.ids(g.parents(ix)),
+            children: g.ids(g.children(ix)),
+            depends_on: rev.depends_on.clone(),
+            branch_labels: g.branch_labels(ix).to_vec(),
+            message: rev.message.clone(),
+            is_head: g.is_head(ix),
+            is_real_head: g.real_heads().contains(&ix),
+            is_base: g.is_base(ix),
+            is_branchpoint: g.is_branchpoint(ix),
+            is_mergepoint: g.is_mergepoint(ix),
+            file: rev.origin.clone(),
+        }
+    }
+
+    pub fn list(g: &RevisionGraph, ixs: &[Ix]) -> Vec<Self> {
+        ixs.iter().map(|&ix| RevisionView::new(g, ix)).collect()
+    }
+
+    /// `<base>` or the comma-separated parents (Alembic's
+    /// `_format_down_revision`).
+    pub fn down(&self) -> String {
+        if self.parents.is_empty() {
+            "<base>".to_string()
+        } else {
+            self.parents.join(", ")
+        }
+    }
+
+    /// Alembic's one-line form (`Script._head_only`).
+    pub fn line(&self, opts: LineOpts) -> String {
+        let mut text = self.revision.clone();
+        if opts.parents {
+            text = if self.depends_on.is_empty() {
+                format!("{} -> {text}", self.down())
+            } else {
+                format!("{} ({}) -> {text}", self.down(), self.depends_on.join(", "))
+            };
+        }
+        if opts.labels && !self.branch_labels.is_empty() {
+            text.push_str(&format!(" ({})", self.branch_labels.join(", ")));
+        }
+        if self.is_real_head {
+            text.push_str(" (head)");
+        } else if self.is_head {
+            text.push_str(" (effective head)");
+        }
+        if opts.tree {
+            if self.is_branchpoint {
+                text.push_str(" (branchpoint)");
+            }
+            if self.is_mergepoint {
+                text.push_str(" (mergepoint)");
+            }
+        }
+        if opts.message {
+            text.push_str(", ");
+            text.push_str(&self.message);
+        }
+        text
+    }
+
+    /// Alembic's multi-line form (`Script.log_entry`), ending in a newline.
+    pub fn entry(&self) -> String {
+        let mut e = format!("Rev: {}", self.revision);
+        if self.is_head {
+            e.push_str(" (head)");
+        }
+        if self.is_branchpoint {
+            e.push_str(" (branchpoint)");
+        }
+        if self.is_mergepoint {
+            e.push_str(" (mergepoint)");
+        }
+        e.push('\n');
+        let key = if self.is_mergepoint {
+            "Merges"
+        } else {
+            "Parent"
+        };
+        e.push_str(&format!("{key}: {}\n", self.down()));
+        if !self.depends_on.is_empty() {
+            e.push_str(&format!(
+                "Also depends on: {}\n",
+                self.depends_on.join(", ")
+            ));
+        }
+        if self.is_branchpoint {
+            e.push_str(&format!("Branches into: {}\n", self.children.join(", ")));
+        }
+        if !self.branch_labels.is_empty() {
+            e.push_str(&format!(
+                "Branch names: {}\n",
+                self.branch_labels.join(", ")
+            ));
+        }
+        e.push_str(&format!("Path: {}\n\n", self.file));
+        for line in self.message.lines() {
+            e.push_str(&format!("    {line}\n"));
+        }
+        e
+    }
+}
+
+/// Which parts of [`RevisionView::line`] to include.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineOpts {
+    /// `parents -> id` in front.
+    pub parents: bool,
+    /// `(label, ...)` after the id.
+    pub labels: bool,
+    /// `(branchpoint)` / `(mergepoint)`.
+    pub tree: bool,
+    /// `, message` at the end.
+    pub message: bool,
+}
