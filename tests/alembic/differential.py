@@ -57,6 +57,11 @@ RUNNING = re.compile(r"^-- Running (.*)$", re.M)
 # alembic-compat.md).  `classify_expected` decides whether a mismatch is one
 # of these; keep this list short and every entry documented.
 EXPECTED_DIFFERENCES = {
+    "not-comparable-in-plan-mode": (
+        "interim: mergepoint's `plan FROM TO` chooses the direction itself, so an "
+        "`upgrade A:B` whose B lies below A cannot be compared until `upgrade --sql` lands",
+        "(harness only)",
+    ),
     "relative-downgrade-several-heads": (
         "downgrade -N from a database at several heads: Alembic warns 'downgrade -1 "
         "from multiple heads is ambiguous' and walks down from the first head; "
@@ -70,6 +75,19 @@ EXPECTED_DIFFERENCES = {
         "when depends_on names an ancestor of another dependency; mergepoint "
         "prints the plan. Alembic's complete plan (captured before the crash) "
         "must equal mergepoint's steps",
+        "Where Alembic crashes",
+    ),
+    "merge-single-real-head": (
+        "merge heads when only one head is not merely a depends_on target: Alembic "
+        "writes a 'merge' revision with a single parent (the graph keeps its "
+        "effective heads); mergepoint refuses with an error naming the heads",
+        "Deliberate differences",
+    ),
+    "alembic-crash-walk-to-base": (
+        "upgrade to a relative target whose walk ends at base (e.g. 'upgrade "
+        "<first revision>-1'): Alembic's walk returns the string 'base' and an "
+        "assertion fails (AssertionError in is_revision); mergepoint treats the target "
+        "as base, an empty upgrade. mergepoint must then print no steps",
         "Where Alembic crashes",
     ),
     "alembic-crash-start-is-base": (
@@ -91,7 +109,8 @@ class MP:
         self.seconds = 0.0
 
     def run(self, root: Path, *args: str, env: dict | None = None) -> dict:
-        cmd = [self.binary, "--dir", str(root), *args]
+        prefix = [sys.executable] if self.binary.endswith(".py") else []  # stand_in.py self-test
+        cmd = prefix + [self.binary, "--dir", str(root), *args]
         t = time.perf_counter()
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
@@ -123,7 +142,35 @@ def cmdline(cmd: list[str]) -> str:
 
 
 def mp_steps(r: dict) -> list[str]:
+    if "steps" in r:
+        return r["steps"]
     return RUNNING.findall(r["stdout"])
+
+
+NOT_IMPLEMENTED = "is not implemented yet"
+
+
+def plan_via_plan_command(mp: "MP", root, direction: str, spec: str) -> dict:
+    """Interim stand-in for `upgrade/downgrade SPEC --sql` while the offline SQL
+    writer has not landed: `mergepoint plan FROM TO --json`, steps rendered the
+    way Alembic's `-- Running` comment renders them.  A plan in the other
+    direction than asked is reported as not comparable (kind *:plan-direction)."""
+    if ":" in spec:
+        frm, to = spec.split(":", 1)
+    elif direction == "upgrade":
+        frm, to = "base", spec
+    else:
+        return {"rc": 2, "stdout": "", "stderr": "error: downgrade --sql needs FROM:TO (plan mode)",
+                "cmd": [mp.binary, "--dir", str(root), "plan", "?", spec], "steps": []}
+    r = mp.json(root, "plan", "--json", "--", frm or "base", to)
+    if r["rc"] == 0 and isinstance(r["json"], dict):
+        steps = r["json"].get("steps") or []
+        r["steps"] = ["%s %s -> %s" % (st.get("direction"), ", ".join(st.get("from") or []),
+                                        ", ".join(st.get("to") or [])) for st in steps]
+        dirs = {st.get("direction") for st in steps}
+        if steps and dirs != {direction}:
+            r["plan_direction"] = sorted(dirs)
+    return r
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +315,8 @@ class Checker:
                                                  r.get("json_error", "")),
                               cmd=r["cmd"], root=root)
                 continue
-            got = r["json"]
+            got = [g["branchpoint"] if isinstance(g, dict) and isinstance(g.get("branchpoint"), dict) else g
+                   for g in r["json"]]
             got_ids = [g.get("revision") if isinstance(g, dict) else g for g in got]
             want_ids = [w["revision"] for w in want]
             if got_ids != want_ids:
@@ -317,8 +365,11 @@ class Checker:
 
     # ---- offline plans ----------------------------------------------------
     def plan_once(self, root, cfg, script, direction, spec):
-        a = (oracle.upgrade_sql if direction == "upgrade" else oracle.downgrade_sql)(cfg, script, spec)
-        r = self.mp.run(root, direction, spec, "--sql")
+        a = _run_dir(direction)(cfg, script, spec)
+        if self.o.plan_mode == "plan":
+            r = plan_via_plan_command(self.mp, root, direction, spec)
+        else:
+            r = self.mp.run(root, direction, spec, "--sql")
         return a, r
 
     def judge_plan(self, direction, spec, a, r, cfg=None, script=None):
@@ -332,6 +383,11 @@ class Checker:
         msteps = mp_steps(r) if m_ok else None
         mview = msteps if m_ok else "rejected (exit %s): %s" % (r["rc"], r["stderr"].strip()[-300:])
         aview = a["steps"] if a["ok"] else "rejected: " + (a["error"] or "")[:300]
+        if r.get("plan_direction"):
+            # interim plan mode only: `plan` picks the direction itself
+            return ("%s:plan-direction" % direction, aview,
+                    "`plan` answers with a %s: %s" % ("/".join(r["plan_direction"]), mview),
+                    "not-comparable-in-plan-mode")
         if r["rc"] not in (0, 2):
             return ("%s:exit-%s" % (direction, r["rc"]), aview, mview, None)
         if r["rc"] == 2 and not r["stderr"].lstrip().startswith("error"):
@@ -345,6 +401,10 @@ class Checker:
                 return ("%s:alembic-crash" % direction, aview, mview, expected)
             a = dict(a, ok=True, steps=a["plan"])
             aview = a["steps"]
+        elif not a["ok"] and a.get("walk_result") == ["base"] and m_ok:
+            expected = "alembic-crash-walk-to-base"
+            a = dict(a, ok=True, steps=[])
+            aview = []
         elif (not a["ok"] and a.get("error_type") == "AttributeError"
               and "get_current_heads" in frames and ":" in spec and m_ok and script is not None):
             expected = "alembic-crash-start-is-base"
@@ -356,6 +416,11 @@ class Checker:
                 return None if expected is None else ("%s:%s" % (direction, expected), aview, mview, expected)
             kind = "order" if sorted(a["steps"]) == sorted(msteps) else "steps"
             return ("%s:%s" % (direction, kind), aview, mview, None)
+        if (self.o.plan_mode == "plan" and not a["ok"] and m_ok and ":" in spec
+                and "get_current_heads" in frames):
+            # Alembic refused FROM itself (offline FROM must be one revision); `plan FROM`
+            # means "the database has FROM applied" and may be several heads.
+            return ("%s:from-in-plan-mode" % direction, aview, mview, "not-comparable-in-plan-mode")
         if a["ok"] != m_ok:
             exp = None
             if (a["ok"] and not m_ok and direction == "downgrade"
@@ -383,12 +448,27 @@ class Checker:
 
     # ---- merge ------------------------------------------------------------
     def check_merge(self, root, answers, out):
+        """`mergepoint merge heads` next to `alembic merge heads` on copies of the project."""
         heads = [h["revision"] for h in answers["heads"]]
         if len(heads) < 2:
             return
+        alem = self._alembic_merge(root)
         mroot = gen.clone_project(root, Path(str(root) + "-merge"))
         before = set(os.listdir(mroot / "versions"))
         r = self.mp.run(mroot, "merge", "heads", "-m", "merge heads")
+        if alem.get("error"):
+            if r["rc"] == 0:
+                self.mismatch(out, "merge:alembic-refuses", "merge heads", alem["error"],
+                              "mergepoint wrote a merge", cmd=r["cmd"], root=mroot)
+            return
+        if r["rc"] != 0 and len(alem["parents"]) < 2 and r["rc"] == 2:
+            # Alembic "merges" a single real head (the other heads are only depends_on
+            # targets) into a one-parent revision; mergepoint refuses.
+            out_expected = self.expected_sink
+            out_expected.append({"kind": "merge:single-real-head", "spec": "merge heads",
+                                 "alembic": alem["parents"], "mergepoint": r["stderr"].strip()[-300:],
+                                 "expected": "merge-single-real-head", "cmd": r["cmd"], "root": str(mroot)})
+            return
         if r["rc"] != 0:
             self.mismatch(out, "merge:failed", "merge heads", "alembic merge heads works",
                           "exit %s: %s" % (r["rc"], r["stderr"].strip()[-400:]), cmd=r["cmd"], root=mroot)
@@ -400,38 +480,45 @@ class Checker:
             return
         try:
             cfg, script = oracle.load(mroot)
-            new_heads = script.get_heads()
+            new_heads = list(script.get_heads())
         except Exception as e:
             self.mismatch(out, "merge:alembic-cannot-load", "merge heads", "loads",
                           "%s: %s" % (type(e).__name__, e), cmd=r["cmd"], root=mroot)
             return
         merged = [s for s in script.walk_revisions() if Path(s.path).name == new_py[0]]
-        if len(new_heads) != 1 or not merged or merged[0].revision != new_heads[0]:
-            self.mismatch(out, "merge:not-single-head", "merge heads", "one head: the merge revision",
-                          list(new_heads), cmd=r["cmd"], root=mroot)
+        if not merged:
+            self.mismatch(out, "merge:alembic-cannot-find", "merge heads", "merge revision loaded", new_py,
+                          cmd=r["cmd"], root=mroot)
             return
         m = merged[0]
-        if sorted(m._versioned_down_revisions) != sorted(heads):
-            self.mismatch(out, "merge:parents", "merge heads", sorted(heads),
-                          list(m._versioned_down_revisions), cmd=r["cmd"], root=mroot)
+        mparents = list(m._versioned_down_revisions)
+        if sorted(mparents) != sorted(alem["parents"]):
+            self.mismatch(out, "merge:parents", "merge heads", alem["parents"], mparents,
+                          "parents of the merge revision (Alembic merges its 'heads' identifier: heads "
+                          "that are not only a depends_on target)", cmd=r["cmd"], root=mroot)
+        elif mparents != alem["parents"]:
+            self.mismatch(out, "merge:parent-order", "merge heads", alem["parents"], mparents,
+                          "`alembic merge heads` writes down_revision in this order; it shows in "
+                          "'-- Running upgrade a, b -> m'", cmd=r["cmd"], root=mroot)
+        want_heads = [h if h != alem["revision"] else m.revision for h in alem["heads_after"]]
+        if sorted(new_heads) != sorted(want_heads):
+            self.mismatch(out, "merge:heads-after", "alembic heads after the merge", want_heads, new_heads,
+                          cmd=r["cmd"], root=mroot)
+        if len(alem["heads_after"]) == 1 and new_heads != [m.revision]:
+            self.mismatch(out, "merge:not-single-head", "merge heads", "one head: the merge revision",
+                          new_heads, cmd=r["cmd"], root=mroot)
         if m.doc != "merge heads":
             self.mismatch(out, "merge:message", "merge heads", "merge heads", m.doc, cmd=r["cmd"], root=mroot)
         up = oracle.upgrade_sql(cfg, script, "heads")
-        if not up["ok"] or not up["steps"] or not up["steps"][-1].endswith("-> " + m.revision):
+        step = "upgrade %s -> %s" % (", ".join(mparents), m.revision)
+        if not up["ok"] or step not in up["steps"]:
             self.mismatch(out, "merge:alembic-cannot-plan", "upgrade heads --sql",
-                          "plan ending at the merge", up["steps"] if up["ok"] else up["error"],
+                          "a plan with the step %r" % step, up["steps"] if up["ok"] else up["error"],
                           cmd=r["cmd"], root=mroot)
-        # Alembic's own merge writes the parents in this order:
-        amerge = self._alembic_merge_order(root)
-        if amerge is not None and list(m._versioned_down_revisions) != amerge:
-            self.mismatch(out, "merge:parent-order", "merge heads",
-                          amerge, list(m._versioned_down_revisions),
-                          "`alembic merge heads` writes down_revision in this order; it shows in "
-                          "'-- Running upgrade a, b -> m'", cmd=r["cmd"], root=mroot)
-        # and mergepoint must read its own merge file like Alembic does
+        # and mergepoint must read its own merge file the way Alembic does
         self.compare_graph(mroot, oracle.graph_answers(script), out, tag="merge-graph")
 
-    def _alembic_merge_order(self, root):
+    def _alembic_merge(self, root) -> dict:
         from alembic import command
         aroot = gen.clone_project(root, Path(str(root) + "-amerge"))
         try:
@@ -442,14 +529,15 @@ class Checker:
             _, script = oracle.load(aroot)
             for s in script.walk_revisions():
                 if Path(s.path).name == new[0]:
-                    return list(s._versioned_down_revisions)
-        except Exception:
-            return None
+                    return {"parents": list(s._versioned_down_revisions), "revision": s.revision,
+                            "heads_after": list(script.get_heads())}
+            return {"error": "alembic merge wrote no loadable revision"}
+        except Exception as e:
+            return {"error": "%s: %s" % (type(e).__name__, e)}
         finally:
             if not self.o.keep:
                 import shutil
                 shutil.rmtree(aroot, ignore_errors=True)
-        return None
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +773,7 @@ def run_seed(seed: int, o) -> dict:
     checker.compare_plans(root, cfg, script, "downgrade", downs, out, expected)
     res["checks"] = len(ups) + len(downs) + 3
     if not o.no_merge:
+        checker.expected_sink = expected
         checker.check_merge(root, answers, out)
     if o.db and seed % o.db_every == 0:
         try:
@@ -791,6 +880,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dump-alembic", action="store_true", help="print Alembic's answers as JSON lines")
     ap.add_argument("--report-json", help="write every result as JSON to this file")
     ap.add_argument("--fail-fast", action="store_true")
+    ap.add_argument("--plan-mode", choices=("auto", "sql", "plan"), default="auto",
+                    help="how to ask mergepoint for a plan: 'sql' = upgrade/downgrade --sql (the contract), "
+                    "'plan' = `plan FROM TO --json` (interim), 'auto' = sql unless this build says it is not implemented")
     o = ap.parse_args(argv)
 
     if not o.alembic_only:
@@ -807,6 +899,13 @@ def main(argv=None) -> int:
             print("error: cannot reach PostgreSQL at %s: %s" % (o.db, e), file=sys.stderr)
             return 2
     Path(o.work).mkdir(parents=True, exist_ok=True)
+    if not o.alembic_only and o.plan_mode == "auto":
+        probe = gen.write_project(gen.generate(0, "linear"), Path(o.work) / "probe")
+        r = MP(o.bin).run(probe, "upgrade", "base:heads", "--sql")
+        o.plan_mode = "plan" if NOT_IMPLEMENTED in r["stderr"] else "sql"
+        if o.plan_mode == "plan":
+            print("note: this mergepoint build has no `upgrade --sql` yet (%s); comparing plans through "
+                  "`mergepoint plan FROM TO --json` instead" % r["stderr"].strip().splitlines()[0])
 
     t0 = time.perf_counter()
     seeds = list(range(o.start, o.start + o.seeds))

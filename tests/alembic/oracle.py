@@ -89,6 +89,15 @@ def _run_offline(cfg: Config, script: ScriptDirectory, upgrade: bool, spec: str)
             res["error"] = "%s: %s" % (type(e).__name__, e)
             res["error_type"] = type(e).__name__
             res["frames"] = [f.name for f in traceback.extract_tb(e.__traceback__)]
+            if upgrade and isinstance(e, AssertionError) and "_collect_upgrade_revisions" in res["frames"]:
+                # `is_revision()` refused what the relative walk produced: None
+                # (walked off the graph) or the string "base" (walked down to base)
+                try:
+                    cur = script.get_revision(starting_rev).revision if starting_rev not in (None, "", "base") else ()
+                    tgt = script.revision_map._parse_upgrade_target(cur, revision, True)
+                    res["walk_result"] = ["base" if t == "base" else (t.revision if t is not None else None) for t in tgt]
+                except Exception:
+                    pass
     res["warnings"] = [str(w.message) for w in caught]
     out = buf.getvalue()
     res["sql"] = out
