@@ -27,6 +27,8 @@ Exit status: 0 all agree, 1 mismatches, 2 harness/setup error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import random
@@ -363,6 +365,35 @@ class Checker:
                 if got != a["ids"]:
                     self.mismatch(out, "hist-range:order", spec, a["ids"], got, cmd=r["cmd"], root=root)
 
+    # ---- other project layouts ---------------------------------------------
+    def check_layouts(self, project, root, out):
+        """heads/history on the same graph laid out as `alembic init migrations` makes it,
+        and split over two version_locations; --dir is always the directory of alembic.ini."""
+        for layout in gen.LAYOUTS[1:]:
+            lroot = gen.write_project(project, Path(str(root) + "-" + layout), extras=False, layout=layout)
+            try:
+                _, script = oracle.load(lroot)
+                answers = oracle.graph_answers(script)
+            except Exception as e:
+                out.append({"kind": "layout:harness", "spec": layout, "alembic": repr(e), "mergepoint": "",
+                            "detail": "", "cmd": None, "root": str(lroot)})
+                continue
+            sub = []
+            for what in ("heads", "history"):
+                r = self.mp.json(lroot, what, "--json")
+                want = [w["revision"] for w in answers[what]]
+                got = ([g.get("revision") for g in r["json"] if isinstance(g, dict)]
+                       if r["rc"] == 0 and isinstance(r["json"], list)
+                       else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]))
+                if got != want:
+                    self.mismatch(sub, "layout-%s:%s" % (layout, what), what, want, got,
+                                  detail=(lroot / "alembic.ini").read_text().split("\n[loggers]")[0],
+                                  cmd=r["cmd"], root=lroot)
+            out.extend(sub)
+            if not sub and not self.o.keep:
+                import shutil
+                shutil.rmtree(lroot, ignore_errors=True)
+
     # ---- offline plans ----------------------------------------------------
     def plan_once(self, root, cfg, script, direction, spec):
         a = _run_dir(direction)(cfg, script, spec)
@@ -524,7 +555,10 @@ class Checker:
         try:
             cfg, _ = oracle.load(aroot)
             before = set(os.listdir(aroot / "versions"))
-            command.merge(cfg, "heads", message="merge heads")
+            import contextlib
+            import io
+            with contextlib.redirect_stdout(io.StringIO()):
+                command.merge(cfg, "heads", message="merge heads")
             new = [n for n in set(os.listdir(aroot / "versions")) - before if n.endswith(".py")]
             _, script = oracle.load(aroot)
             for s in script.walk_revisions():
@@ -603,7 +637,8 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
         # 1. Alembic upgrades online (psycopg); mergepoint reads `current`.
         cfg, _ = oracle.load(root)
         cfg.set_main_option("sqlalchemy.url", db.url(names[0], True))
-        command.upgrade(cfg, target)
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.upgrade(cfg, target)
         want = oracle.current_heads(db.url(names[0], True))
         r = mp.json(root, "current", "--json", env={"DATABASE_URL": db.url(names[0])})
         got = parse_current(r["json"]) if r["rc"] == 0 else None
@@ -615,7 +650,8 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
         # 2. mergepoint stamps; Alembic reads `current` (and compares with its own stamp).
         r = mp.run(root, "stamp", target, env={"DATABASE_URL": db.url(names[1])})
         cfg.set_main_option("sqlalchemy.url", db.url(names[2], True))
-        command.stamp(cfg, target)
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.stamp(cfg, target)
         want = oracle.current_heads(db.url(names[2], True))
         if r["rc"] != 0:
             checker.mismatch(out, "db:stamp-failed", "stamp %s" % target, want,
@@ -628,7 +664,8 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
             return
         # 3. Alembic carries on from the mergepoint-stamped database.
         cfg.set_main_option("sqlalchemy.url", db.url(names[1], True))
-        command.upgrade(cfg, "heads")
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.upgrade(cfg, "heads")
         want = oracle.current_heads(db.url(names[1], True))
         r = mp.json(root, "current", "--json", env={"DATABASE_URL": db.url(names[1])})
         got = parse_current(r["json"]) if r["rc"] == 0 else None
@@ -772,6 +809,8 @@ def run_seed(seed: int, o) -> dict:
     checker.compare_plans(root, cfg, script, "upgrade", ups, out, expected)
     checker.compare_plans(root, cfg, script, "downgrade", downs, out, expected)
     res["checks"] = len(ups) + len(downs) + 3
+    if o.layout_every and seed % o.layout_every == 0:
+        checker.check_layouts(project, root, out)
     if not o.no_merge:
         checker.expected_sink = expected
         checker.check_merge(root, answers, out)
@@ -873,6 +912,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep every generated project")
     ap.add_argument("--no-merge", action="store_true", help="skip the merge-file check")
     ap.add_argument("--db", default=None, help="PostgreSQL admin URL (postgresql://postgres@127.0.0.1:5432/postgres) for take-over checks")
+    ap.add_argument("--layout-every", type=int, default=5,
+                    help="on every Nth seed also check the 'migrations/' and version_locations layouts (0: off)")
     ap.add_argument("--db-every", type=int, default=10, help="run the database check on every Nth seed")
     ap.add_argument("--shrink", type=int, default=2, help="minimise up to N plan mismatches per seed (0: off)")
     ap.add_argument("--max-report", type=int, default=12)

@@ -403,18 +403,40 @@ def render_revision(rev: Rev) -> str:
     return head + ids + body
 
 
-def write_project(project: Project, root: Path, extras: bool | None = None) -> Path:
-    """Write `project` as an Alembic project root at `root` (replaced if present)."""
+LAYOUTS = ("here", "subdir", "version_locations")
+
+
+def write_project(project: Project, root: Path, extras: bool | None = None, layout: str = "here") -> Path:
+    """Write `project` as an Alembic project root at `root` (replaced if present).
+
+    layout "here": alembic.ini with `script_location = %(here)s` and versions/ next
+    to it (the harness contract).  "subdir": the usual `alembic init migrations`
+    shape, `script_location = %(here)s/migrations`.  "version_locations": two
+    version directories, `version_locations = %(here)s/versions:%(here)s/more_versions`,
+    every third file in the second one.
+    """
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
-    versions = root / "versions"
+    script_dir = root / "migrations" if layout == "subdir" else root
+    versions = script_dir / "versions"
     versions.mkdir(parents=True)
-    (root / "alembic.ini").write_text(ALEMBIC_INI)
-    (root / "env.py").write_text(ENV_PY)
-    (root / "script.py.mako").write_text(SCRIPT_MAKO)
-    for rev in project.revs:
-        (versions / rev.filename).write_text(render_revision(rev), encoding="utf-8")
+    ini = ALEMBIC_INI
+    if layout == "subdir":
+        ini = ini.replace("script_location = %(here)s", "script_location = %(here)s/migrations")
+    elif layout == "version_locations":
+        ini = ini.replace("script_location = %(here)s", "script_location = %(here)s\n"
+                          "path_separator = os\n"
+                          "version_locations = %(here)s/versions:%(here)s/more_versions")
+        (root / "more_versions").mkdir()
+    (root / "alembic.ini").write_text(ini)
+    (script_dir / "env.py").write_text(ENV_PY)
+    (script_dir / "script.py.mako").write_text(SCRIPT_MAKO)
+    for i, rev in enumerate(project.revs):
+        target = versions
+        if layout == "version_locations" and i % 3 == 2:
+            target = root / "more_versions"
+        (target / rev.filename).write_text(render_revision(rev), encoding="utf-8")
     if extras is None:
         extras = project.seed % 7 == 3
     if extras:
