@@ -6,4 +6,6 @@
 //! - [`db`]: PostgreSQL: version table, lock, runner, audit history.
 //! - [`cli`]: the command line.
 
+pub mod config;
 pub mod graph;
+pub mod script;
