@@ -7,4 +7,6 @@
 //! - [`cli`]: the command line.
 
 pub mod cli;
+pub mod config;
 pub mod graph;
+pub mod script;

@@ -1,6 +1,6 @@
 //! `mergepoint check`: the CI gate. Reports every problem, not the first.
 
-use crate::cli::project;
+use crate::cli::project::{self, LoadError};
 use crate::cli::{CliError, CliResult, Ctx};
 use crate::graph::{GraphProblem, RevisionGraph};
 use clap::Args;
@@ -45,6 +45,14 @@ pub struct ProblemView {
     pub message: String,
 }
 
+fn load_kind(p: &LoadError) -> &'static str {
+    match p {
+        LoadError::Io { .. } => "unreadable_file",
+        LoadError::Config { .. } | LoadError::NoProject { .. } => "config",
+        _ => "parse_error",
+    }
+}
+
 fn kind_of(p: &GraphProblem) -> &'static str {
     match p {
         GraphProblem::DuplicateId { .. } => "duplicate_id",
@@ -61,12 +69,12 @@ fn kind_of(p: &GraphProblem) -> &'static str {
 
 pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let project = ctx.project()?;
-    let loaded = project::load(&project)?;
+    let loaded = project::load(&project);
     let mut problems: Vec<ProblemView> = loaded
         .problems
         .iter()
         .map(|p| ProblemView {
-            kind: "unreadable_file",
+            kind: load_kind(p),
             message: p.to_string(),
         })
         .collect();

@@ -1,6 +1,6 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
-use super::revision::{check_new_id, now, validate_new};
+use super::revision::{check_new_id, validate_new};
 use crate::cli::project::{self, NewRevision};
 use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
@@ -86,7 +86,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         depends_on: Vec::new(),
         branch_labels: args.branch_labels.clone(),
         message: args.message.clone(),
-        created: now(),
+        created: chrono::Utc::now(),
         transactional: true,
         upgrade: String::new(),
         downgrade: String::new(),

@@ -84,10 +84,6 @@ pub fn validate_new(g: &RevisionGraph, new: &NewRevision) -> CliResult<()> {
     Ok(())
 }
 
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
     let Some(h) = &args.head else {
         return match g.heads() {
@@ -147,7 +143,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         depends_on,
         branch_labels: args.branch_labels.clone(),
         message: args.message.clone(),
-        created: now(),
+        created: chrono::Utc::now(),
         transactional: !args.no_transaction,
         upgrade: args.sql_upgrade.clone().unwrap_or_default(),
         downgrade: args.sql_downgrade.clone().unwrap_or_default(),
