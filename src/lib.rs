@@ -6,4 +6,5 @@
 //! - [`db`]: PostgreSQL: version table, lock, runner, audit history.
 //! - [`cli`]: the command line.
 
+pub mod db;
 pub mod graph;
