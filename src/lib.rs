@@ -8,5 +8,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod graph;
 pub mod script;
