@@ -9,7 +9,8 @@ use serde::Serialize;
 pub const AFTER_HELP: &str = "\
 Checks, in one run: every revision file parses; no duplicate revision ids or
 branch labels; every parent and depends_on target exists; no cycles; exactly
-one head (an empty project passes).
+one head (heads that another revision depends on do not count; an empty
+project passes).
 
 Exit status: 0 all good; 1 the only problem is more than one head (merge
 them); 2 broken input (the problems are listed).
@@ -33,7 +34,8 @@ pub struct CheckReport {
     pub ok: bool,
     /// Revisions that loaded.
     pub revisions: usize,
-    /// The heads, if the graph could be built.
+    /// The heads `upgrade head` resolves against (heads nothing depends
+    /// on), if the graph could be built.
     pub heads: Vec<String>,
     pub problems: Vec<ProblemView>,
 }
@@ -82,7 +84,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let mut heads = Vec::new();
     match RevisionGraph::build(loaded.revisions) {
         Ok(g) => {
-            heads = g.ids(g.heads());
+            heads = g.ids(g.real_heads());
             if heads.len() > 1 {
                 problems.push(ProblemView {
                     kind: "multiple_heads",
@@ -108,17 +110,17 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     if args.json {
         ctx.json(&report)?;
     } else if report.ok {
-        writeln!(
-            ctx.out,
-            "ok: {} revision{}, head {}",
-            report.revisions,
-            if report.revisions == 1 { "" } else { "s" },
-            if report.heads.is_empty() {
-                "(none: empty project)".to_string()
-            } else {
+        if report.heads.is_empty() {
+            writeln!(ctx.out, "ok: no revisions yet")?;
+        } else {
+            writeln!(
+                ctx.out,
+                "ok: {} revision{}, head {}",
+                report.revisions,
+                if report.revisions == 1 { "" } else { "s" },
                 report.heads.join(", ")
-            }
-        )?;
+            )?;
+        }
     } else {
         for p in &report.problems {
             writeln!(ctx.out, "{}: {}", p.kind, p.message)?;
