@@ -112,10 +112,6 @@ impl From<std::io::Error> for CliError {
 impl From<ResolveError> for CliError {
     fn from(err: ResolveError) -> Self {
         let hint = match &err {
-            ResolveError::Unknown { .. } => {
-                Some("run 'mergepoint history' to list revisions and branch labels")
-            }
-            ResolveError::AmbiguousPrefix { .. } => None,
             ResolveError::MultipleHeads { .. } => {
                 Some("run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them")
             }

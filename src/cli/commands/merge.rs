@@ -1,6 +1,6 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
-use super::revision::{check_new_id, validate_new};
+use super::revision::{check_new_id, named, validate_new};
 use crate::cli::project::{self, NewRevision};
 use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
@@ -46,14 +46,14 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         for ix in found {
             if parents.contains(&ix) {
                 return Err(CliError::input(format!(
-                    "revision {} is named twice ('{ident}'); each head can be merged once",
-                    g.id(ix)
+                    "{} is named twice; each head can be merged once",
+                    named(&g, ix, ident)
                 )));
             }
             if !g.is_head(ix) {
                 return Err(CliError::input(format!(
-                    "revision {} ('{ident}') is not a head; only heads can be merged",
-                    g.id(ix)
+                    "{} is not a head; only heads can be merged",
+                    named(&g, ix, ident)
                 ))
                 .with_hint(format!("heads are: {}", g.ids(g.heads()).join(", "))));
             }

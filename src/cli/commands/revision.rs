@@ -80,8 +80,26 @@ pub fn validate_new(g: &RevisionGraph, new: &NewRevision) -> CliResult<()> {
         message: new.message.clone(),
         origin: format!("new revision {}", new.id),
     });
-    RevisionGraph::build(revs)?;
+    // The existing graph is valid (it was just built), so every problem is
+    // about the new revision.
+    RevisionGraph::build(revs).map_err(|errs| {
+        let mut message = format!("cannot write revision {}:", new.id);
+        for p in &errs.problems {
+            message.push_str("\n  ");
+            message.push_str(&p.to_string());
+        }
+        CliError::input(message).with_hint("nothing was written; change the options and retry")
+    })?;
     Ok(())
+}
+
+/// `revision abcd` or `revision abcd ('label@head')`.
+pub fn named(g: &RevisionGraph, ix: Ix, ident: &str) -> String {
+    if g.id(ix) == ident {
+        format!("revision {ident}")
+    } else {
+        format!("revision {} ('{ident}')", g.id(ix))
+    }
 }
 
 fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
@@ -102,8 +120,8 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
     if let Some(ix) = ix {
         if !g.is_head(ix) && !args.splice {
             return Err(CliError::input(format!(
-                "revision {} ('{h}') is not a head: a revision on top of it would open a new branch",
-                g.id(ix)
+                "{} is not a head: a revision on top of it would open a new branch",
+                named(g, ix, h)
             ))
             .with_hint("pass --splice to branch off it on purpose")
             .with_hint(format!("heads are: {}", g.ids(g.heads()).join(", "))));
