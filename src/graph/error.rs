@@ -38,7 +38,9 @@ pub enum GraphProblem {
         origin: String,
         other: String,
     },
-    #[error("{origin}: branch label '{label}' of revision {id} is also a revision id; rename the label")]
+    #[error(
+        "{origin}: branch label '{label}' of revision {id} is also a revision id; rename the label"
+    )]
     LabelIsRevisionId {
         label: String,
         id: String,

@@ -154,7 +154,9 @@ impl RevisionGraph {
 
     /// Branch points in load order.
     pub fn branchpoints(&self) -> Vec<Ix> {
-        (0..self.len()).filter(|&i| self.is_branchpoint(i)).collect()
+        (0..self.len())
+            .filter(|&i| self.is_branchpoint(i))
+            .collect()
     }
 
     /// Merge points in load order.

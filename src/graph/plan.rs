@@ -92,6 +92,7 @@ impl RevisionGraph {
         let rows = self.resolve_rows(current)?;
         let targets = parse_upgrade_target(self, &rows, target)?;
         check_no_overlap(self, &targets)?;
+        check_no_overlap(self, &rows)?;
         let mut needed = self.ancestors_with_deps(&targets);
         let have = self.ancestors_with_deps(&rows);
         for (n, h) in needed.iter_mut().zip(&have) {
@@ -274,4 +275,84 @@ fn check_no_overlap(g: &RevisionGraph, targets: &[Ix]) -> Result<(), ResolveErro
         }
     }
     Ok(())
+}
+
+impl RevisionGraph {
+    /// Revisions in `alembic history` display order (newest first) for an
+    /// optional range `LOWER:UPPER` (either side may be empty; both ends
+    /// included), as Alembic's `walk_revisions`.
+    pub fn history(&self, range: Option<&str>) -> Result<Vec<Ix>, ResolveError> {
+        let (lower, upper) = match range {
+            None => ("base", "heads"),
+            Some(r) => {
+                let (l, u) = r.split_once(':').ok_or_else(|| ResolveError::Invalid {
+                    ident: r.to_string(),
+                    reason: "a history range is written [FROM]:[TO], e.g. base:heads or ae10:"
+                        .to_string(),
+                })?;
+                (
+                    if l.is_empty() { "base" } else { l },
+                    if u.is_empty() { "heads" } else { u },
+                )
+            }
+        };
+        let lower_rows = self.resolve_many(lower)?;
+        let mut targets = parse_upgrade_target(self, &lower_rows, upper)?;
+        if let Some((branch, _)) = lower.split_once('@') {
+            // `label@base:heads` lists only that branch.
+            let label = match self.find(branch) {
+                Some(ix) => self.branch_labels(ix).first().cloned().unwrap_or_default(),
+                None => branch.to_string(),
+            };
+            targets.retain(|&t| self.branch_labels(t).contains(&label));
+        }
+        check_no_overlap(self, &targets)?;
+        let mut needed = self.ancestors_with_deps(&targets);
+        if let Some(&outside) = lower_rows.iter().find(|&&r| !needed[r]) {
+            return Err(ResolveError::Range {
+                message: format!(
+                    "revision {} is not an ancestor of '{upper}'; swap the ends of the range",
+                    self.id(outside)
+                ),
+            });
+        }
+        if !lower_rows.is_empty() {
+            let have = self.ancestors_with_deps(&lower_rows);
+            let above = self.descendants(&lower_rows);
+            for i in 0..self.len() {
+                needed[i] = needed[i] && !have[i] && above[i];
+            }
+            for &r in &lower_rows {
+                needed[r] = true;
+            }
+        }
+        let order = self.alembic_order(&needed, &targets);
+        if order.len() != needed.iter().filter(|&&n| n).count() {
+            return Err(ResolveError::Range {
+                message: format!(
+                    "the range '{lower}:{upper}' is not connected: some revisions in it are reachable from '{upper}' only through revisions outside it; widen the range"
+                ),
+            });
+        }
+        Ok(order)
+    }
+
+    /// The plan that takes a database whose applied heads are `from` to
+    /// `to`: an upgrade if `to` needs anything not applied yet, otherwise a
+    /// downgrade. Used by `mergepoint plan FROM TO`.
+    pub fn plan_between(&self, from: &str, to: &str) -> Result<Plan, ResolveError> {
+        let applied = self.resolve_many(from)?;
+        let rows = self.ids(&self.heads_of(&self.ancestors_with_deps(&applied)));
+        let up = self.plan_upgrade(&rows, to);
+        if let Ok(plan) = &up {
+            if !plan.steps.is_empty() {
+                return up;
+            }
+        }
+        match self.plan_downgrade(&rows, to) {
+            Ok(down) if !down.steps.is_empty() || up.is_err() => Ok(down),
+            Ok(_) => up,
+            Err(e) => up.or(Err(e)),
+        }
+    }
 }
