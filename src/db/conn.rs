@@ -218,7 +218,12 @@ impl Database {
         let config = parse_config(url)?;
         let secrets = secrets_of(url, Some(&config));
         let masked = mask_url(url);
-        let client = open(&config, &masked, &secrets)?;
+        let mut client = open(&config, &masked, &secrets)?;
+        // If this process dies mid-statement, let the server notice the
+        // closed socket within a second and abort our transaction instead
+        // of finishing a long statement first (PostgreSQL 14+; older
+        // servers reject the setting, which is harmless).
+        let _ = client.batch_execute("SET client_connection_check_interval = 1000");
         Ok(Database {
             client,
             config,
