@@ -115,6 +115,8 @@ pub struct Ctx<'a> {
 pub struct Workspace {
     pub project: Project,
     pub graph: RevisionGraph,
+    /// What each revision runs, by graph index (load order).
+    pub bodies: Vec<crate::script::Body>,
 }
 
 impl Ctx<'_> {
@@ -130,7 +132,7 @@ impl Ctx<'_> {
         let Loaded {
             revisions,
             problems,
-            ..
+            bodies,
         } = project::load(&project);
         if !problems.is_empty() {
             let mut message = if problems.len() == 1 {
@@ -145,8 +147,14 @@ impl Ctx<'_> {
             return Err(CliError::input(message)
                 .with_hint("fix or remove the file; 'mergepoint check' lists every problem"));
         }
+        // A graph that builds kept every revision, in order, so bodies[i]
+        // belongs to graph index i.
         let graph = RevisionGraph::build(revisions)?;
-        Ok(Workspace { project, graph })
+        Ok(Workspace {
+            project,
+            graph,
+            bodies,
+        })
     }
 
     /// Writes `value` as pretty JSON and a newline.

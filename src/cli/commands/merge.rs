@@ -34,7 +34,9 @@ pub struct MergeArgs {
 }
 
 pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
-    let Workspace { project, graph: g } = ctx.workspace()?;
+    let Workspace {
+        project, graph: g, ..
+    } = ctx.workspace()?;
     let mut parents: Vec<Ix> = Vec::new();
     for ident in &args.revisions {
         let found = resolve::resolve_many(&g, ident)?;

@@ -131,7 +131,9 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
 }
 
 pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
-    let Workspace { project, graph: g } = ctx.workspace()?;
+    let Workspace {
+        project, graph: g, ..
+    } = ctx.workspace()?;
     let parent = parent_of(&g, &args)?;
     let mut depends_on = Vec::new();
     for dep in &args.depends_on {

@@ -1,0 +1,148 @@
+//! The database commands end to end, through the binary, on a real
+//! PostgreSQL (see tests/common/pg.rs for the server these tests need):
+//! upgrade, current, downgrade, stamp, exit codes 3 (database) and 4 (lock
+//! timeout), and the password never printed. Offline `--sql` needs no
+//! server and is snapshotted.
+
+mod cli_util;
+#[allow(dead_code)]
+#[path = "common/pg.rs"]
+mod pg;
+
+use cli_util::{graphs, TestEnv};
+
+fn with_url<'a>(args: &[&'a str], url: &'a str) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend_from_slice(&["--database-url", url]);
+    v
+}
+
+#[test]
+fn offline_sql() {
+    let env = TestEnv::native(&graphs::merge());
+    env.settings().bind(|| {
+        insta::assert_snapshot!(
+            "db_offline_sql",
+            env.transcript(&[
+                &["upgrade", "bbbb", "--sql"],
+                &["upgrade", "bbbb:head", "--sql"],
+                &["downgrade", "head:cccc", "--sql"],
+                &["downgrade", "head", "--sql"],
+            ])
+        );
+    });
+}
+
+#[test]
+fn offline_sql_refuses_alembic_revisions() {
+    let env = TestEnv::fixture("alembic_shop");
+    let run = env.run(&["upgrade", "heads", "--sql"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("aaaa"), "{}", run.stderr);
+}
+
+#[test]
+fn no_url_is_an_input_error() {
+    let env = TestEnv::native(&graphs::linear());
+    let run = env.run(&["current"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--database-url"));
+}
+
+#[test]
+fn unreachable_database_exits_3_without_the_password() {
+    let env = TestEnv::native(&graphs::linear());
+    let url = "postgresql://app:s3cret-pw@127.0.0.1:1/shop";
+    for cmd in [
+        &["current"][..],
+        &["upgrade", "head"][..],
+        &["stamp", "head"][..],
+    ] {
+        let run = env.run(&with_url(cmd, url));
+        assert_eq!(run.code, 3, "{}", run.transcript());
+        assert!(
+            !run.stderr.contains("s3cret-pw"),
+            "password leaked: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("127.0.0.1"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn upgrade_current_downgrade_stamp() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::native(&graphs::merge());
+    let url = db.url.as_str();
+    let up = env.run(&with_url(&["upgrade", "head"], url));
+    assert_eq!(up.code, 0, "{}", up.transcript());
+    assert_eq!(up.stdout.lines().count(), 5, "{}", up.stdout);
+    assert!(up
+        .stdout
+        .starts_with("Running upgrade  -> aaaa, create users ("));
+    assert_eq!(db.rows(), ["eeee"]);
+
+    let again = env.run(&with_url(&["upgrade", "head"], url));
+    assert_eq!(
+        again.stdout,
+        "Nothing to do: the database is already at eeee.\n"
+    );
+
+    let current = env.run(&with_url(&["current"], url));
+    assert_eq!(current.stdout, "eeee (head)\n");
+    let json = env.run(&with_url(&["current", "--json"], url)).json();
+    assert_eq!(json["rows"], serde_json::json!(["eeee"]));
+    assert_eq!(json["revisions"][0]["revision"], "eeee");
+
+    // Two steps down from eeee passes the merge: two ways, refused.
+    let ambiguous = env.run(&with_url(&["downgrade", "-2"], url));
+    assert_eq!(ambiguous.code, 2, "{}", ambiguous.transcript());
+    assert!(
+        ambiguous.stderr.contains("bbbb or cccc"),
+        "{}",
+        ambiguous.stderr
+    );
+    assert_eq!(db.rows(), ["eeee"], "nothing changed");
+
+    let down = env.run(&with_url(&["downgrade", "-1"], url));
+    assert_eq!(down.code, 0, "{}", down.transcript());
+    assert_eq!(db.rows(), ["dddd"]);
+    // Like Alembic: down to bbbb removes what is above bbbb; cccc, the
+    // other side of the merge, stays applied.
+    let down = env.run(&with_url(&["downgrade", "bbbb"], url));
+    assert_eq!(down.code, 0, "{}", down.transcript());
+    assert_eq!(db.rows(), ["bbbb", "cccc"]);
+
+    let stamp = env.run(&with_url(&["stamp", "base"], url));
+    assert_eq!(stamp.code, 0, "{}", stamp.transcript());
+    assert_eq!(
+        stamp.stdout,
+        "Stamped: version table bbbb, cccc -> (empty)\n"
+    );
+    assert!(db.rows().is_empty());
+
+    let bad = env.run(&with_url(&["upgrade", "nope"], url));
+    assert_eq!(bad.code, 2, "{}", bad.transcript());
+}
+
+#[test]
+fn lock_timeout_exits_4() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::native(&graphs::linear());
+    let mut holder = db.client();
+    let schema: String = holder
+        .query_one("SELECT current_schema()", &[])
+        .unwrap()
+        .get(0);
+    let key = mergepoint::db::lock_key(&schema, "alembic_version");
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let run = env.run(&with_url(
+        &["upgrade", "head", "--lock-timeout", "1"],
+        &db.url,
+    ));
+    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert!(run.stderr.contains("lock"), "{}", run.stderr);
+    assert!(db.rows().is_empty());
+}
