@@ -30,6 +30,7 @@ const JSON: &[&[&str]] = &[
     &["show", "heads", "--json"],
     &["plan", "base", "heads", "--json"],
     &["check", "--json"],
+    &["graph", "--json"],
 ];
 
 fn golden(name: &str, env: &TestEnv) {
