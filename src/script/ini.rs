@@ -298,12 +298,7 @@ fn split_space_comma(s: &str) -> Vec<String> {
     let mut cur = String::new();
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == ',' {
-            while chars.peek() == Some(&' ') {
-                chars.next();
-            }
-            out.push(std::mem::take(&mut cur));
-        } else if c == ' ' {
+        if c == ',' || c == ' ' {
             while chars.peek() == Some(&' ') {
                 chars.next();
             }

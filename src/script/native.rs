@@ -214,17 +214,28 @@ fn plain_ok(s: &str, in_flow: bool) -> bool {
             || c == '\t'
             || c == '\n'
             || "#'\"`\\".contains(c)
-            || (in_flow && ",[]{}".contains(c))
+            || (in_flow && ",[]{}:".contains(c))
     };
     if s.chars().any(bad_char) || s.contains(": ") || s.ends_with(':') || s.contains(" #") {
         return false;
     }
-    // The same parser that reads the file decides: a plain scalar that
-    // resolves to anything but this exact string (a number, a boolean,
-    // null, ...) gets quoted.
-    match serde_yaml::from_str::<serde_yaml::Value>(s) {
-        Ok(serde_yaml::Value::String(v)) => v == s,
-        _ => false,
+    // The same parser that reads the file decides, in the same context: a
+    // plain scalar that resolves to anything but this exact string (a
+    // number, a boolean, null, a nested mapping, ...) gets quoted.
+    if in_flow {
+        match serde_yaml::from_str::<serde_yaml::Value>(&format!("[{s}]")) {
+            Ok(serde_yaml::Value::Sequence(v)) => {
+                v.len() == 1 && matches!(&v[0], serde_yaml::Value::String(x) if x == s)
+            }
+            _ => false,
+        }
+    } else {
+        match serde_yaml::from_str::<serde_yaml::Value>(&format!("k: {s}")) {
+            Ok(serde_yaml::Value::Mapping(m)) => {
+                m.len() == 1 && matches!(m.get("k"), Some(serde_yaml::Value::String(x)) if x == s)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -268,7 +279,7 @@ fn block(out: &mut String, s: &str) {
     };
     // An explicit indentation indicator when the first line would make
     // auto-detection guess wrong (leading spaces or blank lines).
-    let indicator = if content.starts_with(' ') || content.starts_with('\n') {
+    let indicator = if content.starts_with([' ', '\t', '\n']) {
         "2"
     } else {
         ""
