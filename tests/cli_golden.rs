@@ -268,3 +268,66 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(stderr, "", "no error message on a closed pipe");
     assert!(out.status.success());
 }
+
+/// Messages with quotes, angle brackets and backslashes stay inside their
+/// node labels in dot and Mermaid.
+#[test]
+fn graph_escapes_labels() {
+    let env = TestEnv::native(&[
+        cli_util::rev("aaaa", &[]).msg(r#"'say "hi" <b> & back\slash'"#),
+        cli_util::rev("bbbb", &["aaaa"]).msg("plain"),
+    ]);
+    let dot = env.run(&["graph"]);
+    assert_eq!(dot.code, 0, "{}", dot.stderr);
+    assert!(
+        dot.stdout
+            .contains(r#"label="aaaa\nsay \"hi\" <b> & back\\slash""#),
+        "{}",
+        dot.stdout
+    );
+    let mermaid = env.run(&["graph", "--format", "mermaid"]);
+    assert!(
+        mermaid
+            .stdout
+            .contains(r#"r0["aaaa<br/>say #quot;hi#quot; #lt;b#gt; & back\slash"]"#),
+        "{}",
+        mermaid.stdout
+    );
+}
+
+/// `--dir` accepts the project root or the revisions directory itself,
+/// from anywhere.
+#[test]
+fn dir_points_at_root_or_revisions() {
+    let env = TestEnv::native(&graphs::merge());
+    let elsewhere = tempfile::tempdir().unwrap();
+    for dir in [env.root().to_path_buf(), env.path("revisions")] {
+        let out = assert_cmd::Command::cargo_bin("mergepoint")
+            .unwrap()
+            .args(["--dir", dir.to_str().unwrap(), "heads"])
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "eeee (head)\n",
+            "{dir:?}"
+        );
+    }
+    let alembic = TestEnv::fixture("alembic_shop");
+    let run = env.run(&[
+        "--dir",
+        alembic.path("proj/versions").to_str().unwrap(),
+        "heads",
+    ]);
+    assert_eq!(
+        run.stdout, "ffff (head)\nhhhh (reports) (head)\n",
+        "{}",
+        run.stderr
+    );
+}
