@@ -120,8 +120,7 @@ pub fn dot(g: &RevisionGraph, order: &[usize]) -> String {
     let mut s = String::from(
         "digraph revisions {\n  rankdir=TB;\n  node [shape=box, style=\"rounded\", fontname=\"Helvetica\"];\n",
     );
-    for &ix in order {
-        let v = RevisionView::new(g, ix);
+    for v in RevisionView::list(g, order) {
         let (first, msg) = caption(&v);
         let mut attrs = format!("label=\"{}\\n{}\"", dot_escape(&first), dot_escape(&msg));
         let fill = if v.is_head {
@@ -184,8 +183,7 @@ pub fn mermaid(g: &RevisionGraph, order: &[usize]) -> String {
     let mut heads = Vec::new();
     let mut merges = Vec::new();
     let mut branches = Vec::new();
-    for &ix in order {
-        let v = RevisionView::new(g, ix);
+    for (&ix, v) in order.iter().zip(RevisionView::list(g, order)) {
         let (first, msg) = caption(&v);
         s.push_str(&format!(
             "  r{ix}[\"{}<br/>{}\"]\n",
