@@ -1072,3 +1072,126 @@ fn write_alembic_revision_and_load_it_back() {
     assert_eq!(r.parents, vec!["b2", "c3"]);
     assert_eq!(r.message, "Merge heads");
 }
+
+/// Load time at 10,000 files (a benchmark, not a timed assertion):
+/// `cargo test --release --lib script::tests::load_10k -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn load_10k_files_timing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let native = tmp.path().join("native");
+    write(&native, "mergepoint.yaml", "");
+    let alembic = tmp.path().join("alembic/versions");
+    let mut prev = String::new();
+    for i in 0..10_000 {
+        let id = format!("{:012x}", i * 7919 + 1);
+        let parents: Vec<&str> = if prev.is_empty() {
+            vec![]
+        } else {
+            vec![prev.as_str()]
+        };
+        write(
+            &native.join("revisions"),
+            &format!("{id}_rev.yaml"),
+            &native_file(&id, &parents),
+        );
+        let down = if prev.is_empty() {
+            "None".to_string()
+        } else {
+            format!("'{prev}'")
+        };
+        let new = NewRevision {
+            id: id.clone(),
+            parents: parents.iter().map(|s| s.to_string()).collect(),
+            depends_on: vec![],
+            branch_labels: vec![],
+            message: format!("revision number {i}"),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: String::new(),
+            downgrade: String::new(),
+        };
+        let _ = down;
+        write(&alembic, &format!("{id}_rev.py"), &render_alembic(&new));
+        prev = id;
+    }
+    for dir in [native, tmp.path().join("alembic")] {
+        let project = Project::locate(Some(&dir)).unwrap();
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let loaded = load(&project);
+            best = best.min(t.elapsed());
+            assert_eq!(loaded.revisions.len(), 10_000);
+            assert!(loaded.problems.is_empty());
+        }
+        eprintln!(
+            "{:?}: load 10,000 files: best of 5 = {best:?}",
+            project.format
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn load_breakdown_timing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alembic = tmp.path().join("versions");
+    let native = tmp.path().join("revisions");
+    for i in 0..10_000 {
+        let id = format!("{:012x}", i * 7919 + 1);
+        let new = NewRevision {
+            id: id.clone(),
+            parents: vec!["abc".into()],
+            depends_on: vec![],
+            branch_labels: vec![],
+            message: format!("revision number {i}"),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: String::new(),
+            downgrade: String::new(),
+        };
+        write(&alembic, &format!("{id}_rev.py"), &render_alembic(&new));
+        write(
+            &native,
+            &format!("{id}_rev.yaml"),
+            &native_file(&id, &["abc"]),
+        );
+    }
+    for (dir, format) in [(alembic, Format::Alembic), (native, Format::Native)] {
+        let project = Project {
+            root: dir.clone(),
+            revisions_dirs: vec![dir.clone()],
+            format,
+            config: Default::default(),
+            recursive: false,
+        };
+        let t = std::time::Instant::now();
+        let files = list_files(&project, &mut vec![]);
+        eprintln!("{format:?} list: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let texts: Vec<String> = files
+            .par_iter()
+            .map(|f| fs::read_to_string(f).unwrap())
+            .collect();
+        eprintln!("{format:?} read (parallel): {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let _texts2: Vec<String> = files
+            .iter()
+            .map(|f| fs::read_to_string(f).unwrap())
+            .collect();
+        eprintln!("{format:?} read (serial): {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for (f, s) in files.iter().zip(&texts) {
+            match format {
+                Format::Alembic => {
+                    parse_alembic(f, s).unwrap();
+                }
+                Format::Native => {
+                    parse_native(f, s).unwrap();
+                }
+            }
+        }
+        eprintln!("{format:?} parse (serial): {:?}", t.elapsed());
+    }
+}
