@@ -714,7 +714,9 @@ fn repr_tuple(items: &[String]) -> String {
 /// `__doc__` gives the message back.
 fn docstring_text(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let needs_quote_escape = message.contains("\"\"\"") || message.ends_with('"');
+    // The message is followed by a blank line in the template, so only a
+    // `"""` inside it can end the docstring early.
+    let needs_quote_escape = message.contains("\"\"\"");
     for c in message.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -1334,3 +1334,114 @@ fn fast_path_takes_most_near_valid_documents() {
     }
     assert!(hits > 20, "only {hits} of 500 documents took the fast path");
 }
+
+/// Writes Alembic files with our writer into `$MERGEPOINT_FIXTURE_DIR` so
+/// real Alembic can be pointed at them during development:
+/// `MERGEPOINT_FIXTURE_DIR=/tmp/x cargo test --lib write_alembic_fixture -- --ignored`
+#[test]
+#[ignore]
+fn write_alembic_fixture() {
+    let Ok(dir) = std::env::var("MERGEPOINT_FIXTURE_DIR") else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    write(
+        &root,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/mig\n",
+    );
+    write(&root, "mig/script.py.mako", "");
+    let project = Project::locate(Some(&root)).unwrap();
+    let mk = |id: &str, parents: &[&str], deps: &[&str], labels: &[&str], msg: &str, up: &str| {
+        NewRevision {
+            id: id.into(),
+            parents: parents.iter().map(|s| s.to_string()).collect(),
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            branch_labels: labels.iter().map(|s| s.to_string()).collect(),
+            message: msg.into(),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: up.into(),
+            downgrade: String::new(),
+        }
+    };
+    for r in [
+        mk(
+            "aaaaaaaaaaaa",
+            &[],
+            &[],
+            &["shop"],
+            "create \"orders\" \\ table",
+            "",
+        ),
+        mk(
+            "bbbbbbbbbbbb",
+            &["aaaaaaaaaaaa"],
+            &[],
+            &[],
+            "ends with quote\"",
+            "CREATE TABLE t (x text DEFAULT 'a''b');\n",
+        ),
+        mk(
+            "cccccccccccc",
+            &["aaaaaaaaaaaa"],
+            &["shop"],
+            &["x", "y"],
+            "has \"\"\" triple",
+            "",
+        ),
+        mk(
+            "dddddddddddd",
+            &["bbbbbbbbbbbb", "cccccccccccc"],
+            &[],
+            &[],
+            "merge: ünï ✓\n\nsecond para",
+            "",
+        ),
+    ] {
+        let path = write_revision(&project, &r).unwrap();
+        let ours = parse_alembic(&path, &fs::read_to_string(&path).unwrap()).unwrap();
+        eprintln!(
+            "{:?}",
+            (
+                path.file_name().unwrap(),
+                &ours.id,
+                &ours.parents,
+                &ours.branch_labels,
+                &ours.depends_on,
+                &ours.message
+            )
+        );
+    }
+}
+
+/// Prints what we read from an Alembic project in the same shape as the
+/// Python snippet in the module docs prints for real Alembic, for diffing:
+/// `MERGEPOINT_ALEMBIC_DIR=/path cargo test --lib dump_alembic_dir -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn dump_alembic_dir() {
+    let Ok(dir) = std::env::var("MERGEPOINT_ALEMBIC_DIR") else {
+        return;
+    };
+    let project = Project::locate(Some(Path::new(&dir))).unwrap();
+    let loaded = load(&project);
+    for r in &loaded.revisions {
+        let name = Path::new(&r.origin)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        println!(
+            "DUMP {name}|{}|{}|{}|{}|{:?}",
+            r.id,
+            r.parents.join(","),
+            r.branch_labels.join(","),
+            r.depends_on.join(","),
+            r.message
+        );
+    }
+    for p in &loaded.problems {
+        println!("PROBLEM {p}");
+    }
+}
