@@ -10,18 +10,19 @@
 //! the module. The message is Alembic's `Script.doc`: the module docstring,
 //! stripped, up to its first blank line.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::LoadError;
 use crate::graph::Revision;
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Name(String),
+enum Tok<'a> {
+    Name(&'a str),
     /// A string literal: its value, and whether it is bytes or an f-string
     /// (neither can be a revision id).
     Str {
-        value: String,
+        value: Cow<'a, str>,
         kind: StrKind,
     },
     Op(&'static str),
@@ -37,17 +38,14 @@ enum StrKind {
 }
 
 #[derive(Debug)]
-struct Spanned {
-    tok: Tok,
+struct Spanned<'a> {
+    tok: Tok<'a>,
     line: usize,
     col: usize,
 }
 
-/// One logical statement: its tokens and whether it starts in column 0
-/// (a module-level statement).
-struct Statement {
-    toks: Vec<Spanned>,
-}
+/// One logical statement: a range of the token list.
+type Statement = std::ops::Range<usize>;
 
 struct Lexer<'a> {
     src: &'a [u8],
@@ -92,15 +90,16 @@ impl<'a> Lexer<'a> {
         self.line_start = self.pos;
     }
 
-    /// Splits the module into logical statements.
-    fn statements(mut self) -> Result<Vec<Statement>, LexError> {
+    /// Tokenizes the module and splits it into logical statements.
+    #[allow(clippy::type_complexity)]
+    fn statements(mut self) -> Result<(Vec<Spanned<'a>>, Vec<Statement>), LexError> {
         let mut out = Vec::new();
-        let mut cur: Vec<Spanned> = Vec::new();
-        let flush = |cur: &mut Vec<Spanned>, out: &mut Vec<Statement>| {
-            if !cur.is_empty() {
-                out.push(Statement {
-                    toks: std::mem::take(cur),
-                });
+        let mut cur: Vec<Spanned<'a>> = Vec::with_capacity(self.src.len() / 4);
+        let mut start = 0usize;
+        let flush = |cur: &mut Vec<Spanned<'a>>, out: &mut Vec<Statement>, start: &mut usize| {
+            if cur.len() > *start {
+                out.push(*start..cur.len());
+                *start = cur.len();
             }
         };
         while self.pos < self.src.len() {
@@ -110,7 +109,7 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     self.newline();
                     if self.depth == 0 {
-                        flush(&mut cur, &mut out);
+                        flush(&mut cur, &mut out, &mut start);
                     }
                 }
                 b' ' | b'\t' | b'\x0c' => self.pos += 1,
@@ -125,7 +124,7 @@ impl<'a> Lexer<'a> {
                 }
                 b';' if self.depth == 0 => {
                     self.pos += 1;
-                    flush(&mut cur, &mut out);
+                    flush(&mut cur, &mut out, &mut start);
                 }
                 b'\'' | b'"' => {
                     let (line, col) = (self.line, self.pos - self.line_start);
@@ -162,7 +161,7 @@ impl<'a> Lexer<'a> {
                     let tok = if (q == b'\'' || q == b'"') && is_string_prefix(name) {
                         self.string(name)?
                     } else {
-                        Tok::Name(name.to_string())
+                        Tok::Name(name)
                     };
                     cur.push(Spanned { tok, line, col });
                 }
@@ -193,13 +192,13 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        flush(&mut cur, &mut out);
-        Ok(out)
+        flush(&mut cur, &mut out, &mut start);
+        Ok((cur, out))
     }
 
     /// Reads a string literal at `self.pos` (the opening quote), with the
     /// given prefix already consumed.
-    fn string(&mut self, prefix: &str) -> Result<Tok, LexError> {
+    fn string(&mut self, prefix: &str) -> Result<Tok<'a>, LexError> {
         let start_line = self.line;
         let lower = prefix.to_ascii_lowercase();
         let raw = lower.contains('r');
@@ -247,12 +246,12 @@ impl<'a> Lexer<'a> {
                 continue;
             }
             if b == q && (!triple || (self.peek(1) == q && self.peek(2) == q)) {
-                let body = &self.text[body_start..self.pos];
+                let body: &'a str = &self.text[body_start..self.pos];
                 self.pos += if triple { 3 } else { 1 };
-                let value = if raw || kind == StrKind::Format {
-                    body.to_string()
+                let value = if raw || kind == StrKind::Format || !body.contains('\\') {
+                    Cow::Borrowed(body)
                 } else {
-                    unescape(body, kind == StrKind::Bytes).map_err(|m| (start_line, m))?
+                    Cow::Owned(unescape(body, kind == StrKind::Bytes).map_err(|m| (start_line, m))?)
                 };
                 return Ok(Tok::Str { value, kind });
             }
@@ -347,7 +346,7 @@ enum PyVal {
 }
 
 /// Evaluates `toks` as a literal: None, a string, or a tuple/list of strings.
-fn literal(toks: &[Spanned]) -> Result<PyVal, String> {
+fn literal(toks: &[Spanned<'_>]) -> Result<PyVal, String> {
     let mut p = Parser { toks, pos: 0 };
     let v = p.expr_list()?;
     if p.pos < toks.len() {
@@ -357,7 +356,7 @@ fn literal(toks: &[Spanned]) -> Result<PyVal, String> {
 }
 
 struct Parser<'t> {
-    toks: &'t [Spanned],
+    toks: &'t [Spanned<'t>],
     pos: usize,
 }
 
@@ -368,8 +367,8 @@ enum Item {
     Seq(Vec<Item>),
 }
 
-impl Parser<'_> {
-    fn peek(&self) -> Option<&Tok> {
+impl<'t> Parser<'t> {
+    fn peek(&self) -> Option<&Tok<'t>> {
         self.toks.get(self.pos).map(|s| &s.tok)
     }
 
@@ -420,7 +419,7 @@ impl Parser<'_> {
 
     fn item(&mut self) -> Result<Item, String> {
         match self.peek() {
-            Some(Tok::Name(n)) if n == "None" => {
+            Some(Tok::Name("None")) => {
                 self.pos += 1;
                 Ok(Item::None)
             }
@@ -497,14 +496,14 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
         line,
         message,
     };
-    let stmts = Lexer::new(&text)
+    let (toks, stmts) = Lexer::new(&text)
         .statements()
         .map_err(|(line, m)| py_err(line, m))?;
 
     // The docstring: a first statement made only of string literals.
     let mut doc: Option<String> = None;
-    if let Some(first) = stmts.first() {
-        if first.toks.iter().all(|t| {
+    if let Some(first) = stmts.first().map(|r| &toks[r.clone()]) {
+        if first.iter().all(|t| {
             matches!(
                 t.tok,
                 Tok::Str {
@@ -515,10 +514,9 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
         }) {
             doc = Some(
                 first
-                    .toks
                     .iter()
                     .map(|t| match &t.tok {
-                        Tok::Str { value, .. } => value.as_str(),
+                        Tok::Str { value, .. } => value.as_ref(),
                         _ => "",
                     })
                     .collect(),
@@ -527,23 +525,31 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
     }
 
     let mut values: [Option<(usize, PyVal)>; 4] = [None, None, None, None];
-    for st in &stmts {
-        let Some(first) = st.toks.first() else {
+    for range in &stmts {
+        let st = &toks[range.clone()];
+        let Some(first) = st.first() else {
             continue;
         };
         if first.col != 0 {
             continue;
         }
         // Split at top-level '=': targets ... = value.
+        // Only statements that mention one of our names can assign it.
+        if !st
+            .iter()
+            .any(|t| matches!(t.tok, Tok::Name(n) if FIELDS.contains(&n)))
+        {
+            continue;
+        }
         let mut parts: Vec<&[Spanned]> = Vec::new();
         let mut depth = 0usize;
         let mut start = 0;
-        for (i, t) in st.toks.iter().enumerate() {
+        for (i, t) in st.iter().enumerate() {
             match t.tok {
                 Tok::Op("(" | "[" | "{") => depth += 1,
                 Tok::Op(")" | "]" | "}") => depth = depth.saturating_sub(1),
                 Tok::Op("=") if depth == 0 => {
-                    parts.push(&st.toks[start..i]);
+                    parts.push(&st[start..i]);
                     start = i + 1;
                 }
                 _ => {}
@@ -552,7 +558,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
         if parts.is_empty() {
             continue;
         }
-        let value_toks = &st.toks[start..];
+        let value_toks = &st[start..];
         let annotated = parts.len() == 1;
         for target in &parts {
             let name = match target {
@@ -708,7 +714,9 @@ fn repr_tuple(items: &[String]) -> String {
 /// `__doc__` gives the message back.
 fn docstring_text(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let needs_quote_escape = message.contains("\"\"\"") || message.ends_with('"');
+    // The message is followed by a blank line in the template, so only a
+    // `"""` inside it can end the docstring early.
+    let needs_quote_escape = message.contains("\"\"\"");
     for c in message.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

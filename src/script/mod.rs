@@ -9,7 +9,7 @@
 mod alembic;
 mod error;
 mod ini;
-mod native;
+pub(crate) mod native;
 
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,14 @@ use serde::Deserialize;
 use super::{LoadError, NativeBody};
 use crate::graph::Revision;
 
+#[path = "native_fast.rs"]
+pub(super) mod fast;
+
 /// The on-disk shape of a native revision. Unknown fields are errors so
 /// that typos (`parent:`, `downgarde:`) are caught.
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct NativeFile {
+pub(super) struct NativeFile {
     id: Option<String>,
     parents: Option<Vec<String>>,
     #[serde(default)]
@@ -40,7 +43,9 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
     // A document that is not a mapping at all is not a revision file;
     // say so instead of printing serde's type error.
     let trimmed = text.trim_start_matches('\u{feff}');
-    let file: NativeFile = match serde_yaml::from_str(trimmed) {
+    let file: NativeFile = match fast::parse(trimmed)
+        .map_or_else(|| serde_yaml::from_str(trimmed), Ok)
+    {
         Ok(f) => f,
         Err(e) => {
             if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(trimmed) {
@@ -186,7 +191,7 @@ pub fn render_native(rev: &Revision, body: &NativeBody) -> String {
 /// Characters that may appear unescaped in a YAML scalar without changing
 /// its meaning (YAML's c-printable minus the characters libyaml treats as
 /// line breaks or byte order marks).
-fn printable(c: char) -> bool {
+pub(super) fn printable(c: char) -> bool {
     matches!(c, '\t' | '\n' | ' '..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
         && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }

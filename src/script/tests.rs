@@ -1072,3 +1072,376 @@ fn write_alembic_revision_and_load_it_back() {
     assert_eq!(r.parents, vec!["b2", "c3"]);
     assert_eq!(r.message, "Merge heads");
 }
+
+/// Load time at 10,000 files (a benchmark, not a timed assertion):
+/// `cargo test --release --lib script::tests::load_10k -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn load_10k_files_timing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let native = tmp.path().join("native");
+    write(&native, "mergepoint.yaml", "");
+    let alembic = tmp.path().join("alembic/versions");
+    let mut prev = String::new();
+    for i in 0..10_000 {
+        let id = format!("{:012x}", i * 7919 + 1);
+        let parents: Vec<&str> = if prev.is_empty() {
+            vec![]
+        } else {
+            vec![prev.as_str()]
+        };
+        write(
+            &native.join("revisions"),
+            &format!("{id}_rev.yaml"),
+            &native_file(&id, &parents),
+        );
+        let down = if prev.is_empty() {
+            "None".to_string()
+        } else {
+            format!("'{prev}'")
+        };
+        let new = NewRevision {
+            id: id.clone(),
+            parents: parents.iter().map(|s| s.to_string()).collect(),
+            depends_on: vec![],
+            branch_labels: vec![],
+            message: format!("revision number {i}"),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: String::new(),
+            downgrade: String::new(),
+        };
+        let _ = down;
+        write(&alembic, &format!("{id}_rev.py"), &render_alembic(&new));
+        prev = id;
+    }
+    for dir in [native, tmp.path().join("alembic")] {
+        let project = Project::locate(Some(&dir)).unwrap();
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let loaded = load(&project);
+            best = best.min(t.elapsed());
+            assert_eq!(loaded.revisions.len(), 10_000);
+            assert!(loaded.problems.is_empty());
+        }
+        eprintln!(
+            "{:?}: load 10,000 files: best of 5 = {best:?}",
+            project.format
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn load_breakdown_timing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alembic = tmp.path().join("versions");
+    let native = tmp.path().join("revisions");
+    for i in 0..10_000 {
+        let id = format!("{:012x}", i * 7919 + 1);
+        let new = NewRevision {
+            id: id.clone(),
+            parents: vec!["abc".into()],
+            depends_on: vec![],
+            branch_labels: vec![],
+            message: format!("revision number {i}"),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: String::new(),
+            downgrade: String::new(),
+        };
+        write(&alembic, &format!("{id}_rev.py"), &render_alembic(&new));
+        write(
+            &native,
+            &format!("{id}_rev.yaml"),
+            &native_file(&id, &["abc"]),
+        );
+    }
+    for (dir, format) in [(alembic, Format::Alembic), (native, Format::Native)] {
+        let project = Project {
+            root: dir.clone(),
+            revisions_dirs: vec![dir.clone()],
+            format,
+            config: Default::default(),
+            recursive: false,
+        };
+        let t = std::time::Instant::now();
+        let files = list_files(&project, &mut vec![]);
+        eprintln!("{format:?} list: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let texts: Vec<String> = files
+            .par_iter()
+            .map(|f| fs::read_to_string(f).unwrap())
+            .collect();
+        eprintln!("{format:?} read (parallel): {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let _texts2: Vec<String> = files
+            .iter()
+            .map(|f| fs::read_to_string(f).unwrap())
+            .collect();
+        eprintln!("{format:?} read (serial): {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for (f, s) in files.iter().zip(&texts) {
+            match format {
+                Format::Alembic => {
+                    parse_alembic(f, s).unwrap();
+                }
+                Format::Native => {
+                    parse_native(f, s).unwrap();
+                }
+            }
+        }
+        eprintln!("{format:?} parse (serial): {:?}", t.elapsed());
+    }
+}
+
+// ------------------------------------------- native fast path vs serde_yaml
+
+fn serde_native(text: &str) -> Option<native::NativeFile> {
+    serde_yaml::from_str(text).ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Everything the renderer writes takes the fast path, with serde_yaml's answer.
+    #[test]
+    fn fast_path_reads_every_rendered_file(
+        id in yaml_string(),
+        parents in prop::collection::vec(yaml_string(), 0..3),
+        message in yaml_string(),
+        created in prop::option::of(Just("2026-11-22T10:15:00Z".to_string())),
+        transactional in any::<bool>(),
+        upgrade in yaml_string(),
+        downgrade in yaml_string(),
+    ) {
+        let r = Revision { id, parents, depends_on: vec![], branch_labels: vec!["x".into()], message, origin: String::new() };
+        let b = NativeBody { created, transactional, upgrade, downgrade };
+        let text = render_native(&r, &b);
+        let fast = native::fast::parse(&text);
+        prop_assert!(fast.is_some(), "rendered file not on the fast path:\n{}", text);
+        prop_assert_eq!(fast, serde_native(&text), "{}", text);
+    }
+
+    /// On arbitrary documents the fast path either declines or agrees with serde_yaml.
+    #[test]
+    fn fast_path_never_disagrees_with_serde(lines in prop::collection::vec(prop_oneof![
+        (prop::sample::select(vec!["id", "parents", "depends_on", "branch_labels", "message", "created", "transactional", "upgrade", "downgrade", "bogus", " id", "id "]),
+         prop::sample::select(vec![
+            "", " ", "abc", "null", "~", "Null", "true", "false", "yes", "123", "0x1f", "1e3", "a b", "a: b", "a #b", "a#b", "\"q\\\"x\"", "\"\\x41\\u00e9\"",
+            "\"bad \\q\"", "'single'", "[]", "[a, b]", "[a,b]", "[\"a, b\", c]", "[a, ]", "[~, null]", "[ a]", "|", "|-", "|+", "|2", "|2-", "|2+", "|1", ">",
+            "- x", "...", "---", "a:", "x\ty", "é ✓", "&a x", "*a", "!!str x", "%x", "@x", "`x", "{a: b}", "[a: b]", "\"unterminated",
+         ])).prop_map(|(k, v)| format!("{k}: {v}")),
+        prop::sample::select(vec!["", " ", "  ", "   ", "  x", "   x", "  \tx", "\tx", " x", "  # c", "# comment", "---", "...", "  a: b", "    deeper", "  trailing  "]).prop_map(str::to_string),
+    ], 0..14)) {
+        let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        if let Some(fast) = native::fast::parse(&text) {
+            let slow = serde_native(&text);
+            prop_assert_eq!(Some(fast), slow, "{}", text);
+        }
+    }
+}
+
+fn doc_strategy() -> impl Strategy<Value = String> {
+    let value = prop::sample::select(vec![
+        "abc",
+        "null",
+        "~",
+        "a b",
+        "é ✓",
+        "\"q\\\"x\"",
+        "\"\\x41\\u00e9\\U0001f600\"",
+        "[]",
+        "[a, b]",
+        "[\"a, b\", c]",
+        "true",
+        "false",
+        "2026-11-22T10:15:00Z",
+        "...",
+        "a]b",
+        "a,b",
+    ]);
+    let block_header = prop::sample::select(vec!["|", "|-", "|+", "|2", "|2-", "|2+"]);
+    let body_line = prop::sample::select(vec![
+        "",
+        "  ",
+        "   ",
+        "  x",
+        "   x",
+        "  \tx",
+        "  trailing  ",
+        "    deeper",
+        "  - item",
+        "  # not a comment",
+        "  key: v",
+    ]);
+    let entry = prop_oneof![
+        value.prop_map(|v| (v.to_string(), Vec::new())),
+        (block_header, prop::collection::vec(body_line, 0..5))
+            .prop_map(|(h, b)| (h.to_string(), b.into_iter().map(str::to_string).collect())),
+    ];
+    (
+        Just(vec![
+            "id",
+            "parents",
+            "depends_on",
+            "branch_labels",
+            "message",
+            "created",
+            "transactional",
+            "upgrade",
+            "downgrade",
+        ])
+        .prop_shuffle(),
+        prop::collection::vec(entry, 9),
+        1usize..10,
+    )
+        .prop_map(|(keys, entries, n)| {
+            let mut s = String::new();
+            for (k, (v, body)) in keys.into_iter().zip(entries).take(n) {
+                s.push_str(&format!("{k}: {v}\n"));
+                for l in body {
+                    s.push_str(&l);
+                    s.push('\n');
+                }
+            }
+            s
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Documents mostly inside the subset: whenever the fast path answers, serde_yaml agrees.
+    #[test]
+    fn fast_path_agrees_on_near_valid_documents(text in doc_strategy()) {
+        if let Some(fast) = native::fast::parse(&text) {
+            prop_assert_eq!(Some(fast), serde_native(&text), "{}", text);
+        }
+    }
+}
+
+#[test]
+fn fast_path_takes_most_near_valid_documents() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strat = doc_strategy();
+    let mut hits = 0;
+    for _ in 0..500 {
+        let text = strat.new_tree(&mut runner).unwrap().current();
+        if native::fast::parse(&text).is_some() {
+            hits += 1;
+        }
+    }
+    assert!(hits > 20, "only {hits} of 500 documents took the fast path");
+}
+
+/// Writes Alembic files with our writer into `$MERGEPOINT_FIXTURE_DIR` so
+/// real Alembic can be pointed at them during development:
+/// `MERGEPOINT_FIXTURE_DIR=/tmp/x cargo test --lib write_alembic_fixture -- --ignored`
+#[test]
+#[ignore]
+fn write_alembic_fixture() {
+    let Ok(dir) = std::env::var("MERGEPOINT_FIXTURE_DIR") else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    write(
+        &root,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/mig\n",
+    );
+    write(&root, "mig/script.py.mako", "");
+    let project = Project::locate(Some(&root)).unwrap();
+    let mk = |id: &str, parents: &[&str], deps: &[&str], labels: &[&str], msg: &str, up: &str| {
+        NewRevision {
+            id: id.into(),
+            parents: parents.iter().map(|s| s.to_string()).collect(),
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            branch_labels: labels.iter().map(|s| s.to_string()).collect(),
+            message: msg.into(),
+            created: chrono::Utc::now(),
+            transactional: true,
+            upgrade: up.into(),
+            downgrade: String::new(),
+        }
+    };
+    for r in [
+        mk(
+            "aaaaaaaaaaaa",
+            &[],
+            &[],
+            &["shop"],
+            "create \"orders\" \\ table",
+            "",
+        ),
+        mk(
+            "bbbbbbbbbbbb",
+            &["aaaaaaaaaaaa"],
+            &[],
+            &[],
+            "ends with quote\"",
+            "CREATE TABLE t (x text DEFAULT 'a''b');\n",
+        ),
+        mk(
+            "cccccccccccc",
+            &["aaaaaaaaaaaa"],
+            &["shop"],
+            &["x", "y"],
+            "has \"\"\" triple",
+            "",
+        ),
+        mk(
+            "dddddddddddd",
+            &["bbbbbbbbbbbb", "cccccccccccc"],
+            &[],
+            &[],
+            "merge: ünï ✓\n\nsecond para",
+            "",
+        ),
+    ] {
+        let path = write_revision(&project, &r).unwrap();
+        let ours = parse_alembic(&path, &fs::read_to_string(&path).unwrap()).unwrap();
+        eprintln!(
+            "{:?}",
+            (
+                path.file_name().unwrap(),
+                &ours.id,
+                &ours.parents,
+                &ours.branch_labels,
+                &ours.depends_on,
+                &ours.message
+            )
+        );
+    }
+}
+
+/// Prints what we read from an Alembic project in the same shape as the
+/// Python snippet in the module docs prints for real Alembic, for diffing:
+/// `MERGEPOINT_ALEMBIC_DIR=/path cargo test --lib dump_alembic_dir -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn dump_alembic_dir() {
+    let Ok(dir) = std::env::var("MERGEPOINT_ALEMBIC_DIR") else {
+        return;
+    };
+    let project = Project::locate(Some(Path::new(&dir))).unwrap();
+    let loaded = load(&project);
+    for r in &loaded.revisions {
+        let name = Path::new(&r.origin)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        println!(
+            "DUMP {name}|{}|{}|{}|{}|{:?}",
+            r.id,
+            r.parents.join(","),
+            r.branch_labels.join(","),
+            r.depends_on.join(","),
+            r.message
+        );
+    }
+    for p in &loaded.problems {
+        println!("PROBLEM {p}");
+    }
+}
