@@ -10,7 +10,7 @@ mod build;
 mod error;
 mod ident;
 mod order;
-mod plan;
+pub mod plan;
 mod revision;
 
 pub use error::{GraphErrors, GraphProblem, ResolveError};
