@@ -66,9 +66,13 @@ pub(crate) fn ensure_tables(
         (table.history_sql_name(), table.create_history_sql()),
     ] {
         if !table_exists(client, &sql_name)? {
-            client
-                .batch_execute(&ddl)
-                .map_err(|e| DbError::query(format!("creating {sql_name}"), &e))?;
+            if let Err(e) = client.batch_execute(&ddl) {
+                // Another runner (with another version table, so another
+                // lock) may have created the shared audit table meanwhile.
+                if !table_exists(client, &sql_name)? {
+                    return Err(DbError::query(format!("creating {sql_name}"), &e));
+                }
+            }
         }
     }
     Ok(())
