@@ -12,7 +12,7 @@ use crate::graph::{ResolveError, RevisionGraph};
 use std::time::{Instant, SystemTime};
 
 /// What a stamp did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StampOutcome {
     pub before: Vec<String>,
     pub after: Vec<String>,
