@@ -330,3 +330,31 @@ fn custom_version_table_name_and_schema_are_quoted() {
     let err = VersionTable::new("", None).unwrap_err();
     assert_eq!(err.exit_code(), 2);
 }
+
+#[test]
+fn unix_socket_urls_work() {
+    let db = TestDb::create();
+    let dir = "/var/run/postgresql";
+    if !std::path::Path::new(dir).join(".s.PGSQL.5432").exists() {
+        // The server under test is not local (DATABASE_URL points elsewhere):
+        // there is no socket to try. Say so rather than pass silently.
+        eprintln!("unix_socket_urls_work: no socket in {dir}; only the TCP URL was tested");
+        return;
+    }
+    let url = format!("postgresql:///{}?host={dir}&user=postgres", db.name);
+    let mut conn = Database::connect(&url).expect("connect over the unix socket");
+    let host: Option<String> = conn
+        .client()
+        .query_one("SELECT inet_client_addr()::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(host, None, "a unix-socket session has no client address");
+    let f = two_branches();
+    stamp(&mut conn, &f.graph, &RunOptions::default(), false, |_| {
+        Ok(ids(&["aaaa00000000"]))
+    })
+    .unwrap();
+    let h = history(conn.client(), &VersionTable::default(), None).unwrap();
+    assert_eq!(h[0].client_host, "local");
+    assert_eq!(conn.masked_url(), url);
+}

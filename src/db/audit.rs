@@ -3,7 +3,7 @@
 
 use super::error::DbError;
 use super::names::VersionTable;
-use super::version::table_exists;
+use super::version::{table_exists, Statements};
 use postgres::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -39,12 +39,12 @@ pub(crate) fn insert_sql(table: &VersionTable) -> String {
 
 pub(crate) fn write(
     client: &mut impl GenericClient,
-    table: &VersionTable,
+    st: &Statements,
     r: &AuditRecord<'_>,
 ) -> Result<(), postgres::Error> {
     client
         .execute(
-            &insert_sql(table),
+            &st.audit,
             &[
                 &r.revision,
                 &r.direction,

@@ -24,12 +24,14 @@ pub fn mask_url(url: &str) -> String {
 fn mask_uri(url: &str) -> String {
     let start = url.find("://").map(|i| i + 3).unwrap_or(0);
     let (head, rest) = url.split_at(start);
-    let query_at = rest.find('?').unwrap_or(rest.len());
-    let (before_query, query) = rest.split_at(query_at);
+    // The user info ends at the last '@' before the query; if there is none
+    // there, a raw '?' may sit in the password: take the last '@' anywhere.
+    let q = rest.find('?').unwrap_or(rest.len());
+    let at = rest[..q].rfind('@').or_else(|| rest.rfind('@'));
     let mut out = head.to_string();
-    match before_query.rfind('@') {
+    let after_userinfo = match at {
         Some(at) => {
-            let userinfo = &before_query[..at];
+            let userinfo = &rest[..at];
             match userinfo.find(':') {
                 Some(colon) => {
                     out.push_str(&userinfo[..colon]);
@@ -37,10 +39,14 @@ fn mask_uri(url: &str) -> String {
                 }
                 None => out.push_str(userinfo),
             }
-            out.push_str(&before_query[at..]);
+            at
         }
-        None => out.push_str(before_query),
-    }
+        None => 0,
+    };
+    let tail = &rest[after_userinfo..];
+    let q = tail.find('?').unwrap_or(tail.len());
+    let (before_query, query) = tail.split_at(q);
+    out.push_str(before_query);
     if let Some(q) = query.strip_prefix('?') {
         out.push('?');
         let parts: Vec<String> = q
@@ -312,6 +318,10 @@ mod tests {
         assert_eq!(
             mask_url("postgresql://bob@host/db?password=x&application_name=a"),
             "postgresql://bob@host/db?password=***&application_name=a"
+        );
+        assert_eq!(
+            mask_url("postgresql://bob:a?b/c@host/db?x=1"),
+            "postgresql://bob:***@host/db?x=1"
         );
         assert_eq!(
             mask_url("postgresql:///db?host=/var/run/postgresql"),

@@ -12,6 +12,24 @@
 //! [`stamp`]), which takes the [`MigrationLock`] on its own session, reads
 //! the version table, asks the caller for the plan *after* the lock is held
 //! (so a second concurrent runner finds nothing left), and executes it.
+//!
+//! Wiring the commands:
+//!
+//! | command | call |
+//! |---|---|
+//! | `current` | [`current`] (+ [`classify_rows`] for unknown / non-head rows) |
+//! | `upgrade T` / `downgrade T` | [`upgrade`] / [`downgrade`] (or [`run`] with any planner) |
+//! | `upgrade A:B --sql` | plan with the graph, then [`render_offline`] (no connection) |
+//! | `stamp T [--purge]` | [`stamp`] (targets from the graph's resolver) |
+//! | `log` / `history --database` | [`history`] |
+//! | `check --database [--repair]` | [`check_drift`], then [`repair`] only when asked |
+//!
+//! Exit codes come from [`DbError::exit_code`]: 3 database (connection,
+//! query, failed step), 4 lock timeout, 2 input (no SQL for an Alembic
+//! revision, bad table name, unresolvable target, options that do not fit).
+//!
+//! The audit table [`HISTORY_TABLE`] lives next to the version table and is
+//! shared by every version table in that schema.
 
 mod audit;
 mod conn;

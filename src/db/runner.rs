@@ -7,7 +7,7 @@ use super::error::{pg_message, DbError};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::split::split_statements;
-use super::version::{apply_ops, current, ensure_tables, step_ops};
+use super::version::{apply_ops, current, ensure_tables, step_ops, Statements};
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -182,10 +182,11 @@ where
         });
     }
     ensure_tables(client, table)?;
+    let st = Statements::prepare(client, table)?;
     let durations = if opts.transaction_per_run {
-        run_single_transaction(client, table, &plan, sql, on_step)?
+        run_single_transaction(client, &st, &plan, sql, on_step)?
     } else {
-        run_per_step(client, table, &plan, sql, on_step)?
+        run_per_step(client, &st, &plan, sql, on_step)?
     };
     Ok(RunOutcome { plan, durations })
 }
@@ -199,7 +200,7 @@ fn millis(d: Duration) -> f64 {
 #[allow(clippy::too_many_arguments)]
 fn fail(
     client: &mut postgres::Client,
-    table: &VersionTable,
+    st: &Statements,
     step: &Step,
     sha: &str,
     started_at: SystemTime,
@@ -219,7 +220,7 @@ fn fail(
         success: false,
         error: Some(&message),
     };
-    if let Err(e) = audit::write(client, table, &record) {
+    if let Err(e) = audit::write(client, st, &record) {
         message.push_str(&format!(
             " (also, the failure could not be recorded in {}: {})",
             audit::HISTORY_TABLE,
@@ -238,7 +239,7 @@ fn fail(
 
 fn run_per_step<F: FnMut(&Step, Duration)>(
     client: &mut postgres::Client,
-    table: &VersionTable,
+    st: &Statements,
     plan: &Plan,
     sql: &HashMap<String, RevisionSql>,
     on_step: &mut F,
@@ -257,7 +258,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                 let mut tx = client.transaction().map_err(|e| (pg_message(&e), false))?;
                 tx.batch_execute(text)
                     .map_err(|e| (pg_message(&e), false))?;
-                apply_ops(&mut tx, table, &ops).map_err(|m| (m, false))?;
+                apply_ops(&mut tx, st, &ops).map_err(|m| (m, false))?;
                 let rec = AuditRecord {
                     revision: &step.revision,
                     direction: step.direction.as_str(),
@@ -267,7 +268,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                     success: true,
                     error: None,
                 };
-                audit::write(&mut tx, table, &rec).map_err(|e| (pg_message(&e), false))?;
+                audit::write(&mut tx, st, &rec).map_err(|e| (pg_message(&e), false))?;
                 tx.commit().map_err(|e| (pg_message(&e), false))
             })()
         } else {
@@ -288,7 +289,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                 }
                 // Every statement committed: now record it.
                 let mut tx = client.transaction().map_err(|e| (pg_message(&e), true))?;
-                apply_ops(&mut tx, table, &ops).map_err(|m| (m, true))?;
+                apply_ops(&mut tx, st, &ops).map_err(|m| (m, true))?;
                 let rec = AuditRecord {
                     revision: &step.revision,
                     direction: step.direction.as_str(),
@@ -298,13 +299,13 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                     success: true,
                     error: None,
                 };
-                audit::write(&mut tx, table, &rec).map_err(|e| (pg_message(&e), true))?;
+                audit::write(&mut tx, st, &rec).map_err(|e| (pg_message(&e), true))?;
                 tx.commit().map_err(|e| (pg_message(&e), true))
             })()
         };
         if let Err((message, partial)) = outcome {
             return Err(fail(
-                client, table, step, &sha, started_at, started, message, applied, partial, false,
+                client, st, step, &sha, started_at, started, message, applied, partial, false,
             ));
         }
         let elapsed = started.elapsed();
@@ -317,7 +318,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
 
 fn run_single_transaction<F: FnMut(&Step, Duration)>(
     client: &mut postgres::Client,
-    table: &VersionTable,
+    st: &Statements,
     plan: &Plan,
     sql: &HashMap<String, RevisionSql>,
     on_step: &mut F,
@@ -337,7 +338,7 @@ fn run_single_transaction<F: FnMut(&Step, Duration)>(
             let r = tx
                 .batch_execute(text)
                 .map_err(|e| pg_message(&e))
-                .and_then(|_| apply_ops(&mut tx, table, &ops))
+                .and_then(|_| apply_ops(&mut tx, st, &ops))
                 .and_then(|_| {
                     let rec = AuditRecord {
                         revision: &step.revision,
@@ -348,7 +349,7 @@ fn run_single_transaction<F: FnMut(&Step, Duration)>(
                         success: true,
                         error: None,
                     };
-                    audit::write(&mut tx, table, &rec).map_err(|e| pg_message(&e))
+                    audit::write(&mut tx, st, &rec).map_err(|e| pg_message(&e))
                 });
             if let Err(m) = r {
                 failure = Some((step, sha, started_at, started, m));
@@ -378,7 +379,7 @@ fn run_single_transaction<F: FnMut(&Step, Duration)>(
     let (step, sha, started_at, started, message) = failure.expect("failure recorded");
     Err(fail(
         client,
-        table,
+        st,
         step,
         &sha,
         started_at,

@@ -7,12 +7,12 @@ use super::conn::Database;
 use super::error::{pg_message, DbError};
 use super::lock::MigrationLock;
 use super::runner::RunOptions;
-use super::version::{apply_ops, current, ensure_tables, VersionOp};
+use super::version::{apply_ops, current, ensure_tables, Statements, VersionOp};
 use crate::graph::{ResolveError, RevisionGraph};
 use std::time::{Instant, SystemTime};
 
 /// What a stamp did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StampOutcome {
     pub before: Vec<String>,
     pub after: Vec<String>,
@@ -111,6 +111,7 @@ where
     let started_at = SystemTime::now();
     let started = Instant::now();
     ensure_tables(client, table)?;
+    let st = Statements::prepare(client, table)?;
     let mut ops: Vec<VersionOp> = before
         .iter()
         .filter(|r| !after.contains(r))
@@ -123,7 +124,7 @@ where
     let mut tx = client
         .transaction()
         .map_err(|e| DbError::query("starting the stamp", &e))?;
-    apply_ops(&mut tx, table, &ops).map_err(|m| DbError::Query {
+    apply_ops(&mut tx, &st, &ops).map_err(|m| DbError::Query {
         context: "stamping".to_string(),
         message: m,
     })?;
@@ -142,7 +143,7 @@ where
             success: true,
             error: None,
         };
-        audit::write(&mut tx, table, &rec).map_err(|e| DbError::Query {
+        audit::write(&mut tx, &st, &rec).map_err(|e| DbError::Query {
             context: "recording the stamp".to_string(),
             message: pg_message(&e),
         })?;

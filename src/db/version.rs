@@ -66,45 +66,73 @@ pub(crate) fn ensure_tables(
         (table.history_sql_name(), table.create_history_sql()),
     ] {
         if !table_exists(client, &sql_name)? {
-            client
-                .batch_execute(&ddl)
-                .map_err(|e| DbError::query(format!("creating {sql_name}"), &e))?;
+            if let Err(e) = client.batch_execute(&ddl) {
+                // Another runner (with another version table, so another
+                // lock) may have created the shared audit table meanwhile.
+                if !table_exists(client, &sql_name)? {
+                    return Err(DbError::query(format!("creating {sql_name}"), &e));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// The statements a run repeats, prepared once per run (saves a round
+/// trip per statement and step).
+pub(crate) struct Statements {
+    insert: postgres::Statement,
+    delete: postgres::Statement,
+    update: postgres::Statement,
+    pub(crate) audit: postgres::Statement,
+    table: String,
+}
+
+impl Statements {
+    /// Prepares them; the tables must exist.
+    pub(crate) fn prepare(
+        client: &mut impl GenericClient,
+        table: &VersionTable,
+    ) -> Result<Statements, DbError> {
+        let t = table.sql_name();
+        let mut prep = |sql: String| {
+            client
+                .prepare(&sql)
+                .map_err(|e| DbError::query(format!("preparing `{sql}`"), &e))
+        };
+        Ok(Statements {
+            insert: prep(format!("INSERT INTO {t} (version_num) VALUES ($1)"))?,
+            delete: prep(format!("DELETE FROM {t} WHERE version_num = $1"))?,
+            update: prep(format!(
+                "UPDATE {t} SET version_num = $2 WHERE version_num = $1"
+            ))?,
+            audit: prep(super::audit::insert_sql(table))?,
+            table: table.display_name(),
+        })
+    }
 }
 
 /// Applies version-table changes, checking that each UPDATE/DELETE hits
 /// exactly one row (like Alembic's online HeadMaintainer).
 pub(crate) fn apply_ops(
     client: &mut impl GenericClient,
-    table: &VersionTable,
+    st: &Statements,
     ops: &[VersionOp],
 ) -> Result<(), String> {
-    let t = table.sql_name();
     for op in ops {
         let (n, what, expected_one) = match op {
             VersionOp::Insert { version } => (
-                client.execute(
-                    &format!("INSERT INTO {t} (version_num) VALUES ($1)"),
-                    &[version],
-                ),
+                client.execute(&st.insert, &[version]),
                 format!("inserting '{version}'"),
                 false,
             ),
             VersionOp::Delete { version } => (
-                client.execute(
-                    &format!("DELETE FROM {t} WHERE version_num = $1"),
-                    &[version],
-                ),
+                client.execute(&st.delete, &[version]),
                 format!("deleting '{version}'"),
                 true,
             ),
             VersionOp::Update { from, to } => (
-                client.execute(
-                    &format!("UPDATE {t} SET version_num = $2 WHERE version_num = $1"),
-                    &[from, to],
-                ),
+                client.execute(&st.update, &[from, to]),
                 format!("updating '{from}' to '{to}'"),
                 true,
             ),
@@ -113,14 +141,14 @@ pub(crate) fn apply_ops(
             Err(e) => {
                 return Err(format!(
                     "{what} in {}: {}",
-                    table.display_name(),
+                    st.table,
                     super::error::pg_message(&e)
                 ))
             }
             Ok(count) if expected_one && count != 1 => {
                 return Err(format!(
                     "{what} in {} was expected to match one row; {count} found (the version table changed underneath this run)",
-                    table.display_name()
+                    st.table
                 ))
             }
             Ok(_) => {}
