@@ -146,3 +146,65 @@ fn lock_timeout_exits_4() {
     assert!(run.stderr.contains("lock"), "{}", run.stderr);
     assert!(db.rows().is_empty());
 }
+
+#[test]
+fn log_lists_every_step() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::native(&graphs::linear());
+    let url = db.url.as_str();
+    assert_eq!(env.run(&with_url(&["upgrade", "head"], url)).code, 0);
+    assert_eq!(env.run(&with_url(&["downgrade", "-1"], url)).code, 0);
+    let log = env.run(&with_url(&["log"], url));
+    assert_eq!(log.code, 0, "{}", log.transcript());
+    let lines: Vec<&str> = log.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", log.stdout);
+    assert!(lines[0].contains("upgrade") && lines[0].contains("aaaa") && lines[0].contains(" ok "));
+    assert!(lines[3].contains("downgrade") && lines[3].contains("cccc"));
+    let json = env
+        .run(&with_url(&["log", "-n", "1", "--json"], url))
+        .json();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["revision"], "cccc");
+    assert_eq!(json[0]["direction"], "downgrade");
+    assert_eq!(json[0]["success"], true);
+}
+
+#[test]
+fn check_database_finds_and_repairs_drift() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::native(&graphs::linear());
+    let url = db.url.as_str();
+    assert_eq!(env.run(&with_url(&["upgrade", "head"], url)).code, 0);
+    let clean = env.run(&with_url(&["check", "--database"], url));
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
+
+    // Someone edits an applied revision.
+    let path = "revisions/bbbb_rev.yaml";
+    let edited = env.read(path).replace(
+        "CREATE TABLE t_bbbb (id int);",
+        "CREATE TABLE t_bbbb (id bigint);",
+    );
+    env.write(path, &edited);
+    let drift = env.run(&with_url(&["check", "--database"], url));
+    assert_eq!(drift.code, 1, "{}", drift.transcript());
+    assert!(
+        drift.stdout.contains("checksum_changed: revision bbbb"),
+        "{}",
+        drift.stdout
+    );
+    assert!(drift.stdout.contains("--repair"), "{}", drift.stdout);
+    let json = env.run(&with_url(&["check", "--database", "--json"], url));
+    assert_eq!(json.code, 1);
+    assert_eq!(json.json()["problems"][0]["kind"], "checksum_changed");
+
+    let repair = env.run(&with_url(&["check", "--database", "--repair"], url));
+    assert_eq!(repair.code, 0, "{}", repair.transcript());
+    assert!(repair.stdout.contains("repaired"), "{}", repair.stdout);
+    let after = env.run(&with_url(&["check", "--database"], url));
+    assert_eq!(after.code, 0, "{}", after.transcript());
+
+    let broken = TestEnv::native(&graphs::linear());
+    broken.write("revisions/zz.yaml", "id: [\n");
+    let refused = broken.run(&with_url(&["check", "--database"], url));
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+}

@@ -100,6 +100,9 @@ pub enum Command {
     /// Downgrade the database to a target revision.
     #[command(after_help = commands::db::DOWNGRADE_AFTER_HELP)]
     Downgrade(commands::db::MoveArgs),
+    /// Show the audit history: every step run against the database.
+    #[command(after_help = commands::db::LOG_AFTER_HELP)]
+    Log(commands::db::LogArgs),
     /// Set the version table to a revision without running any migration.
     #[command(after_help = commands::db::STAMP_AFTER_HELP)]
     Stamp(commands::db::StampArgs),
@@ -184,6 +187,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Upgrade(args) => db::upgrade(&mut ctx, args),
         Command::Downgrade(args) => db::downgrade(&mut ctx, args),
         Command::Stamp(args) => db::stamp(&mut ctx, args),
+        Command::Log(args) => db::log(&mut ctx, args),
     };
     result?;
     ctx.out.flush()?;

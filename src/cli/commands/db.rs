@@ -42,6 +42,15 @@ Examples:
   mergepoint downgrade base
   mergepoint downgrade head:base --sql     offline needs FROM:TO";
 
+pub const LOG_AFTER_HELP: &str = "\
+One line per step ever run, oldest first: when (UTC), direction, revision,
+ok/FAILED, duration, who and from where; failures add their error.
+
+Examples:
+  mergepoint log
+  mergepoint log -n 20
+  mergepoint log --json";
+
 pub const STAMP_AFTER_HELP: &str = "\
 Examples:
   mergepoint stamp head        mark an existing database as up to date
@@ -86,6 +95,18 @@ pub struct MoveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only the newest N entries.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub limit: Option<i64>,
+    /// Print a JSON array of audit entries (see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct StampArgs {
     /// The revision(s) to record as applied (base empties the table).
     #[arg(value_name = "TARGET")]
@@ -109,7 +130,7 @@ impl From<DbError> for CliError {
 }
 
 /// The SQL of every native revision, by id. Alembic revisions have none.
-fn revision_sql(ws: &Workspace) -> HashMap<String, RevisionSql> {
+pub(crate) fn revision_sql(ws: &Workspace) -> HashMap<String, RevisionSql> {
     let mut map = HashMap::new();
     for (ix, body) in ws.bodies.iter().enumerate() {
         if let Body::Native(b) = body {
@@ -126,7 +147,7 @@ fn revision_sql(ws: &Workspace) -> HashMap<String, RevisionSql> {
     map
 }
 
-fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
+pub(crate) fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
     let cfg = &ws.project.config;
     let table = VersionTable::new(
         cfg.version_table.as_deref().unwrap_or("alembic_version"),
@@ -140,7 +161,7 @@ fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
     })
 }
 
-fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
+pub(crate) fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
     let url = ws
         .project
         .config
@@ -327,5 +348,37 @@ pub fn stamp(ctx: &mut Ctx, args: StampArgs) -> CliResult {
         show(&outcome.before),
         show(&outcome.after)
     )?;
+    Ok(())
+}
+
+pub fn log(ctx: &mut Ctx, args: LogArgs) -> CliResult {
+    let ws = ctx.workspace()?;
+    let opts = run_options(&ws, &args.db)?;
+    let mut database = connect(&ws, &args.db)?;
+    let entries = db::history(database.client(), &opts.table, args.limit)?;
+    if args.json {
+        return ctx.json(&entries);
+    }
+    for e in &entries {
+        let took = e
+            .duration_ms
+            .map(|ms| format!("{ms:.1} ms"))
+            .unwrap_or_else(|| "-".to_string());
+        write!(
+            ctx.out,
+            "{}  {:<9} {}  {}  {}  {}@{}",
+            e.started_at,
+            e.direction,
+            e.revision,
+            if e.success { "ok" } else { "FAILED" },
+            took,
+            e.db_user,
+            e.client_host
+        )?;
+        match &e.error {
+            Some(err) => writeln!(ctx.out, "  error: {err}")?,
+            None => writeln!(ctx.out)?,
+        }
+    }
     Ok(())
 }
