@@ -15,7 +15,7 @@ mod revision;
 
 pub use error::{GraphErrors, GraphProblem, ResolveError};
 pub use ident::{parse_ident, Ident};
-pub use plan::{Direction, Plan, Step};
+pub use plan::{Direction, Plan, Step, VersionOp};
 pub use revision::{id_problem, Revision, ILLEGAL_ID_CHARS};
 
 use std::collections::HashMap;
