@@ -94,7 +94,7 @@ impl<'a> Lexer<'a> {
     #[allow(clippy::type_complexity)]
     fn statements(mut self) -> Result<(Vec<Spanned<'a>>, Vec<Statement>), LexError> {
         let mut out = Vec::new();
-        let mut cur: Vec<Spanned<'a>> = Vec::with_capacity(self.src.len() / 4);
+        let mut cur: Vec<Spanned<'a>> = Vec::with_capacity(128);
         let mut start = 0usize;
         let flush = |cur: &mut Vec<Spanned<'a>>, out: &mut Vec<Statement>, start: &mut usize| {
             if cur.len() > *start {

@@ -374,17 +374,43 @@ fn walk(project: &Project, dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Ve
     }
 }
 
+/// Reads a whole file into `buf` (reused across files): open, read until
+/// end of file, close; no stat call and no allocation per file.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    if buf.len() < 16 * 1024 {
+        buf.resize(16 * 1024, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Reads and parses one revision file.
-fn load_file(format: Format, path: &Path) -> Result<(Revision, Body), LoadError> {
-    let bytes = fs::read(path).map_err(|e| LoadError::io(path, "read", &e))?;
-    let text = String::from_utf8(bytes).map_err(|e| LoadError::Io {
+fn load_file(
+    format: Format,
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<(Revision, Body), LoadError> {
+    let len = read_into(path, buf).map_err(|e| LoadError::io(path, "read", &e))?;
+    let text = std::str::from_utf8(&buf[..len]).map_err(|e| LoadError::Io {
         path: path.to_path_buf(),
         action: "decode",
         message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
     })?;
     match format {
-        Format::Native => parse_native(path, &text).map(|(r, b)| (r, Body::Native(b))),
-        Format::Alembic => parse_alembic(path, &text).map(|r| (r, Body::Alembic)),
+        Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
+        Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),
     }
 }
 
@@ -398,7 +424,7 @@ pub fn load(project: &Project) -> Loaded {
     let results: Vec<Result<(Revision, Body), LoadError>> = files
         .par_iter()
         .with_min_len(64)
-        .map(|p| load_file(project.format, p))
+        .map_init(Vec::new, |buf, p| load_file(project.format, p, buf))
         .collect();
     loaded.revisions.reserve(results.len());
     loaded.bodies.reserve(results.len());

@@ -1073,6 +1073,18 @@ fn write_alembic_revision_and_load_it_back() {
     assert_eq!(r.message, "Merge heads");
 }
 
+/// CPU time used so far by all threads of this process (Linux), in ns.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 /// Load time at 10,000 files (a benchmark, not a timed assertion):
 /// `cargo test --release --lib script::tests::load_10k -- --ignored --nocapture`
 #[test]
@@ -1095,11 +1107,6 @@ fn load_10k_files_timing() {
             &format!("{id}_rev.yaml"),
             &native_file(&id, &parents),
         );
-        let down = if prev.is_empty() {
-            "None".to_string()
-        } else {
-            format!("'{prev}'")
-        };
         let new = NewRevision {
             id: id.clone(),
             parents: parents.iter().map(|s| s.to_string()).collect(),
@@ -1111,23 +1118,26 @@ fn load_10k_files_timing() {
             upgrade: String::new(),
             downgrade: String::new(),
         };
-        let _ = down;
         write(&alembic, &format!("{id}_rev.py"), &render_alembic(&new));
         prev = id;
     }
     for dir in [native, tmp.path().join("alembic")] {
         let project = Project::locate(Some(&dir)).unwrap();
         let mut best = std::time::Duration::MAX;
+        let mut best_cpu = u64::MAX;
         for _ in 0..5 {
+            let cpu = cpu_ns();
             let t = std::time::Instant::now();
             let loaded = load(&project);
             best = best.min(t.elapsed());
+            best_cpu = best_cpu.min(cpu_ns().saturating_sub(cpu));
             assert_eq!(loaded.revisions.len(), 10_000);
             assert!(loaded.problems.is_empty());
         }
         eprintln!(
-            "{:?}: load 10,000 files: best of 5 = {best:?}",
-            project.format
+            "{:?}: load 10,000 files: best of 5 = {best:?} wall, {:.1} ms CPU over all threads",
+            project.format,
+            best_cpu as f64 / 1e6
         );
     }
 }
@@ -1443,5 +1453,48 @@ fn dump_alembic_dir() {
     }
     for p in &loaded.problems {
         println!("PROBLEM {p}");
+    }
+}
+
+/// Parse cost per file, single thread (a benchmark, not an assertion).
+#[test]
+#[ignore]
+fn parse_cost_per_file() {
+    let native_text = render_native(
+        &rev(
+            "3f2a9c1d7e55",
+            &["a1b2c3d4e5f6"],
+            &[],
+            &[],
+            "add orders.status",
+        ),
+        &NativeBody {
+            created: Some("2026-11-22T10:15:00Z".into()),
+            transactional: true,
+            upgrade: "ALTER TABLE orders ADD COLUMN status text;\n".into(),
+            downgrade: "ALTER TABLE orders DROP COLUMN status;\n".into(),
+        },
+    );
+    let path = p("x");
+    for (name, f) in [
+        (
+            "alembic",
+            Box::new(|| drop(parse_alembic(&path, ALEMBIC_MERGE).unwrap())) as Box<dyn Fn()>,
+        ),
+        (
+            "native fast",
+            Box::new(|| drop(parse_native(&path, &native_text).unwrap())),
+        ),
+        (
+            "native serde",
+            Box::new(|| drop(serde_native(&native_text).unwrap())),
+        ),
+    ] {
+        let n = 20_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        eprintln!("{name}: {:?} per file", t.elapsed() / n);
     }
 }
