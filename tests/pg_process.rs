@@ -151,7 +151,7 @@ fn a_runner_killed_mid_revision_is_completed_by_a_rerun() {
             panic!("child ended early: {status}");
         }
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(90),
             "child never reached the slow revision"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -172,7 +172,8 @@ fn a_runner_killed_mid_revision_is_completed_by_a_rerun() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        started.elapsed() < Duration::from_secs(20),
+        // Well under the 60 s sleep: the dead transaction was aborted.
+        started.elapsed() < Duration::from_secs(45),
         "{:?}",
         started.elapsed()
     );

@@ -480,3 +480,73 @@ fn history_lists_steps_oldest_first_with_checksums() {
         1
     );
 }
+
+#[test]
+fn merge_revisions_update_the_version_table_like_alembic_online_and_offline() {
+    let f = FixtureBuilder::default()
+        .rev(
+            "aaaa00000000",
+            &[],
+            "CREATE TABLE a (x int);",
+            "DROP TABLE a;",
+        )
+        .rev(
+            "bbbb00000001",
+            &["aaaa00000000"],
+            "CREATE TABLE b (x int);",
+            "DROP TABLE b;",
+        )
+        .rev(
+            "cccc00000001",
+            &["aaaa00000000"],
+            "CREATE TABLE c (x int);",
+            "DROP TABLE c;",
+        )
+        .rev(
+            "dddd00000001",
+            &["bbbb00000001", "cccc00000001"],
+            "CREATE TABLE d (x int);",
+            "DROP TABLE d;",
+        )
+        .rev(
+            "eeee00000001",
+            &["dddd00000001"],
+            "CREATE TABLE e (x int);",
+            "DROP TABLE e;",
+        )
+        .build();
+    let db = TestDb::create();
+    let mut conn = db.database();
+    up(&mut conn, &f, "bbbb00000001").unwrap();
+    up(&mut conn, &f, "cccc00000001").unwrap();
+    assert_eq!(db.rows(), ids(&["bbbb00000001", "cccc00000001"]));
+    up(&mut conn, &f, "heads").unwrap();
+    assert_eq!(db.rows(), ids(&["eeee00000001"]));
+    // Down through the merge: the version table gets both parents back.
+    assert_eq!(
+        down(&mut conn, &f, "bbbb00000001").unwrap(),
+        ids(&["eeee00000001", "dddd00000001"])
+    );
+    assert_eq!(db.rows(), ids(&["bbbb00000001", "cccc00000001"]));
+    down(&mut conn, &f, "base").unwrap();
+    assert!(db.rows().is_empty());
+    assert_eq!(db.schema_dump(), "");
+
+    // Offline, base -> heads -> base, through psql, ends where it started.
+    let table = VersionTable::default();
+    let offline = TestDb::create();
+    let plan = f.graph.plan_upgrade(&[], "heads").unwrap();
+    psql(&offline, &render_offline(&plan, &f.sql, &table).unwrap());
+    assert_eq!(offline.rows(), ids(&["eeee00000001"]));
+    let plan = f
+        .graph
+        .plan_downgrade(&ids(&["eeee00000001"]), "aaaa00000000")
+        .unwrap();
+    let script = render_offline(&plan, &f.sql, &table).unwrap();
+    assert!(
+        script.contains("-- Running downgrade dddd00000001 -> bbbb00000001, cccc00000001"),
+        "{script}"
+    );
+    psql(&offline, &script);
+    assert_eq!(offline.rows(), ids(&["aaaa00000000"]));
+}
