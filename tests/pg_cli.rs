@@ -2,11 +2,8 @@
 //! real server: concurrent processes, SIGKILL mid-revision, lock timeout
 //! exit code, offline SQL piped into psql, passwords never printed.
 //!
-//! These need the CLI's database commands (branch `cli`). They pass with
-//! `cli` merged (checked on a scratch merge of `db` + `cli`), and are marked
-//! `#[ignore]` only until `cli` is on main: remove the `ignore` attributes
-//! then (grep NEEDS_CLI). Until then the same scenarios run through the
-//! library in separate processes in `pg_process.rs`.
+//! `pg_process.rs` runs the same scenarios through the library in separate
+//! processes.
 
 mod common;
 
@@ -101,7 +98,6 @@ fn linear_project(n: usize) -> Project {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn eight_cli_processes_upgrade_heads_at_once() {
     let db = TestDb::create();
     let p = linear_project(10);
@@ -122,7 +118,6 @@ fn eight_cli_processes_upgrade_heads_at_once() {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn cli_runner_killed_mid_revision_then_rerun_completes() {
     let db = TestDb::create();
     let p = Project::new();
@@ -202,7 +197,6 @@ fn cli_runner_killed_mid_revision_then_rerun_completes() {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn cli_exits_4_when_the_lock_is_held() {
     let db = TestDb::create();
     let p = linear_project(2);
@@ -228,7 +222,6 @@ fn cli_exits_4_when_the_lock_is_held() {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn cli_connection_failure_exits_3_without_the_password() {
     let p = linear_project(1);
     let out = p.run(&[
@@ -243,7 +236,6 @@ fn cli_connection_failure_exits_3_without_the_password() {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn cli_never_prints_the_password() {
     let db = TestDb::create();
     let role = TestRole::create(&db);
@@ -293,7 +285,6 @@ fn cli_never_prints_the_password() {
 }
 
 #[test]
-#[ignore = "NEEDS_CLI: remove once the cli branch is on main"]
 fn cli_offline_sql_into_psql_matches_the_online_upgrade() {
     let p = Project::new();
     p.rev(
