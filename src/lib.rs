@@ -7,4 +7,7 @@
 //! - [`cli`]: the command line.
 
 pub mod cli;
+pub mod config;
+pub mod db;
 pub mod graph;
+pub mod script;

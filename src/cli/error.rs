@@ -18,8 +18,6 @@ pub enum ErrorKind {
     CheckFailed,
     /// Bad arguments, bad identifiers, bad revision files. Exit 2.
     Input,
-    /// The command exists but is not wired up yet. Exit 2.
-    NotImplemented,
     /// The database refused or failed. Exit 3.
     Database,
     /// The migration lock was not obtained in time. Exit 4.
@@ -36,7 +34,7 @@ impl ErrorKind {
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::CheckFailed => 1,
-            ErrorKind::Input | ErrorKind::NotImplemented | ErrorKind::Io => 2,
+            ErrorKind::Input | ErrorKind::Io => 2,
             ErrorKind::Database => 3,
             ErrorKind::LockTimeout => 4,
             ErrorKind::BrokenPipe => 0,
@@ -72,15 +70,6 @@ impl CliError {
         CliError::new(ErrorKind::CheckFailed, message)
     }
 
-    /// A command that exists in the interface but has no implementation yet.
-    pub fn not_implemented(command: &str) -> Self {
-        CliError::new(
-            ErrorKind::NotImplemented,
-            format!("'{command}' is not implemented yet in this build"),
-        )
-        .with_hint("the database layer has not landed; use 'mergepoint plan FROM TO' to see the steps it would run")
-    }
-
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
@@ -112,10 +101,6 @@ impl From<std::io::Error> for CliError {
 impl From<ResolveError> for CliError {
     fn from(err: ResolveError) -> Self {
         let hint = match &err {
-            ResolveError::Unknown { .. } => {
-                Some("run 'mergepoint history' to list revisions and branch labels")
-            }
-            ResolveError::AmbiguousPrefix { .. } => None,
             ResolveError::MultipleHeads { .. } => {
                 Some("run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them")
             }

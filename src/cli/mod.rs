@@ -100,6 +100,9 @@ pub enum Command {
     /// Downgrade the database to a target revision.
     #[command(after_help = commands::db::DOWNGRADE_AFTER_HELP)]
     Downgrade(commands::db::MoveArgs),
+    /// Show the audit history: every step run against the database.
+    #[command(after_help = commands::db::LOG_AFTER_HELP)]
+    Log(commands::db::LogArgs),
     /// Set the version table to a revision without running any migration.
     #[command(after_help = commands::db::STAMP_AFTER_HELP)]
     Stamp(commands::db::StampArgs),
@@ -115,6 +118,8 @@ pub struct Ctx<'a> {
 pub struct Workspace {
     pub project: Project,
     pub graph: RevisionGraph,
+    /// What each revision runs, by graph index (load order).
+    pub bodies: Vec<crate::script::Body>,
 }
 
 impl Ctx<'_> {
@@ -130,7 +135,8 @@ impl Ctx<'_> {
         let Loaded {
             revisions,
             problems,
-        } = project::load(&project)?;
+            bodies,
+        } = project::load(&project);
         if !problems.is_empty() {
             let mut message = if problems.len() == 1 {
                 "a revision file could not be read:".to_string()
@@ -144,8 +150,14 @@ impl Ctx<'_> {
             return Err(CliError::input(message)
                 .with_hint("fix or remove the file; 'mergepoint check' lists every problem"));
         }
+        // A graph that builds kept every revision, in order, so bodies[i]
+        // belongs to graph index i.
         let graph = RevisionGraph::build(revisions)?;
-        Ok(Workspace { project, graph })
+        Ok(Workspace {
+            project,
+            graph,
+            bodies,
+        })
     }
 
     /// Writes `value` as pretty JSON and a newline.
@@ -175,6 +187,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Upgrade(args) => db::upgrade(&mut ctx, args),
         Command::Downgrade(args) => db::downgrade(&mut ctx, args),
         Command::Stamp(args) => db::stamp(&mut ctx, args),
+        Command::Log(args) => db::log(&mut ctx, args),
     };
     result?;
     ctx.out.flush()?;

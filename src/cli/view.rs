@@ -40,6 +40,10 @@ pub struct RevisionView {
 
 impl RevisionView {
     pub fn new(g: &RevisionGraph, ix: Ix) -> Self {
+        RevisionView::with_real_head(g, ix, g.real_heads().contains(&ix))
+    }
+
+    fn with_real_head(g: &RevisionGraph, ix: Ix, is_real_head: bool) -> Self {
         let rev = g.rev(ix);
         RevisionView {
             revision: rev.id.clone(),
@@ -49,7 +53,7 @@ impl RevisionView {
             branch_labels: g.branch_labels(ix).to_vec(),
             message: rev.message.clone(),
             is_head: g.is_head(ix),
-            is_real_head: g.real_heads().contains(&ix),
+            is_real_head,
             is_base: g.is_base(ix),
             is_branchpoint: g.is_branchpoint(ix),
             is_mergepoint: g.is_mergepoint(ix),
@@ -57,8 +61,15 @@ impl RevisionView {
         }
     }
 
+    /// Views of several revisions, in the given order. O(N + E) overall.
     pub fn list(g: &RevisionGraph, ixs: &[Ix]) -> Vec<Self> {
-        ixs.iter().map(|&ix| RevisionView::new(g, ix)).collect()
+        let mut real = vec![false; g.len()];
+        for &h in g.real_heads() {
+            real[h] = true;
+        }
+        ixs.iter()
+            .map(|&ix| RevisionView::with_real_head(g, ix, real[ix]))
+            .collect()
     }
 
     /// `<base>` or the comma-separated parents (Alembic's

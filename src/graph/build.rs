@@ -246,7 +246,7 @@ fn cycles(n: usize, edges: impl Fn(Ix) -> Vec<Ix>) -> Vec<Vec<Ix>> {
         }
     }
     let mut found = Vec::new();
-    for mut scc in petgraph::algo::tarjan_scc(&g) {
+    for mut scc in petgraph::algo::kosaraju_scc(&g) {
         if scc.len() < 2 {
             continue;
         }

@@ -10,12 +10,12 @@ mod build;
 mod error;
 mod ident;
 mod order;
-mod plan;
+pub mod plan;
 mod revision;
 
 pub use error::{GraphErrors, GraphProblem, ResolveError};
 pub use ident::{parse_ident, Ident};
-pub use plan::{Direction, Plan, Step};
+pub use plan::{Direction, Plan, Step, VersionOp};
 pub use revision::{id_problem, Revision, ILLEGAL_ID_CHARS};
 
 use std::collections::HashMap;

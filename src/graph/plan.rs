@@ -153,6 +153,7 @@ impl RevisionGraph {
     /// table as Alembic's `HeadMaintainer` does.
     fn make_plan(&self, direction: Direction, rows: Vec<Ix>, order: Vec<Ix>) -> Plan {
         let start_heads = self.ids(&rows);
+        let mut applied = self.ancestors_with_deps(&rows);
         let mut table: Vec<Ix> = rows;
         let mut steps = Vec::with_capacity(order.len());
         for ix in order {
@@ -160,8 +161,9 @@ impl RevisionGraph {
             let parents = self.ids(self.parents(ix));
             let version_ops = match direction {
                 Direction::Upgrade => self.record_upgrade(&mut table, ix),
-                Direction::Downgrade => self.record_downgrade(&mut table, ix),
+                Direction::Downgrade => self.record_downgrade(&mut table, &applied, ix),
             };
+            applied[ix] = direction == Direction::Upgrade;
             let (from, to) = match direction {
                 Direction::Upgrade => (parents, vec![id.clone()]),
                 Direction::Downgrade => (vec![id.clone()], parents),
@@ -212,17 +214,17 @@ impl RevisionGraph {
         }
     }
 
-    /// Version-table change for removing `ix` from `table`: its parents take
-    /// its place unless another remaining head already needs them.
-    fn record_downgrade(&self, table: &mut Vec<Ix>, ix: Ix) -> Vec<VersionOp> {
+    /// Version-table change for removing `ix` (a head of the `applied` set)
+    /// from `table`: each of its parents takes its place unless another
+    /// applied revision still builds on that parent. O(degree).
+    fn record_downgrade(&self, table: &mut Vec<Ix>, applied: &[bool], ix: Ix) -> Vec<VersionOp> {
         let id = self.id(ix).to_string();
         table.retain(|&t| t != ix);
-        let needed_by_others = self.ancestors_with_deps(table);
         let downs: Vec<Ix> = self
             .down_edges(ix)
             .iter()
             .copied()
-            .filter(|&d| !needed_by_others[d])
+            .filter(|&d| !self.norm_up[d].iter().any(|&c| c != ix && applied[c]))
             .collect();
         table.extend(downs.iter().copied());
         match downs.split_last() {
@@ -252,16 +254,26 @@ fn render_rows(g: &RevisionGraph, rows: &[Ix]) -> String {
     }
 }
 
-/// Alembic refuses targets where one is an ancestor of another.
+/// Alembic refuses targets where one is an ancestor of another. One walk
+/// from all their parents finds any overlap; only then do we look for the
+/// pair to name.
 fn check_no_overlap(g: &RevisionGraph, targets: &[Ix]) -> Result<(), ResolveError> {
     if targets.len() < 2 {
         return Ok(());
     }
+    let below: Vec<Ix> = targets
+        .iter()
+        .flat_map(|&t| g.down_edges(t).iter().copied())
+        .collect();
+    let strictly_below = g.ancestors_with_deps(&below);
+    if !targets.iter().any(|&t| strictly_below[t]) {
+        return Ok(());
+    }
     for &t in targets {
-        let below = g.ancestors_with_deps(&[t]);
+        let under = g.ancestors_with_deps(g.down_edges(t));
         let overlaps: Vec<String> = targets
             .iter()
-            .filter(|&&o| o != t && below[o])
+            .filter(|&&o| o != t && under[o])
             .map(|&o| g.id(o).to_string())
             .collect();
         if !overlaps.is_empty() {

@@ -4,6 +4,7 @@ use crate::cli::view::RevisionView;
 use crate::cli::{resolve, CliResult, Ctx};
 use crate::graph::RevisionGraph;
 use clap::{Args, ValueEnum};
+use serde::Serialize;
 
 pub const AFTER_HELP: &str = "\
 Parents point to their children (oldest at the top). Heads are green,
@@ -13,7 +14,8 @@ node; depends_on edges are dashed.
 Examples:
   mergepoint graph | dot -Tsvg > revisions.svg
   mergepoint graph --format mermaid > docs/revisions.mmd
-  mergepoint graph --format mermaid    paste into a ```mermaid block in Markdown";
+  mergepoint graph --format mermaid    paste into a ```mermaid block in Markdown
+  mergepoint graph --json              nodes and edges as data";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
@@ -28,6 +30,46 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+    /// Print nodes and edges as a JSON object instead (see docs/json.md).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+/// The graph as data: every revision (oldest first) and every edge.
+#[derive(Debug, Serialize)]
+pub struct GraphView {
+    pub revisions: Vec<RevisionView>,
+    pub edges: Vec<EdgeView>,
+}
+
+/// An edge from a parent (or dependency) to the revision built on it.
+#[derive(Debug, Serialize)]
+pub struct EdgeView {
+    pub from: String,
+    pub to: String,
+    /// `parent` or `depends_on`.
+    pub kind: &'static str,
+}
+
+fn edges(g: &RevisionGraph, order: &[usize]) -> Vec<EdgeView> {
+    let mut out = Vec::new();
+    for &ix in order {
+        for &p in g.parents(ix) {
+            out.push(EdgeView {
+                from: g.id(p).to_string(),
+                to: g.id(ix).to_string(),
+                kind: "parent",
+            });
+        }
+        for &d in g.dependencies(ix) {
+            out.push(EdgeView {
+                from: g.id(d).to_string(),
+                to: g.id(ix).to_string(),
+                kind: "depends_on",
+            });
+        }
+    }
+    out
 }
 
 pub fn run(ctx: &mut Ctx, args: GraphArgs) -> CliResult {
@@ -36,6 +78,13 @@ pub fn run(ctx: &mut Ctx, args: GraphArgs) -> CliResult {
     // Oldest first reads best top to bottom: reverse history order.
     let mut order = resolve::history(g, None)?;
     order.reverse();
+    if args.json {
+        let view = GraphView {
+            revisions: RevisionView::list(g, &order),
+            edges: edges(g, &order),
+        };
+        return ctx.json(&view);
+    }
     let text = match args.format {
         GraphFormat::Dot => dot(g, &order),
         GraphFormat::Mermaid => mermaid(g, &order),
@@ -71,8 +120,7 @@ pub fn dot(g: &RevisionGraph, order: &[usize]) -> String {
     let mut s = String::from(
         "digraph revisions {\n  rankdir=TB;\n  node [shape=box, style=\"rounded\", fontname=\"Helvetica\"];\n",
     );
-    for &ix in order {
-        let v = RevisionView::new(g, ix);
+    for v in RevisionView::list(g, order) {
         let (first, msg) = caption(&v);
         let mut attrs = format!("label=\"{}\\n{}\"", dot_escape(&first), dot_escape(&msg));
         let fill = if v.is_head {
@@ -135,8 +183,7 @@ pub fn mermaid(g: &RevisionGraph, order: &[usize]) -> String {
     let mut heads = Vec::new();
     let mut merges = Vec::new();
     let mut branches = Vec::new();
-    for &ix in order {
-        let v = RevisionView::new(g, ix);
+    for (&ix, v) in order.iter().zip(RevisionView::list(g, order)) {
         let (first, msg) = caption(&v);
         s.push_str(&format!(
             "  r{ix}[\"{}<br/>{}\"]\n",

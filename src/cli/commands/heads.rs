@@ -7,7 +7,8 @@ use clap::Args;
 pub const AFTER_HELP: &str = "\
 Output (Alembic's format): one line per head, `<id> (<branch labels>) (head)`.
 A head that another revision depends on (depends_on) but that nothing has as
-a parent is shown as `(effective head)`.
+a parent is shown as `(effective head)`; --check does not count those, since
+`upgrade head` goes through them.
 
 Examples:
   mergepoint heads
@@ -47,11 +48,14 @@ pub fn run(ctx: &mut Ctx, args: HeadsArgs) -> CliResult {
             }
         }
     }
-    if args.check && heads.len() > 1 {
-        let ids: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();
+    // Effective heads (something depends on them) do not count: `upgrade
+    // head` resolves against the real heads, and so does this check.
+    let real = g.real_heads();
+    if args.check && real.len() > 1 {
+        let ids = g.ids(real);
         return Err(CliError::check_failed(format!(
             "there are {} heads: {}; the graph must have exactly one",
-            heads.len(),
+            ids.len(),
             ids.join(", ")
         ))
         .with_hint(format!(

@@ -21,13 +21,17 @@ pub fn run(ctx: &mut Ctx, _args: InitArgs) -> CliResult {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
     };
-    std::fs::create_dir_all(&root)?;
     let project = project::init_project(&root)?;
+    let revisions = project
+        .revisions_dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| root.join("revisions"));
     writeln!(
         ctx.out,
         "Created {} and {}",
         root.join("mergepoint.yaml").display(),
-        project.revisions_dir.display()
+        revisions.display()
     )?;
     writeln!(ctx.out, "Next: mergepoint revision -m \"first revision\"")?;
     Ok(())

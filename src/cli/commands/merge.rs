@@ -1,6 +1,6 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
-use super::revision::{check_new_id, now, validate_new};
+use super::revision::{check_new_id, named, validate_new};
 use crate::cli::project::{self, NewRevision};
 use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
@@ -34,7 +34,9 @@ pub struct MergeArgs {
 }
 
 pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
-    let Workspace { project, graph: g } = ctx.workspace()?;
+    let Workspace {
+        project, graph: g, ..
+    } = ctx.workspace()?;
     let mut parents: Vec<Ix> = Vec::new();
     for ident in &args.revisions {
         let found = resolve::resolve_many(&g, ident)?;
@@ -46,14 +48,14 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         for ix in found {
             if parents.contains(&ix) {
                 return Err(CliError::input(format!(
-                    "revision {} is named twice ('{ident}'); each head can be merged once",
-                    g.id(ix)
+                    "{} is named twice; each head can be merged once",
+                    named(&g, ix, ident)
                 )));
             }
             if !g.is_head(ix) {
                 return Err(CliError::input(format!(
-                    "revision {} ('{ident}') is not a head; only heads can be merged",
-                    g.id(ix)
+                    "{} is not a head; only heads can be merged",
+                    named(&g, ix, ident)
                 ))
                 .with_hint(format!("heads are: {}", g.ids(g.heads()).join(", "))));
             }
@@ -86,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         depends_on: Vec::new(),
         branch_labels: args.branch_labels.clone(),
         message: args.message.clone(),
-        created: now(),
+        created: chrono::Utc::now(),
         transactional: true,
         upgrade: String::new(),
         downgrade: String::new(),

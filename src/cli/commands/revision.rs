@@ -80,12 +80,26 @@ pub fn validate_new(g: &RevisionGraph, new: &NewRevision) -> CliResult<()> {
         message: new.message.clone(),
         origin: format!("new revision {}", new.id),
     });
-    RevisionGraph::build(revs)?;
+    // The existing graph is valid (it was just built), so every problem is
+    // about the new revision.
+    RevisionGraph::build(revs).map_err(|errs| {
+        let mut message = format!("cannot write revision {}:", new.id);
+        for p in &errs.problems {
+            message.push_str("\n  ");
+            message.push_str(&p.to_string());
+        }
+        CliError::input(message).with_hint("nothing was written; change the options and retry")
+    })?;
     Ok(())
 }
 
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// `revision abcd` or `revision abcd ('label@head')`.
+pub fn named(g: &RevisionGraph, ix: Ix, ident: &str) -> String {
+    if g.id(ix) == ident {
+        format!("revision {ident}")
+    } else {
+        format!("revision {} ('{ident}')", g.id(ix))
+    }
 }
 
 fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
@@ -106,8 +120,8 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
     if let Some(ix) = ix {
         if !g.is_head(ix) && !args.splice {
             return Err(CliError::input(format!(
-                "revision {} ('{h}') is not a head: a revision on top of it would open a new branch",
-                g.id(ix)
+                "{} is not a head: a revision on top of it would open a new branch",
+                named(g, ix, h)
             ))
             .with_hint("pass --splice to branch off it on purpose")
             .with_hint(format!("heads are: {}", g.ids(g.heads()).join(", "))));
@@ -117,7 +131,9 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
 }
 
 pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
-    let Workspace { project, graph: g } = ctx.workspace()?;
+    let Workspace {
+        project, graph: g, ..
+    } = ctx.workspace()?;
     let parent = parent_of(&g, &args)?;
     let mut depends_on = Vec::new();
     for dep in &args.depends_on {
@@ -147,7 +163,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         depends_on,
         branch_labels: args.branch_labels.clone(),
         message: args.message.clone(),
-        created: now(),
+        created: chrono::Utc::now(),
         transactional: !args.no_transaction,
         upgrade: args.sql_upgrade.clone().unwrap_or_default(),
         downgrade: args.sql_downgrade.clone().unwrap_or_default(),

@@ -1,0 +1,146 @@
+//! Identifiers and literals: the version table's name and schema are
+//! validated once and always quoted; literals are quoted for offline SQL.
+
+use super::audit::HISTORY_TABLE;
+use super::error::DbError;
+
+/// Quotes an SQL identifier: `"name"`, with inner `"` doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes an SQL string literal: `'text'`, with inner `'` doubled. Valid
+/// with `standard_conforming_strings = on` (the default since 9.1); a
+/// backslash in the value makes it an `E''` literal to be safe either way.
+pub fn quote_literal(value: &str) -> String {
+    if value.contains('\\') {
+        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+}
+
+fn check_name(what: &'static str, value: &str) -> Result<(), DbError> {
+    let reason = if value.is_empty() {
+        Some("it is empty".to_string())
+    } else if value.len() > 63 {
+        Some(format!(
+            "it is {} bytes long; PostgreSQL names are at most 63",
+            value.len()
+        ))
+    } else if value.chars().any(|c| c.is_control()) {
+        Some("it contains a control character".to_string())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(DbError::InvalidName {
+            what,
+            value: value.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The version table (Alembic's `alembic_version`) and where it lives. The
+/// audit table [`HISTORY_TABLE`] lives in the same schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionTable {
+    name: String,
+    schema: Option<String>,
+}
+
+impl Default for VersionTable {
+    /// `alembic_version` on the search path, like Alembic.
+    fn default() -> Self {
+        VersionTable {
+            name: "alembic_version".to_string(),
+            schema: None,
+        }
+    }
+}
+
+impl VersionTable {
+    /// A version table name and optional schema (`None`: the first schema
+    /// of the search path). Names are case-sensitive as given, at most 63
+    /// bytes, without control characters; they are always quoted in SQL.
+    pub fn new(name: &str, schema: Option<&str>) -> Result<Self, DbError> {
+        check_name("version table name", name)?;
+        if let Some(s) = schema {
+            check_name("version table schema", s)?;
+        }
+        Ok(VersionTable {
+            name: name.to_string(),
+            schema: schema.map(str::to_string),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    fn qualify(&self, table: &str) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(table)),
+            None => quote_ident(table),
+        }
+    }
+
+    /// The quoted, schema-qualified version table for SQL text.
+    pub fn sql_name(&self) -> String {
+        self.qualify(&self.name)
+    }
+
+    /// The quoted, schema-qualified audit table for SQL text.
+    pub fn history_sql_name(&self) -> String {
+        self.qualify(HISTORY_TABLE)
+    }
+
+    /// `schema.name` (or `name`) for messages.
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Alembic's DDL: `version_num varchar(32) not null` with primary key
+    /// constraint `<name>_pkc`.
+    pub fn create_sql(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n    version_num VARCHAR(32) NOT NULL,\n    CONSTRAINT {} PRIMARY KEY (version_num)\n)",
+            self.sql_name(),
+            quote_ident(&format!("{}_pkc", self.name))
+        )
+    }
+
+    /// DDL of the audit table.
+    pub fn create_history_sql(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL PRIMARY KEY,\n    revision VARCHAR(32) NOT NULL,\n    direction TEXT NOT NULL,\n    sql_sha256 TEXT,\n    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    duration_ms DOUBLE PRECISION,\n    db_user TEXT NOT NULL DEFAULT current_user,\n    client_host TEXT NOT NULL DEFAULT coalesce(inet_client_addr()::text, 'local'),\n    success BOOLEAN NOT NULL,\n    error TEXT\n)",
+            self.history_sql_name()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal("a\\b'"), "E'a\\\\b'''");
+        let t = VersionTable::new("v\"; drop", Some("s")).unwrap();
+        assert_eq!(t.sql_name(), "\"s\".\"v\"\"; drop\"");
+        assert!(VersionTable::new("", None).is_err());
+        assert!(VersionTable::new(&"x".repeat(64), None).is_err());
+        assert!(VersionTable::new("ok", Some("a\nb")).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Errors of reading and writing revision files and project configuration.
+//!
+//! Every message names the file at fault, the line where it is known, and
+//! says what to do about it.
+
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A problem with a revision file, a configuration file or a project
+/// directory. All of these are input errors (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LoadError {
+    /// The file or directory could not be read or written.
+    #[error("{}: cannot {action}: {message}", .path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        message: String,
+    },
+    /// Malformed YAML, an unknown field or a value of the wrong type.
+    #[error("{}: {message}; fix the YAML (see docs/revision-format.md for the format)", at(.path, *.line, *.column))]
+    Yaml {
+        path: PathBuf,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    /// A required field is absent.
+    #[error("{}: missing required field '{field}'; {hint}", at(.path, *.line, None))]
+    MissingField {
+        path: PathBuf,
+        line: Option<usize>,
+        field: &'static str,
+        hint: String,
+    },
+    /// A Python revision header that cannot be read statically.
+    #[error("{}: {message}", at(.path, Some(*.line), None))]
+    Python {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A file in a revisions directory that does not declare a revision.
+    #[error("{}: not a revision file: {reason}", .path.display())]
+    NotARevision { path: PathBuf, reason: String },
+    /// A bad `mergepoint.yaml` or `alembic.ini`.
+    #[error("{}: {message}", at(.path, *.line, None))]
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// Nothing recognisable where a project was expected.
+    #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
+    NoProject { dir: PathBuf, looked_for: String },
+    /// Writing would overwrite an existing file.
+    #[error("{}: already exists; refusing to overwrite it{hint}", .path.display())]
+    Exists { path: PathBuf, hint: String },
+}
+
+fn at(path: &Path, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}", path.display()),
+        (Some(l), None) => format!("{}:{l}", path.display()),
+        _ => path.display().to_string(),
+    }
+}
+
+impl LoadError {
+    /// Process exit code for this error: always 2 (usage or input error).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+
+    /// The file or directory this error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Io { path, .. }
+            | LoadError::Yaml { path, .. }
+            | LoadError::MissingField { path, .. }
+            | LoadError::Python { path, .. }
+            | LoadError::NotARevision { path, .. }
+            | LoadError::Config { path, .. }
+            | LoadError::Exists { path, .. } => path,
+            LoadError::NoProject { dir, .. } => dir,
+        }
+    }
+
+    /// The line this error points at, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            LoadError::Yaml { line, .. }
+            | LoadError::MissingField { line, .. }
+            | LoadError::Config { line, .. } => *line,
+            LoadError::Python { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, action: &'static str, err: &std::io::Error) -> Self {
+        LoadError::Io {
+            path: path.to_path_buf(),
+            action,
+            message: err.to_string(),
+        }
+    }
+
+    /// A serde_yaml error, with its location when it has one.
+    pub(crate) fn yaml(path: &Path, err: &serde_yaml::Error) -> Self {
+        let loc = err.location();
+        let mut message = err.to_string();
+        // serde_yaml appends " at line L column C"; we print the location
+        // as a path prefix instead.
+        if let Some(l) = &loc {
+            let suffix = format!(" at line {} column {}", l.line(), l.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_string();
+            }
+        }
+        LoadError::Yaml {
+            path: path.to_path_buf(),
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            message,
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! Revision files on disk: find a project, load every revision file (native
+//! YAML or Alembic `.py`), and write new ones in the project's own format.
+//!
+//! - [`Project::locate`] finds the project and its revisions directories.
+//! - [`load`] reads every revision file once, in Alembic's order, in parallel.
+//! - [`write_revision`] writes a new revision file, never overwriting.
+//! - [`init_project`] creates `mergepoint.yaml` and an empty `revisions/`.
+
+mod alembic;
+mod error;
+mod ini;
+pub(crate) mod native;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use alembic::{parse_alembic, render_alembic};
+pub use error::LoadError;
+pub use native::{parse_native, render_native};
+
+use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
+use crate::graph::Revision;
+
+/// The format of a project's revision files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `<id>_<slug>.yaml` files (see DESIGN.md).
+    Native,
+    /// Alembic `versions/*.py` files, read statically.
+    Alembic,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Native => "native",
+            Format::Alembic => "alembic",
+        })
+    }
+}
+
+/// A located project: where its revision files are and how to read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The project root (where `mergepoint.yaml` or `alembic.ini` is, or the
+    /// directory given when there is neither).
+    pub root: PathBuf,
+    /// Directories holding revision files, in configured order. New
+    /// revisions go into the first.
+    pub revisions_dirs: Vec<PathBuf>,
+    pub format: Format,
+    /// `mergepoint.yaml`'s contents (the default when there is none).
+    pub config: Config,
+    /// Alembic's `recursive_version_locations`: also read subdirectories.
+    pub recursive: bool,
+}
+
+/// Everything read from a project's revision files.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Revisions in load order; `origin` is the file path.
+    pub revisions: Vec<Revision>,
+    /// `bodies[i]` belongs to `revisions[i]`.
+    pub bodies: Vec<Body>,
+    /// Files that could not be read, in load order.
+    pub problems: Vec<LoadError>,
+}
+
+/// What a revision does, beyond its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Native(NativeBody),
+    /// The Python `upgrade()`/`downgrade()` functions, which we never run.
+    Alembic,
+}
+
+/// The body of a native revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NativeBody {
+    /// RFC 3339 timestamp, as written in the file.
+    pub created: Option<String>,
+    /// Run in one transaction with the version-table update (default true).
+    pub transactional: bool,
+    pub upgrade: String,
+    pub downgrade: String,
+}
+
+/// A revision to be written by [`write_revision`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRevision {
+    pub id: String,
+    pub parents: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub branch_labels: Vec<String>,
+    pub message: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub transactional: bool,
+    pub upgrade: String,
+    pub downgrade: String,
+}
+
+const ALEMBIC_INI: &str = "alembic.ini";
+
+impl Project {
+    /// Finds the project at `dir` (None: the current directory).
+    ///
+    /// `dir` may be a project root (with `mergepoint.yaml` or `alembic.ini`),
+    /// a native revisions directory (YAML revision files, or the revisions
+    /// directory named by the parent's `mergepoint.yaml`), an Alembic script
+    /// directory (with `versions/`), or a bare Alembic versions directory.
+    pub fn locate(dir: Option<&Path>) -> Result<Project, LoadError> {
+        let dir = dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(LoadError::NoProject {
+                    dir,
+                    looked_for: "a directory, but this is a file".to_string(),
+                })
+            }
+            Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
+        }
+        let cfg_path = dir.join(CONFIG_FILE);
+        let ini_path = dir.join(ALEMBIC_INI);
+        if cfg_path.is_file() {
+            let config = Config::load(&cfg_path)?;
+            return Project::from_config(dir, config, &cfg_path, &ini_path);
+        }
+        if ini_path.is_file() {
+            return Project::from_ini(dir, Config::default(), &ini_path);
+        }
+        // The revisions directory of a project one level up.
+        if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            let p = Project::locate(Some(parent))?;
+            let me = fs::canonicalize(&dir).ok();
+            if p.revisions_dirs
+                .iter()
+                .any(|d| fs::canonicalize(d).ok() == me)
+            {
+                return Ok(p);
+            }
+        }
+        if dir.join("versions").is_dir() {
+            return Ok(Project {
+                revisions_dirs: vec![dir.join("versions")],
+                root: dir,
+                format: Format::Alembic,
+                config: Config::default(),
+                recursive: false,
+            });
+        }
+        let (has_yaml, has_py) = sniff(&dir);
+        let format = if has_yaml {
+            Format::Native
+        } else if has_py || dir.file_name().is_some_and(|n| n == "versions") {
+            Format::Alembic
+        } else {
+            return Err(LoadError::NoProject {
+                dir,
+                looked_for: format!(
+                    "{CONFIG_FILE}, {ALEMBIC_INI}, a versions/ directory, YAML revision files (with an `id:` line) or Alembic *.py revision files (with `revision = ...`)"
+                ),
+            });
+        };
+        Ok(Project {
+            revisions_dirs: vec![dir.clone()],
+            root: dir,
+            format,
+            config: Config::default(),
+            recursive: false,
+        })
+    }
+
+    fn from_config(
+        root: PathBuf,
+        config: Config,
+        cfg_path: &Path,
+        ini_path: &Path,
+    ) -> Result<Project, LoadError> {
+        let has_ini = ini_path.is_file();
+        let format = config.format.unwrap_or(if has_ini {
+            Format::Alembic
+        } else {
+            Format::Native
+        });
+        if let Some(r) = &config.revisions {
+            return Ok(Project {
+                revisions_dirs: vec![root.join(r)],
+                root,
+                format,
+                config,
+                recursive: false,
+            });
+        }
+        match format {
+            Format::Native => Ok(Project {
+                revisions_dirs: vec![root.join("revisions")],
+                root,
+                format,
+                config,
+                recursive: false,
+            }),
+            Format::Alembic if has_ini => Project::from_ini(root, config, ini_path),
+            Format::Alembic if root.join("versions").is_dir() => Ok(Project {
+                revisions_dirs: vec![root.join("versions")],
+                root,
+                format,
+                config,
+                recursive: false,
+            }),
+            Format::Alembic => Err(LoadError::Config {
+                path: cfg_path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory"
+                ),
+            }),
+        }
+    }
+
+    fn from_ini(root: PathBuf, config: Config, ini_path: &Path) -> Result<Project, LoadError> {
+        let ini = ini::read_alembic_ini(ini_path)?;
+        Ok(Project {
+            root,
+            revisions_dirs: ini.version_dirs,
+            format: Format::Alembic,
+            config,
+            recursive: ini.recursive,
+        })
+    }
+}
+
+/// Does `dir` hold native revision files / Alembic revision files?
+fn sniff(dir: &Path) -> (bool, bool) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return (false, false);
+    };
+    let (mut yaml, mut py) = (false, false);
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let native = is_native_file(name);
+        let alembic = is_alembic_file(name);
+        if (!native || yaml) && (!alembic || py) {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(e.path()) else {
+            continue;
+        };
+        if native && text.lines().any(|l| l.starts_with("id:")) {
+            yaml = true;
+        }
+        if alembic
+            && text.lines().any(|l| {
+                l.strip_prefix("revision")
+                    .is_some_and(|r| r.trim_start().starts_with(['=', ':']))
+            })
+        {
+            py = true;
+        }
+        if yaml {
+            break;
+        }
+    }
+    (yaml, py)
+}
+
+/// A native revision file name: `*.yaml` or `*.yml`, not hidden (which
+/// also skips editor lock files such as `.#x.yaml`).
+fn is_native_file(name: &str) -> bool {
+    !name.starts_with('.')
+        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && name != CONFIG_FILE
+}
+
+/// Alembic's `_only_source_rev_file`: `(?!\.\#|__init__)(.*\.py)$`.
+fn is_alembic_file(name: &str) -> bool {
+    !name.starts_with(".#")
+        && !name.starts_with("__init__")
+        && name.ends_with(".py")
+        && !name.contains('\n')
+}
+
+/// Lists the revision files of a project in Alembic's order.
+fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let dedupe = project.revisions_dirs.len() > 1 || project.recursive;
+    let mut seen = std::collections::HashSet::new();
+    for dir in &project.revisions_dirs {
+        if !dir.exists() {
+            if project.format == Format::Native {
+                problems.push(LoadError::Io {
+                    path: dir.clone(),
+                    action: "read the revisions directory",
+                    message: "it does not exist; create it (mergepoint init does) or fix `revisions:` in mergepoint.yaml".to_string(),
+                });
+            }
+            // Alembic skips version locations that do not exist.
+            continue;
+        }
+        let mut found = Vec::new();
+        walk(project, dir, &mut found, problems);
+        for f in found {
+            if dedupe {
+                let real = fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+                if !seen.insert(real) {
+                    continue;
+                }
+            }
+            files.push(f);
+        }
+    }
+    files
+}
+
+fn walk(project: &Project, dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<LoadError>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(LoadError::io(dir, "list the directory", &e));
+            return;
+        }
+    };
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for e in entries.flatten() {
+        let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() => fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false),
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        if is_dir {
+            dirs.push(e.file_name());
+        } else {
+            files.push(e.file_name());
+        }
+    }
+    files.sort();
+    let skip_files = project.format == Format::Alembic
+        && dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"));
+    if !skip_files {
+        for name in files {
+            let keep = match (project.format, name.to_str()) {
+                (Format::Native, Some(n)) => is_native_file(n),
+                (Format::Alembic, Some(n)) => is_alembic_file(n),
+                (_, None) => false,
+            };
+            if keep {
+                out.push(dir.join(name));
+            }
+        }
+    }
+    if project.recursive {
+        dirs.sort();
+        for d in dirs {
+            walk(project, &dir.join(d), out, problems);
+        }
+    }
+}
+
+/// Reads a whole file into `buf` (reused across files): open, read until
+/// end of file, close; no stat call and no allocation per file.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    if buf.len() < 16 * 1024 {
+        buf.resize(16 * 1024, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads and parses one revision file.
+fn load_file(
+    format: Format,
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<(Revision, Body), LoadError> {
+    let len = read_into(path, buf).map_err(|e| LoadError::io(path, "read", &e))?;
+    let text = std::str::from_utf8(&buf[..len]).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        action: "decode",
+        message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
+    })?;
+    match format {
+        Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
+        Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),
+    }
+}
+
+/// Reads every revision file of `project` once, in Alembic's order (file
+/// names sorted within each directory, directories in configured order).
+/// Files are parsed in parallel; the result does not depend on scheduling.
+/// A file that cannot be read or parsed goes to `problems`.
+pub fn load(project: &Project) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = list_files(project, &mut loaded.problems);
+    let results: Vec<Result<(Revision, Body), LoadError>> = files
+        .par_iter()
+        .with_min_len(64)
+        .map_init(Vec::new, |buf, p| load_file(project.format, p, buf))
+        .collect();
+    loaded.revisions.reserve(results.len());
+    loaded.bodies.reserve(results.len());
+    for r in results {
+        match r {
+            Ok((rev, body)) => {
+                loaded.revisions.push(rev);
+                loaded.bodies.push(body);
+            }
+            Err(e) => loaded.problems.push(e),
+        }
+    }
+    loaded
+}
+
+/// A new revision id: the last 12 hex digits of a random (v4) UUID, as
+/// Alembic's `uuid.uuid4().hex[-12:]`.
+pub fn new_revision_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    hex[hex.len() - 12..].to_string()
+}
+
+/// Alembic's file-name slug of a message (`\w+` runs joined by `_`, lower
+/// case, at most 40 characters cut at a word boundary).
+pub fn slug(message: &str) -> String {
+    alembic::slug(message)
+}
+
+/// Writes `rev` as a new file in the project's format into the first
+/// revisions directory (created if missing). Never overwrites a file.
+pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, LoadError> {
+    let dir = project
+        .revisions_dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| project.root.join("revisions"));
+    if let Some(reason) = crate::graph::id_problem(&rev.id).or_else(|| {
+        rev.id
+            .contains(['/', '\\', '.'])
+            .then(|| "it contains a path character".to_string())
+    }) {
+        return Err(LoadError::NotARevision {
+            path: dir.clone(),
+            reason: format!("cannot write revision id '{}': {reason}", rev.id),
+        });
+    }
+    let (ext, text) = match project.format {
+        Format::Native => {
+            let r = Revision {
+                id: rev.id.clone(),
+                parents: rev.parents.clone(),
+                depends_on: rev.depends_on.clone(),
+                branch_labels: rev.branch_labels.clone(),
+                message: rev.message.clone(),
+                origin: String::new(),
+            };
+            let body = NativeBody {
+                created: Some(
+                    rev.created
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+                transactional: rev.transactional,
+                upgrade: rev.upgrade.clone(),
+                downgrade: rev.downgrade.clone(),
+            };
+            ("yaml", render_native(&r, &body))
+        }
+        Format::Alembic => ("py", render_alembic(rev)),
+    };
+    fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, "create the directory", &e))?;
+    let path = dir.join(format!("{}_{}.{ext}", rev.id, slug(&rev.message)));
+    write_new(&path, &text, " (pick another id or message)")?;
+    Ok(path)
+}
+
+fn write_new(path: &Path, text: &str, hint: &str) -> Result<(), LoadError> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                LoadError::Exists {
+                    path: path.to_path_buf(),
+                    hint: hint.to_string(),
+                }
+            } else {
+                LoadError::io(path, "create", &e)
+            }
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| LoadError::io(path, "write", &e))
+}
+
+/// Creates `mergepoint.yaml` (commented, every key documented) and an
+/// empty `revisions/` directory at `root`. Refuses if `mergepoint.yaml`
+/// already exists.
+pub fn init_project(root: &Path) -> Result<Project, LoadError> {
+    fs::create_dir_all(root).map_err(|e| LoadError::io(root, "create the directory", &e))?;
+    let cfg = root.join(CONFIG_FILE);
+    write_new(
+        &cfg,
+        CONFIG_TEMPLATE,
+        "; this directory is already a mergepoint project",
+    )?;
+    let revs = root.join("revisions");
+    fs::create_dir_all(&revs).map_err(|e| LoadError::io(&revs, "create the directory", &e))?;
+    Project::locate(Some(root))
+}

@@ -1,0 +1,305 @@
+//! Native YAML revision files: parse and render, losslessly.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{LoadError, NativeBody};
+use crate::graph::Revision;
+
+#[path = "native_fast.rs"]
+pub(super) mod fast;
+
+/// The on-disk shape of a native revision. Unknown fields are errors so
+/// that typos (`parent:`, `downgarde:`) are caught.
+#[derive(Deserialize, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NativeFile {
+    id: Option<String>,
+    parents: Option<Vec<String>>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(default)]
+    branch_labels: Vec<String>,
+    message: Option<String>,
+    created: Option<String>,
+    transactional: Option<bool>,
+    upgrade: Option<String>,
+    downgrade: Option<String>,
+}
+
+fn missing(path: &Path, field: &'static str, hint: &str) -> LoadError {
+    LoadError::MissingField {
+        path: path.to_path_buf(),
+        line: None,
+        field,
+        hint: hint.to_string(),
+    }
+}
+
+/// Parses a native revision file. `path` is only used for messages and
+/// becomes the revision's `origin`.
+pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), LoadError> {
+    // A document that is not a mapping at all is not a revision file;
+    // say so instead of printing serde's type error.
+    let trimmed = text.trim_start_matches('\u{feff}');
+    let file: NativeFile = match fast::parse(trimmed)
+        .map_or_else(|| serde_yaml::from_str(trimmed), Ok)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(trimmed) {
+                if !v.is_mapping() {
+                    return Err(LoadError::NotARevision {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "a revision file is a YAML mapping with id, parents, message, upgrade and downgrade, but this file holds {}",
+                            describe_value(&v)
+                        ),
+                    });
+                }
+            }
+            return Err(LoadError::yaml(path, &e));
+        }
+    };
+    let id = file.id.ok_or_else(|| {
+        missing(
+            path,
+            "id",
+            "add `id: <12 hex chars>` (a new one: mergepoint revision writes it for you)",
+        )
+    })?;
+    let parents = file.parents.ok_or_else(|| {
+        missing(
+            path,
+            "parents",
+            "add `parents: [<parent id>]`, or `parents: []` for a base revision",
+        )
+    })?;
+    let message = file.message.ok_or_else(|| {
+        missing(
+            path,
+            "message",
+            "add `message: <what this revision does>` (it may be \"\")",
+        )
+    })?;
+    let upgrade = file.upgrade.ok_or_else(|| {
+        missing(
+            path,
+            "upgrade",
+            "add `upgrade: |` followed by the SQL, indented (use \"\" for none)",
+        )
+    })?;
+    let downgrade = file.downgrade.ok_or_else(|| {
+        missing(
+            path,
+            "downgrade",
+            "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
+        )
+    })?;
+    if let Some(c) = &file.created {
+        if chrono::DateTime::parse_from_rfc3339(c).is_err() {
+            return Err(LoadError::Yaml {
+                path: path.to_path_buf(),
+                line: line_of_key(trimmed, "created"),
+                column: None,
+                message: format!(
+                    "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
+                ),
+            });
+        }
+    }
+    let rev = Revision {
+        id,
+        parents,
+        depends_on: file.depends_on,
+        branch_labels: file.branch_labels,
+        message,
+        origin: path.display().to_string(),
+    };
+    let body = NativeBody {
+        created: file.created,
+        transactional: file.transactional.unwrap_or(true),
+        upgrade,
+        downgrade,
+    };
+    Ok((rev, body))
+}
+
+fn describe_value(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "nothing",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a plain string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// 1-based line of a top-level `key:` in a YAML text, if present.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Renders a native revision file. The result parses back to exactly the
+/// same revision and body ([`parse_native`]), whatever the strings hold.
+pub fn render_native(rev: &Revision, body: &NativeBody) -> String {
+    let mut out = String::with_capacity(256 + body.upgrade.len() + body.downgrade.len());
+    out.push_str("id: ");
+    out.push_str(&scalar(&rev.id, true));
+    out.push('\n');
+    for (key, list) in [
+        ("parents", &rev.parents),
+        ("depends_on", &rev.depends_on),
+        ("branch_labels", &rev.branch_labels),
+    ] {
+        out.push_str(key);
+        out.push_str(": [");
+        for (i, item) in list.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&scalar(item, true));
+        }
+        out.push_str("]\n");
+    }
+    out.push_str("message: ");
+    out.push_str(&scalar(&rev.message, false));
+    out.push('\n');
+    if let Some(c) = &body.created {
+        out.push_str("created: ");
+        out.push_str(&scalar(c, false));
+        out.push('\n');
+    }
+    out.push_str("transactional: ");
+    out.push_str(if body.transactional { "true" } else { "false" });
+    out.push('\n');
+    out.push_str("upgrade:");
+    block(&mut out, &body.upgrade);
+    out.push_str("downgrade:");
+    block(&mut out, &body.downgrade);
+    out
+}
+
+/// Characters that may appear unescaped in a YAML scalar without changing
+/// its meaning (YAML's c-printable minus the characters libyaml treats as
+/// line breaks or byte order marks).
+pub(super) fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | ' '..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// A scalar written plain when that reads back as the same string, double
+/// quoted otherwise. `in_flow`: the scalar sits in a `[a, b]` list.
+fn scalar(s: &str, in_flow: bool) -> String {
+    if plain_ok(s, in_flow) {
+        s.to_string()
+    } else {
+        double_quoted(s)
+    }
+}
+
+fn plain_ok(s: &str, in_flow: bool) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let last = s.chars().next_back().unwrap_or(first);
+    if first == ' ' || last == ' ' || "-?:#&*!|>'\"%@`,[]{}".contains(first) {
+        return false;
+    }
+    let bad_char = |c: char| {
+        !printable(c)
+            || c == '\t'
+            || c == '\n'
+            || "#'\"`\\".contains(c)
+            || (in_flow && ",[]{}:".contains(c))
+    };
+    if s.chars().any(bad_char) || s.contains(": ") || s.ends_with(':') || s.contains(" #") {
+        return false;
+    }
+    // The same parser that reads the file decides, in the same context: a
+    // plain scalar that resolves to anything but this exact string (a
+    // number, a boolean, null, a nested mapping, ...) gets quoted.
+    if in_flow {
+        match serde_yaml::from_str::<serde_yaml::Value>(&format!("[{s}]")) {
+            Ok(serde_yaml::Value::Sequence(v)) => {
+                v.len() == 1 && matches!(&v[0], serde_yaml::Value::String(x) if x == s)
+            }
+            _ => false,
+        }
+    } else {
+        match serde_yaml::from_str::<serde_yaml::Value>(&format!("k: {s}")) {
+            Ok(serde_yaml::Value::Mapping(m)) => {
+                m.len() == 1 && matches!(m.get("k"), Some(serde_yaml::Value::String(x)) if x == s)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Appends ` |…` and the indented lines of `s` (and the final newline), or
+/// a double-quoted scalar when a literal block cannot hold `s` exactly.
+fn block(out: &mut String, s: &str) {
+    let blockable = !s.trim_matches(|c| c == ' ' || c == '\n').is_empty()
+        && s.chars().all(|c| printable(c) && c != '\r');
+    if !blockable {
+        out.push(' ');
+        out.push_str(&double_quoted(s));
+        out.push('\n');
+        return;
+    }
+    let content = s.trim_end_matches('\n');
+    let trailing = s.len() - content.len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    // An explicit indentation indicator when the first line would make
+    // auto-detection guess wrong (leading spaces or blank lines).
+    let indicator = if content.starts_with([' ', '\t', '\n']) {
+        "2"
+    } else {
+        ""
+    };
+    out.push_str(" |");
+    out.push_str(indicator);
+    out.push_str(chomp);
+    out.push('\n');
+    for line in s.split_inclusive('\n') {
+        if line != "\n" {
+            out.push_str("  ");
+        }
+        out.push_str(line);
+    }
+    if trailing == 0 {
+        out.push('\n');
+    }
+}

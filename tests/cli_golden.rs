@@ -1,0 +1,333 @@
+//! Golden tests: every read command's text and `--json` output on the
+//! letter-named fixture graphs (see `cli_util::graphs`), snapshotted with
+//! stdout, stderr and exit code together.
+
+mod cli_util;
+
+use cli_util::{graphs, TestEnv};
+
+/// The read commands, text form.
+const TEXT: &[&[&str]] = &[
+    &["heads"],
+    &["heads", "--verbose"],
+    &["heads", "--check"],
+    &["branches"],
+    &["history"],
+    &["history", "--verbose"],
+    &["show", "heads"],
+    &["plan", "base", "heads"],
+    &["plan", "heads", "base"],
+    &["check"],
+    &["graph"],
+    &["graph", "--format", "mermaid"],
+];
+
+/// The read commands, JSON form.
+const JSON: &[&[&str]] = &[
+    &["heads", "--json"],
+    &["branches", "--json"],
+    &["history", "--json"],
+    &["show", "heads", "--json"],
+    &["plan", "base", "heads", "--json"],
+    &["check", "--json"],
+    &["graph", "--json"],
+];
+
+fn golden(name: &str, env: &TestEnv) {
+    env.settings().bind(|| {
+        insta::assert_snapshot!(format!("{name}_text"), env.transcript(TEXT));
+        insta::assert_snapshot!(format!("{name}_json"), env.transcript(JSON));
+    });
+}
+
+#[test]
+fn linear() {
+    golden("linear", &TestEnv::native(&graphs::linear()));
+}
+
+#[test]
+fn fork() {
+    golden("fork", &TestEnv::native(&graphs::fork()));
+}
+
+#[test]
+fn merge() {
+    golden("merge", &TestEnv::native(&graphs::merge()));
+}
+
+#[test]
+fn labels() {
+    let env = TestEnv::native(&graphs::labels());
+    golden("labels", &env);
+    env.settings().bind(|| {
+        insta::assert_snapshot!(
+            "labels_identifiers",
+            env.transcript(&[
+                &["show", "core@head"],
+                &["show", "billing"],
+                &["history", "-r", "billing@base:billing@head"],
+                &["plan", "base", "core@head"],
+                &["plan", "heads", "billing@base"],
+            ])
+        );
+    });
+}
+
+#[test]
+fn depends_on() {
+    golden("depends_on", &TestEnv::native(&graphs::depends_on()));
+}
+
+#[test]
+fn history_ranges_and_prefixes() {
+    let env = TestEnv::native(&graphs::merge());
+    env.settings().bind(|| {
+        insta::assert_snapshot!(
+            "merge_ranges",
+            env.transcript(&[
+                &["history", "-r", "bbbb:"],
+                &["history", "-r", ":dddd"],
+                &["history", "-r", "cccc:eeee"],
+                &["show", "dd"],
+                &["show", "head"],
+                &["plan", "bbbb", "eeee"],
+                &["plan", "eeee", "bbbb"],
+                &["plan", "eeee", "eeee"],
+            ])
+        );
+    });
+}
+
+#[test]
+fn empty_project() {
+    let env = TestEnv::new();
+    env.settings().bind(|| {
+        insta::assert_snapshot!(
+            "empty",
+            env.transcript(&[
+                &["heads"],
+                &["heads", "--json"],
+                &["history"],
+                &["check"],
+                &["graph"]
+            ])
+        );
+    });
+}
+
+/// The JSON contract of docs/json.md, checked field by field so a renamed
+/// or dropped field fails even if someone accepts a snapshot.
+#[test]
+fn heads_and_history_json_contract() {
+    let env = TestEnv::native(&graphs::merge());
+    let required = [
+        "revision",
+        "parents",
+        "children",
+        "branch_labels",
+        "depends_on",
+        "message",
+        "is_head",
+        "is_branchpoint",
+        "is_mergepoint",
+        "file",
+    ];
+    for cmd in [&["heads", "--json"][..], &["history", "--json"][..]] {
+        let run = env.run(cmd);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let items = run.json();
+        let items = items.as_array().expect("an array");
+        assert!(!items.is_empty());
+        for item in items {
+            for key in required {
+                assert!(
+                    item.get(key).is_some(),
+                    "{cmd:?}: missing '{key}' in {item}"
+                );
+            }
+        }
+    }
+    let history = env.run(&["history", "--json"]).json();
+    let order: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["revision"].as_str().unwrap())
+        .collect();
+    // Real `alembic history` on the same graph lists bbbb before cccc.
+    assert_eq!(
+        order,
+        ["eeee", "dddd", "bbbb", "cccc", "aaaa"],
+        "display order, newest first"
+    );
+    let d = &history[1];
+    assert_eq!(d["parents"], serde_json::json!(["bbbb", "cccc"]));
+    assert_eq!(d["is_mergepoint"], true);
+    assert_eq!(history[4]["is_branchpoint"], true);
+    assert_eq!(history[0]["is_head"], true);
+    assert_eq!(history[4]["is_head"], false);
+}
+
+/// `graph` output is structurally sound: every revision is a node, every
+/// parent link an edge, braces balance.
+#[test]
+fn graph_outputs_are_well_formed() {
+    let env = TestEnv::native(&graphs::merge());
+    let dot = env.run(&["graph", "--format", "dot"]);
+    assert_eq!(dot.code, 0);
+    assert!(dot.stdout.starts_with("digraph revisions {"));
+    assert!(dot.stdout.trim_end().ends_with('}'));
+    assert_eq!(
+        dot.stdout.matches('{').count(),
+        dot.stdout.matches('}').count()
+    );
+    assert_eq!(dot.stdout.matches(" -> ").count(), 5, "5 parent edges");
+    let mermaid = env.run(&["graph", "--format", "mermaid"]);
+    assert!(mermaid.stdout.starts_with("flowchart TD\n"));
+    assert_eq!(mermaid.stdout.matches(" --> ").count(), 5);
+    assert!(mermaid.stdout.contains("class r4 head"));
+}
+
+#[test]
+fn help_has_examples() {
+    let env = TestEnv::new();
+    for cmd in [
+        "init",
+        "revision",
+        "merge",
+        "heads",
+        "branches",
+        "history",
+        "show",
+        "plan",
+        "check",
+        "graph",
+        "current",
+        "upgrade",
+        "downgrade",
+        "stamp",
+    ] {
+        let run = env.run(&[cmd, "--help"]);
+        assert_eq!(run.code, 0, "{cmd} --help");
+        assert!(
+            run.stdout.contains("Examples:"),
+            "{cmd} --help has no examples"
+        );
+        assert!(
+            run.stdout.contains("--dir <PATH>"),
+            "{cmd} --help lacks --dir"
+        );
+    }
+    env.settings().bind(|| {
+        insta::assert_snapshot!("help", env.transcript(&[&["--help"], &["heads", "--help"]]));
+    });
+}
+
+/// Closing stdout early (`mergepoint history | head -1`) is not an error.
+#[test]
+fn broken_pipe_exits_quietly() {
+    let revs: Vec<cli_util::Rev> = (0..3000)
+        .map(|i| {
+            let id: &'static str = Box::leak(format!("r{i:05}").into_boxed_str());
+            let parents: Vec<&'static str> = if i == 0 {
+                vec![]
+            } else {
+                vec![Box::leak(format!("r{:05}", i - 1).into_boxed_str())]
+            };
+            cli_util::Rev {
+                id,
+                parents,
+                message: format!("revision number {i} with a long enough message"),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let env = TestEnv::native(&revs);
+    let bin = assert_cmd::cargo::cargo_bin("mergepoint");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' history --verbose | head -n 1; exit ${{PIPESTATUS:-0}}",
+            bin.display()
+        ))
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    let mut child = std::process::Command::new(&bin)
+        .args(["history", "--verbose"])
+        .current_dir(env.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "", "no error message on a closed pipe");
+    assert!(out.status.success());
+}
+
+/// Messages with quotes, angle brackets and backslashes stay inside their
+/// node labels in dot and Mermaid.
+#[test]
+fn graph_escapes_labels() {
+    let env = TestEnv::native(&[
+        cli_util::rev("aaaa", &[]).msg(r#"'say "hi" <b> & back\slash'"#),
+        cli_util::rev("bbbb", &["aaaa"]).msg("plain"),
+    ]);
+    let dot = env.run(&["graph"]);
+    assert_eq!(dot.code, 0, "{}", dot.stderr);
+    assert!(
+        dot.stdout
+            .contains(r#"label="aaaa\nsay \"hi\" <b> & back\\slash""#),
+        "{}",
+        dot.stdout
+    );
+    let mermaid = env.run(&["graph", "--format", "mermaid"]);
+    assert!(
+        mermaid
+            .stdout
+            .contains(r#"r0["aaaa<br/>say #quot;hi#quot; #lt;b#gt; & back\slash"]"#),
+        "{}",
+        mermaid.stdout
+    );
+}
+
+/// `--dir` accepts the project root or the revisions directory itself,
+/// from anywhere.
+#[test]
+fn dir_points_at_root_or_revisions() {
+    let env = TestEnv::native(&graphs::merge());
+    let elsewhere = tempfile::tempdir().unwrap();
+    for dir in [env.root().to_path_buf(), env.path("revisions")] {
+        let out = assert_cmd::Command::cargo_bin("mergepoint")
+            .unwrap()
+            .args(["--dir", dir.to_str().unwrap(), "heads"])
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "eeee (head)\n",
+            "{dir:?}"
+        );
+    }
+    let alembic = TestEnv::fixture("alembic_shop");
+    let run = env.run(&[
+        "--dir",
+        alembic.path("proj/versions").to_str().unwrap(),
+        "heads",
+    ]);
+    assert_eq!(
+        run.stdout, "ffff (head)\nhhhh (reports) (head)\n",
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,363 @@
+//! The database commands through the real `mergepoint` binary, against a
+//! real server: concurrent processes, SIGKILL mid-revision, lock timeout
+//! exit code, offline SQL piped into psql, passwords never printed.
+//!
+//! `pg_process.rs` runs the same scenarios through the library in separate
+//! processes.
+
+mod common;
+
+use common::pg::{TestDb, TestRole};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mergepoint"))
+}
+
+/// A native project: `mergepoint.yaml` and YAML revisions.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mergepoint.yaml"), "format: native\n").unwrap();
+        std::fs::create_dir(dir.path().join("revisions")).unwrap();
+        Project { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn rev(&self, id: &str, parents: &[&str], transactional: bool, up: &str, down: &str) {
+        let indent = |s: &str| s.lines().map(|l| format!("  {l}\n")).collect::<String>();
+        let text = format!(
+            "id: {id}\nparents: [{}]\nmessage: rev {id}\ncreated: 2026-11-22T10:15:00Z\ntransactional: {transactional}\nupgrade: |\n{}downgrade: |\n{}",
+            parents.join(", "),
+            indent(up),
+            indent(down)
+        );
+        std::fs::write(
+            self.path().join("revisions").join(format!("{id}_rev.yaml")),
+            text,
+        )
+        .unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--dir").arg(self.path()).args(args);
+        c.env_remove("DATABASE_URL");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn linear_project(n: usize) -> Project {
+    let p = Project::new();
+    let ids: Vec<String> = (1..=n).map(|i| format!("{i:012x}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let parents: Vec<&str> = if i == 0 {
+            vec![]
+        } else {
+            vec![ids[i - 1].as_str()]
+        };
+        p.rev(
+            id,
+            &parents,
+            true,
+            &format!("CREATE TABLE t_{id} (x int);"),
+            &format!("DROP TABLE t_{id};"),
+        );
+    }
+    p
+}
+
+#[test]
+fn eight_cli_processes_upgrade_heads_at_once() {
+    let db = TestDb::create();
+    let p = linear_project(10);
+    let children: Vec<Child> = (0..8)
+        .map(|_| p.spawn(&["upgrade", "heads", "--database-url", &db.url]))
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_eq!(db.rows(), vec![format!("{:012x}", 10)]);
+    let audit = db.audit();
+    assert_eq!(audit.len(), 10, "{audit:?}");
+    let mut revs: Vec<String> = audit.into_iter().map(|a| a.0).collect();
+    revs.sort();
+    revs.dedup();
+    assert_eq!(revs.len(), 10);
+}
+
+#[test]
+fn cli_runner_killed_mid_revision_then_rerun_completes() {
+    let db = TestDb::create();
+    let p = Project::new();
+    p.rev(
+        "aaaa00000001",
+        &[],
+        true,
+        "CREATE TABLE one (x int);",
+        "DROP TABLE one;",
+    );
+    p.rev(
+        "aaaa00000002",
+        &["aaaa00000001"],
+        true,
+        "CREATE TABLE two (x int);\nINSERT INTO two VALUES (1);\nSELECT pg_sleep(CASE WHEN current_setting('mp.slow', true) = 'on' THEN 60 ELSE 0 END);",
+        "DROP TABLE two;",
+    );
+    p.rev(
+        "aaaa00000003",
+        &["aaaa00000002"],
+        true,
+        "CREATE TABLE three (x int);",
+        "DROP TABLE three;",
+    );
+    let slow_url = format!(
+        "{}{}options=-c%20mp.slow%3Don",
+        db.url,
+        if db.url.contains('?') { "&" } else { "?" }
+    );
+    let mut child = p.spawn(&["upgrade", "heads", "--database-url", &slow_url]);
+    let mut admin = db.client();
+    let started = Instant::now();
+    loop {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state = 'active' AND query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the CLI ended early: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(90));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(db.rows(), vec!["aaaa00000001".to_string()]);
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        &db.url,
+        "--lock-timeout",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(db.rows(), vec!["aaaa00000003".to_string()]);
+    let n: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM two", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    let ok: Vec<String> = db
+        .audit()
+        .into_iter()
+        .filter(|a| a.2)
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(ok, vec!["aaaa00000001", "aaaa00000002", "aaaa00000003"]);
+}
+
+#[test]
+fn cli_exits_4_when_the_lock_is_held() {
+    let db = TestDb::create();
+    let p = linear_project(2);
+    let holder = db.database();
+    let _lock = mergepoint::db::MigrationLock::acquire(
+        &holder,
+        &mergepoint::db::VersionTable::default(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        &db.url,
+        "--lock-timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(db.rows().is_empty());
+}
+
+#[test]
+fn cli_connection_failure_exits_3_without_the_password() {
+    let p = linear_project(1);
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        "postgresql://app:TopSecret99@127.0.0.1:1/app",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let all = text(&out);
+    assert!(!all.contains("TopSecret99"), "{all}");
+}
+
+#[test]
+fn cli_never_prints_the_password() {
+    let db = TestDb::create();
+    let role = TestRole::create(&db);
+    let base = common::pg::with_dbname(&common::pg::admin_url(), &db.name);
+    let rest = base.split_once("://").unwrap().1;
+    let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+    let url = format!("postgresql://{}:{}@{rest}", role.name, role.password);
+    let p = Project::new();
+    p.rev(
+        "aaaa00000001",
+        &[],
+        true,
+        "CREATE TABLE one (x int);",
+        "DROP TABLE one;",
+    );
+    p.rev(
+        "aaaa00000002",
+        &["aaaa00000001"],
+        true,
+        &format!("SELECT '{}'::int;", role.password),
+        "",
+    );
+    let mut outputs = vec![
+        p.run(&["upgrade", "aaaa00000001", "--database-url", &url]),
+        p.run(&["current", "--verbose", "--database-url", &url]),
+        p.run(&["current", "--json", "--database-url", &url]),
+        p.run(&["upgrade", "heads", "--database-url", &url]),
+        p.run(&[
+            "upgrade",
+            "heads",
+            "--database-url",
+            &url.replace(&db.name, "mp_nope"),
+        ]),
+    ];
+    outputs.push(
+        p.cmd(&["current"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap(),
+    );
+    assert!(outputs[0].status.success(), "{}", text(&outputs[0]));
+    assert_eq!(outputs[3].status.code(), Some(3), "{}", text(&outputs[3]));
+    for o in &outputs {
+        let all = text(o);
+        assert!(!all.contains(&role.password), "{all}");
+    }
+}
+
+#[test]
+fn cli_offline_sql_into_psql_matches_the_online_upgrade() {
+    let p = Project::new();
+    p.rev(
+        "aaaa00000000",
+        &[],
+        true,
+        "CREATE TABLE base_t (id serial PRIMARY KEY);",
+        "DROP TABLE base_t;",
+    );
+    p.rev(
+        "bbbb00000001",
+        &["aaaa00000000"],
+        true,
+        "CREATE TABLE orders (id int REFERENCES base_t(id));",
+        "DROP TABLE orders;",
+    );
+    p.rev(
+        "cccc00000001",
+        &["aaaa00000000"],
+        false,
+        "CREATE INDEX CONCURRENTLY base_t_id2 ON base_t (id);",
+        "DROP INDEX CONCURRENTLY base_t_id2;",
+    );
+    p.rev(
+        "dddd00000001",
+        &["bbbb00000001", "cccc00000001"],
+        true,
+        "ALTER TABLE orders ADD COLUMN note text;",
+        "ALTER TABLE orders DROP COLUMN note;",
+    );
+    let online = TestDb::create();
+    let out = p.run(&["upgrade", "heads", "--database-url", &online.url]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = p.run(&["upgrade", "heads", "--sql"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains("-- Running upgrade bbbb00000001, cccc00000001 -> dddd00000001"),
+        "{script}"
+    );
+    let offline = TestDb::create();
+    let psql = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &offline.url,
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql is installed");
+    {
+        use std::io::Write;
+        psql.stdin
+            .as_ref()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+    }
+    let res = psql.wait_with_output().unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert_eq!(offline.schema_dump(), online.schema_dump());
+    assert_eq!(offline.rows(), online.rows());
+    assert_eq!(online.rows(), vec!["dddd00000001".to_string()]);
+}
