@@ -345,6 +345,18 @@ class Checker:
                                       "%s %s" % (what, w["revision"]), wn[f], gn[f], detail,
                                       cmd=r["cmd"], root=root)
 
+    def check_single_head_gate(self, root, answers, out):
+        """`heads --check` exits 1 exactly when Alembic's `upgrade head` fails for
+        several heads (its `head` counts versioned heads), else 0."""
+        n = len(answers["heads"])
+        r = self.mp.run(root, "heads", "--check")
+        want = 1 if n > 1 else 0
+        if r["rc"] != want:
+            self.mismatch(out, "gate:heads-check", "heads --check",
+                          "exit %d (%d head(s); alembic upgrade head %s)" % (want, n, "fails" if n > 1 else "works"),
+                          "exit %s: %s" % (r["rc"], (r["stderr"] or r["stdout"]).strip()[-200:]),
+                          cmd=r["cmd"], root=root)
+
     def compare_history_ranges(self, root, script, specs, out):
         for spec in specs:
             a = oracle.history_range(script, spec)
@@ -803,6 +815,7 @@ def run_seed(seed: int, o) -> dict:
     out, expected = res["mismatches"], res["expected"]
     if not o.alembic_only:
         checker.compare_graph(root, answers, out)
+        checker.check_single_head_gate(root, answers, out)
         checker.compare_history_ranges(root, script, graph.history_specs(rng), out)
     ups = graph.upgrade_specs(rng, o.plans)
     downs = graph.downgrade_specs(rng, o.plans)
