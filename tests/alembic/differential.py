@@ -862,6 +862,9 @@ def run_seed(seed: int, o) -> dict:
                     m["minimal"] = describe(small)
                     m["minimal_root"] = str(sdir)
                     m["minimal_n"] = len(small.revs)
+                    m["fixture"] = {"name": "seed%d-%s" % (seed, m["kind"].replace(":", "-")),
+                                    "found_by": "seed %d" % seed, "project": small.to_json(),
+                                    "checks": [{"direction": m["direction"], "spec": m["spec"]}]}
     res["mp_calls"] = mp.calls
     res["mp_seconds"] = mp.seconds
     res["seconds"] = time.perf_counter() - t0
@@ -869,6 +872,30 @@ def run_seed(seed: int, o) -> dict:
         import shutil
         for suffix in ("", "-merge"):
             shutil.rmtree(str(root) + suffix, ignore_errors=True)
+    return res
+
+
+FIXTURES = HERE / "fixtures"
+
+
+def run_fixture(path: Path, o) -> dict:
+    """A saved minimal project and the plan questions that once differed.
+    Alembic is still the oracle: nothing but the graph and the questions is stored."""
+    fx = json.loads(path.read_text())
+    project = gen.Project.from_json(fx["project"])
+    mp = MP(o.bin)
+    checker = Checker(o, mp)
+    root = Path(o.work) / ("fixture-" + path.stem)
+    gen.write_project(project, root, extras=False)
+    res = {"seed": "fixture:" + path.stem, "shape": "fixture", "n": len(project.revs), "mismatches": [],
+           "expected": [], "root": str(root), "checks": 0}
+    cfg, script = oracle.load(root)
+    answers = oracle.graph_answers(script)
+    checker.compare_graph(root, answers, res["mismatches"])
+    for c in fx["checks"]:
+        checker.compare_plans(root, cfg, script, c["direction"], [c["spec"]], res["mismatches"], res["expected"])
+        res["checks"] += 1
+    res["mp_calls"] = mp.calls
     return res
 
 
@@ -903,13 +930,17 @@ def repro(o, seed: int) -> str:
 def print_result(o, res: dict, f=sys.stdout):
     seed = res["seed"]
     if res.get("harness_error"):
-        print("HARNESS ERROR seed %d:\n%s" % (seed, res["harness_error"]), file=f)
+        print("HARNESS ERROR seed %s:\n%s" % (seed, res["harness_error"]), file=f)
     if not res["mismatches"]:
         return
     print("=" * 78, file=f)
-    print("MISMATCH seed %d (%s, %s revisions): %d difference(s)  project kept at %s"
+    print("MISMATCH seed %s (%s, %s revisions): %d difference(s)  project kept at %s"
           % (seed, res.get("shape"), res.get("n"), len(res["mismatches"]), res.get("root")), file=f)
-    print("  reproduce: " + repro(o, seed), file=f)
+    if isinstance(seed, str):
+        print("  reproduce: PYTHONHASHSEED=0 %s %s --bin %s --seeds 0   (fixtures only: tests/alembic/fixtures/)"
+              % (sys.executable, HERE / "differential.py", o.bin), file=f)
+    else:
+        print("  reproduce: " + repro(o, seed), file=f)
     for m in res["mismatches"][: o.max_report]:
         print("  - [%s] %s" % (m["kind"], m["spec"]), file=f)
         print("      alembic:    " + short(m["alembic"]), file=f)
@@ -947,6 +978,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dump-alembic", action="store_true", help="print Alembic's answers as JSON lines")
     ap.add_argument("--report-json", help="write every result as JSON to this file")
     ap.add_argument("--fail-fast", action="store_true")
+    ap.add_argument("--no-fixtures", action="store_true", help="skip tests/alembic/fixtures/*.json")
+    ap.add_argument("--save-fixtures", metavar="DIR",
+                    help="write each minimised plan mismatch as a fixture JSON file into DIR")
     ap.add_argument("--plan-mode", choices=("auto", "sql", "plan"), default="auto",
                     help="how to ask mergepoint for a plan: 'sql' = upgrade/downgrade --sql (the contract), "
                     "'plan' = `plan FROM TO --json` (interim), 'auto' = sql unless this build says it is not implemented")
@@ -980,6 +1014,17 @@ def main(argv=None) -> int:
     results = []
     bad = 0
     herr = 0
+    if not o.alembic_only and not o.no_fixtures and FIXTURES.is_dir():
+        for path in sorted(FIXTURES.glob("*.json")):
+            try:
+                res = run_fixture(path, o)
+            except Exception:
+                res = {"seed": "fixture:" + path.stem, "harness_error": traceback.format_exc(),
+                       "mismatches": [], "expected": []}
+            results.append(res)
+            bad += bool(res["mismatches"])
+            herr += bool(res.get("harness_error"))
+            print_result(o, res)
     if o.jobs > 1 and len(seeds) > 1:
         import multiprocessing as mpx
         ctx = mpx.get_context("fork")
@@ -1023,16 +1068,23 @@ def main(argv=None) -> int:
     calls = sum(r.get("mp_calls", 0) for r in results)
     dbs = sum(1 for r in results if r.get("db_checked"))
     print("-" * 78)
-    print("alembic differential: %d graphs (seeds %d..%d), %d plan/graph questions, %d mergepoint runs, "
+    print("alembic differential: %d graphs (%s), %d plan/graph questions, %d mergepoint runs, "
           "%d database take-overs, %.1fs on %d job(s)"
-          % (len(results), o.start, o.start + o.seeds - 1, checks, calls, dbs, dt, o.jobs))
+          % (len(results), ("seeds %d..%d + fixtures" % (o.start, o.start + o.seeds - 1)) if o.seeds else "fixtures only", checks, calls, dbs, dt, o.jobs))
     for p in pending:
         print("  PENDING  " + p)
     for k, v in sorted(exp.items()):
         print("  expected difference %-36s x%d  (%s)" % (k, v, EXPECTED_DIFFERENCES[k][0][:70] + "..."))
     for k, ss in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
-        uniq = sorted(set(ss))
+        uniq = sorted(set(ss), key=str)
         print("  MISMATCH %-40s in %d graph(s), e.g. seeds %s" % (k, len(uniq), ", ".join(map(str, uniq[:6]))))
+    if o.save_fixtures:
+        Path(o.save_fixtures).mkdir(parents=True, exist_ok=True)
+        for res in results:
+            for m in res["mismatches"]:
+                if m.get("fixture"):
+                    Path(o.save_fixtures, m["fixture"]["name"] + ".json").write_text(
+                        json.dumps(m["fixture"], indent=1) + "\n")
     if o.report_json:
         Path(o.report_json).write_text(json.dumps(results, default=str, indent=1))
     if herr:
