@@ -447,7 +447,7 @@ impl<'t> Parser<'t> {
                 self.pos += 1;
                 self.seq("]")
             }
-            Some(_) => Err("only None, a string, or a tuple or list of strings can be read without running Python".to_string()),
+            Some(_) => Err("it is computed (a call, a name or an expression), and revision files are read without running Python".to_string()),
             None => Err("the value is missing".to_string()),
         }
     }
@@ -583,7 +583,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
             let v = literal(value_toks).map_err(|m| {
                 py_err(
                     line,
-                    format!("cannot read the value of `{name}` statically: {m}; write it as None, a string, or a tuple of strings"),
+                    format!("cannot read `{name}`: {m}; write it as a literal: None, 'id' or ('id1', 'id2')"),
                 )
             })?;
             values[slot] = Some((line, v));

@@ -127,6 +127,12 @@ impl Project {
                     looked_for: "a directory, but this is a file".to_string(),
                 })
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LoadError::NoProject {
+                    dir,
+                    looked_for: "a directory, but nothing exists at this path".to_string(),
+                })
+            }
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
         }
         let cfg_path = dir.join(CONFIG_FILE);
@@ -137,6 +143,16 @@ impl Project {
         }
         if ini_path.is_file() {
             return Project::from_ini(dir, Config::default(), &ini_path);
+        }
+        let pyproject = dir.join("pyproject.toml");
+        if fs::read_to_string(&pyproject)
+            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
+        {
+            return Err(LoadError::Config {
+                path: pyproject,
+                line: None,
+                message: "Alembic settings in pyproject.toml ([tool.alembic]) are not read yet; pass --dir pointing at the versions directory, or set `format: alembic` and `revisions:` in a mergepoint.yaml".to_string(),
+            });
         }
         // The revisions directory of a project one level up.
         if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {

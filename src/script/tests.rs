@@ -1498,3 +1498,61 @@ fn parse_cost_per_file() {
         eprintln!("{name}: {:?} per file", t.elapsed() / n);
     }
 }
+
+#[test]
+#[ignore]
+fn show_error_messages() {
+    let cases: Vec<LoadError> = vec![
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: [a\nmessage: x\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: []\nmesage: typo\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: a1\nmessage: m\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "parents: []\nmessage: m\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(&p("revisions/a_x.yaml"), "- a\n").unwrap_err(),
+        parse_alembic(&p("versions/a_x.py"), "revision = 'a\n").unwrap_err(),
+        parse_alembic(
+            &p("versions/a_x.py"),
+            "revision = 'a'\ndown_revision = foo()\n",
+        )
+        .unwrap_err(),
+        parse_alembic(&p("versions/helpers.py"), "x = 1\n").unwrap_err(),
+        parse_alembic(&p("versions/a_x.py"), "revision = 'a'\n").unwrap_err(),
+        crate::config::Config::parse(Path::new("mergepoint.yaml"), "revision: x\n").unwrap_err(),
+        Project::locate(Some(Path::new("/nonexistent"))).unwrap_err(),
+        Project::locate(Some(Path::new("/usr"))).unwrap_err(),
+    ];
+    for e in cases {
+        println!("{e}");
+    }
+}
+
+#[test]
+fn pyproject_alembic_config_is_reported_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "pyproject.toml",
+        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\n",
+    );
+    let e = Project::locate(Some(tmp.path())).unwrap_err();
+    assert!(matches!(e, LoadError::Config { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("pyproject.toml") && e.to_string().contains("--dir"),
+        "{e}"
+    );
+}
