@@ -234,6 +234,17 @@ impl<'a> Lexer<'a> {
                 }
                 continue;
             }
+            if kind == StrKind::Format && (b == b'{' || b == b'}') {
+                if self.peek(1) == b {
+                    self.pos += 2;
+                } else if b == b'{' {
+                    self.pos += 1;
+                    self.skip_replacement_field(start_line)?;
+                } else {
+                    self.pos += 1;
+                }
+                continue;
+            }
             if b == b'\n' {
                 if !triple {
                     return Err((
@@ -257,6 +268,78 @@ impl<'a> Lexer<'a> {
             }
             self.pos += 1;
         }
+    }
+}
+
+impl Lexer<'_> {
+    /// Skips an f-string replacement field (after its `{`), which may hold
+    /// any expression, including strings with the same quotes (Python 3.12).
+    fn skip_replacement_field(&mut self, start_line: usize) -> Result<(), LexError> {
+        let mut depth = 1usize;
+        while self.pos < self.src.len() {
+            let b = self.src[self.pos];
+            match b {
+                b'\'' | b'"' => {
+                    self.string("")?;
+                }
+                b'\n' => {
+                    self.pos += 1;
+                    self.newline();
+                }
+                b':' if depth == 1 => {
+                    // The format spec: literal text with nested fields.
+                    self.pos += 1;
+                    while self.pos < self.src.len() {
+                        match self.src[self.pos] {
+                            b'{' => {
+                                self.pos += 1;
+                                self.skip_replacement_field(start_line)?;
+                            }
+                            b'}' => {
+                                self.pos += 1;
+                                return Ok(());
+                            }
+                            b'\n' => {
+                                self.pos += 1;
+                                self.newline();
+                            }
+                            _ => self.pos += 1,
+                        }
+                    }
+                }
+                b'{' | b'(' | b'[' => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                b'}' | b')' | b']' => {
+                    depth -= 1;
+                    self.pos += 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
+                    let start = self.pos;
+                    while self.pos < self.src.len()
+                        && (self.src[self.pos].is_ascii_alphanumeric()
+                            || self.src[self.pos] == b'_'
+                            || self.src[self.pos] >= 0x80)
+                    {
+                        self.pos += 1;
+                    }
+                    let name = &self.text[start..self.pos];
+                    let q = self.peek(0);
+                    if (q == b'\'' || q == b'"') && is_string_prefix(name) {
+                        self.string(name)?;
+                    }
+                }
+                _ => self.pos += 1,
+            }
+        }
+        Err((
+            start_line,
+            "unterminated f-string (a `{` is never closed); close it".to_string(),
+        ))
     }
 }
 

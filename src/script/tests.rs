@@ -1556,3 +1556,30 @@ fn pyproject_alembic_config_is_reported_not_ignored() {
         "{e}"
     );
 }
+
+#[test]
+fn alembic_fstrings_with_nested_quotes_do_not_confuse_the_reader() {
+    let text = r#""""msg"""
+revision = 'a1'
+down_revision = None
+
+def upgrade():
+    op.execute(f"UPDATE t SET x = '{d["k"]}' WHERE y = {f'{z}'} {{literal}}")
+    op.execute(f"""multi
+{ call("a",
+       'b') }
+""")
+    op.execute(f'{x!r:>{width}}')
+    op.execute(f"{x:'>10} {y:\"^5}")
+revision = 'b2'
+"#;
+    let r = parse_alembic(&p("f.py"), text).unwrap();
+    assert_eq!(r.id, "b2");
+    assert_eq!(r.message, "msg");
+    let e = parse_alembic(
+        &p("f.py"),
+        "revision = 'a'\ndown_revision = None\nx = f'{a'\n",
+    )
+    .unwrap_err();
+    assert_names(&e, "f.py", Some(3));
+}
