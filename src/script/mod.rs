@@ -5,6 +5,29 @@
 //! - [`load`] reads every revision file once, in Alembic's order, in parallel.
 //! - [`write_revision`] writes a new revision file, never overwriting.
 //! - [`init_project`] creates `mergepoint.yaml` and an empty `revisions/`.
+//!
+//! # Alembic compatibility (static reading)
+//!
+//! Same as Alembic: which files are revisions (`*.py`, not `__init__*`, not
+//! `.#*`, nothing in `__pycache__`), the order (file names sorted per
+//! directory, `version_locations` in configured order, subdirectories
+//! top-down and sorted with `recursive_version_locations`), `%(here)s` and
+//! `path_separator`/legacy splitting of `version_locations`, the legacy
+//! `<hex>.py` id, the message (`Script.doc`: the stripped docstring up to
+//! its first blank line), the file name slug, and the layout of written
+//! files (Alembic's default `script.py.mako`).
+//!
+//! Differs: relative `script_location`/`version_locations` are taken from
+//! the ini file's directory (Alembic: the current directory); `Create Date`
+//! is written in UTC with `+00:00`; values must be literals (None, strings,
+//! tuples or lists of strings), so computed ones are reported with their
+//! line; files must be UTF-8; docstrings are not dedented (Python 3.13
+//! dedents them, which only matters for indented multi-line messages).
+//!
+//! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
+//! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
+//! (`.pyc` only), custom `file_template`, `truncate_slug_length` and
+//! `timezone` when writing, `\N{...}` escapes in headers.
 
 mod alembic;
 mod error;
@@ -539,7 +562,8 @@ fn write_new(path: &Path, text: &str, hint: &str) -> Result<(), LoadError> {
 
 /// Creates `mergepoint.yaml` (commented, every key documented) and an
 /// empty `revisions/` directory at `root`. Refuses if `mergepoint.yaml`
-/// already exists.
+/// already exists. Next to an `alembic.ini` the project is an Alembic one
+/// and no `revisions/` is made.
 pub fn init_project(root: &Path) -> Result<Project, LoadError> {
     fs::create_dir_all(root).map_err(|e| LoadError::io(root, "create the directory", &e))?;
     let cfg = root.join(CONFIG_FILE);
@@ -548,7 +572,13 @@ pub fn init_project(root: &Path) -> Result<Project, LoadError> {
         CONFIG_TEMPLATE,
         "; this directory is already a mergepoint project",
     )?;
-    let revs = root.join("revisions");
-    fs::create_dir_all(&revs).map_err(|e| LoadError::io(&revs, "create the directory", &e))?;
-    Project::locate(Some(root))
+    let project = Project::locate(Some(root))?;
+    // An Alembic project keeps its versions directories; a native one gets
+    // its empty revisions directory.
+    if project.format == Format::Native {
+        for dir in &project.revisions_dirs {
+            fs::create_dir_all(dir).map_err(|e| LoadError::io(dir, "create the directory", &e))?;
+        }
+    }
+    Ok(project)
 }

@@ -1583,3 +1583,18 @@ revision = 'b2'
     .unwrap_err();
     assert_names(&e, "f.py", Some(3));
 }
+
+#[test]
+fn init_next_to_alembic_ini_keeps_the_alembic_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "alembic.ini", INI);
+    write(
+        &tmp.path().join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    let p = init_project(tmp.path()).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert!(!tmp.path().join("revisions").exists());
+    assert_eq!(ids(&load(&p)), vec!["a1"]);
+}
