@@ -193,6 +193,11 @@ impl Project {
                 return Ok(p);
             }
         }
+        // An Alembic script or versions directory below its alembic.ini:
+        // use the ini, so that every version location is found.
+        if let Some(p) = enclosing_alembic_project(&dir) {
+            return Ok(p);
+        }
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
@@ -281,6 +286,27 @@ impl Project {
             recursive: ini.recursive,
         })
     }
+}
+
+/// The Alembic project one or two levels up whose script directory or
+/// version locations include `dir`, if any.
+fn enclosing_alembic_project(dir: &Path) -> Option<Project> {
+    let me = fs::canonicalize(dir).ok()?;
+    let mut up = me.parent();
+    for _ in 0..2 {
+        let root = up?;
+        let ini = root.join(ALEMBIC_INI);
+        if ini.is_file() {
+            let p = Project::from_ini(root.to_path_buf(), Config::default(), &ini).ok()?;
+            let hit = p.revisions_dirs.iter().any(|d| {
+                let d = fs::canonicalize(d).ok();
+                d.as_deref() == Some(&me) || d.as_deref().and_then(Path::parent) == Some(&me)
+            });
+            return hit.then_some(p);
+        }
+        up = root.parent();
+    }
+    None
 }
 
 /// Does `dir` hold native revision files / Alembic revision files?

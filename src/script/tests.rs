@@ -1598,3 +1598,25 @@ fn init_next_to_alembic_ini_keeps_the_alembic_layout() {
     assert!(!tmp.path().join("revisions").exists());
     assert_eq!(ids(&load(&p)), vec!["a1"]);
 }
+
+#[test]
+fn alembic_subdirectories_find_their_ini_and_all_version_locations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "alembic.ini",
+        &format!("{INI}version_locations = %(here)s/migrations/versions %(here)s/extra\n"),
+    );
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    write(&root.join("extra"), "b.py", &py_file("b1", "'a1'"));
+    for dir in [root.join("migrations"), root.join("migrations/versions")] {
+        let p = Project::locate(Some(&dir)).unwrap();
+        assert_eq!(p.format, Format::Alembic);
+        assert_eq!(ids(&load(&p)), vec!["a1", "b1"], "{}", dir.display());
+    }
+}
