@@ -14,20 +14,22 @@
 //! top-down and sorted with `recursive_version_locations`), `%(here)s` and
 //! `path_separator`/legacy splitting of `version_locations`, the legacy
 //! `<hex>.py` id, the message (`Script.doc`: the stripped docstring up to
-//! its first blank line), the file name slug, and the layout of written
-//! files (Alembic's default `script.py.mako`).
+//! its first blank line), the file name (`file_template`,
+//! `truncate_slug_length`, slug rules), and the layout of written files
+//! (Alembic's default `script.py.mako`).
 //!
 //! Differs: relative `script_location`/`version_locations` are taken from
 //! the ini file's directory (Alembic: the current directory); `Create Date`
-//! is written in UTC with `+00:00`; values must be literals (None, strings,
+//! and the date fields of `file_template` are UTC (`Create Date` ends in
+//! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals (None, strings,
 //! tuples or lists of strings), so computed ones are reported with their
 //! line; files must be UTF-8; docstrings are not dedented (Python 3.13
 //! dedents them, which only matters for indented multi-line messages).
 //!
 //! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
 //! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
-//! (`.pyc` only), custom `file_template`, `truncate_slug_length` and
-//! `timezone` when writing, `\N{...}` escapes in headers.
+//! (`.pyc` only), other `timezone`s and a project's own `script.py.mako`
+//! when writing, `\N{...}` escapes in headers.
 
 mod alembic;
 mod error;
@@ -83,6 +85,11 @@ pub struct Project {
     pub config: Config,
     /// Alembic's `recursive_version_locations`: also read subdirectories.
     pub recursive: bool,
+    /// Alembic's `file_template` for new files (None: `%(rev)s_%(slug)s`),
+    /// with `%%` already unescaped. Native projects always use `<id>_<slug>`.
+    pub file_template: Option<String>,
+    /// Alembic's `truncate_slug_length` (None: 40).
+    pub truncate_slug_length: Option<usize>,
 }
 
 /// Everything read from a project's revision files.
@@ -205,6 +212,8 @@ impl Project {
                 format: Format::Alembic,
                 config: Config::default(),
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             });
         }
         let (has_yaml, has_py) = sniff(&dir);
@@ -226,6 +235,8 @@ impl Project {
             format,
             config: Config::default(),
             recursive: false,
+            file_template: None,
+            truncate_slug_length: None,
         })
     }
 
@@ -248,6 +259,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             });
         }
         match format {
@@ -257,6 +270,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             }),
             Format::Alembic if has_ini => Project::from_ini(root, config, ini_path),
             Format::Alembic if root.join("versions").is_dir() => Ok(Project {
@@ -265,6 +280,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             }),
             Format::Alembic => Err(LoadError::Config {
                 path: cfg_path.to_path_buf(),
@@ -284,6 +301,8 @@ impl Project {
             format: Format::Alembic,
             config,
             recursive: ini.recursive,
+            file_template: ini.file_template,
+            truncate_slug_length: ini.truncate_slug_length,
         })
     }
 }
@@ -559,8 +578,33 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
         }
         Format::Alembic => ("py", render_alembic(rev)),
     };
+    let name = match (project.format, &project.file_template) {
+        (Format::Alembic, Some(t)) => {
+            let slug = alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40));
+            alembic::file_name(t, &rev.id, &slug, &rev.created).map_err(|m| LoadError::Config {
+                path: project.root.join(ALEMBIC_INI),
+                line: None,
+                message: format!("file_template: {m}"),
+            })?
+        }
+        (Format::Alembic, None) => format!(
+            "{}_{}",
+            rev.id,
+            alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40))
+        ),
+        (Format::Native, _) => format!("{}_{}", rev.id, slug(&rev.message)),
+    };
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(LoadError::Config {
+            path: project.root.join(ALEMBIC_INI),
+            line: None,
+            message: format!(
+                "file_template gives the file name '{name}', which is not a plain file name"
+            ),
+        });
+    }
     fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, "create the directory", &e))?;
-    let path = dir.join(format!("{}_{}.{ext}", rev.id, slug(&rev.message)));
+    let path = dir.join(format!("{name}.{ext}"));
     write_new(&path, &text, " (pick another id or message)")?;
     Ok(path)
 }

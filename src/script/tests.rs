@@ -1175,6 +1175,8 @@ fn load_breakdown_timing() {
             format,
             config: Default::default(),
             recursive: false,
+            file_template: None,
+            truncate_slug_length: None,
         };
         let t = std::time::Instant::now();
         let files = list_files(&project, &mut vec![]);
@@ -1619,4 +1621,63 @@ fn alembic_subdirectories_find_their_ini_and_all_version_locations() {
         assert_eq!(p.format, Format::Alembic);
         assert_eq!(ids(&load(&p)), vec!["a1", "b1"], "{}", dir.display());
     }
+}
+
+#[test]
+fn file_template_formats_like_python() {
+    let d = chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07Z")
+        .unwrap()
+        .to_utc();
+    for (t, expected) in [
+        ("%(rev)s_%(slug)s", "ab12_add_x"),
+        (
+            "%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d-%(rev)s_%(slug)s",
+            "2026_03_04_0506-ab12_add_x",
+        ),
+        ("%(epoch)s_%(rev)s", "1772600767_ab12"),
+        (
+            "%(second)03d|%(minute)-4d|%(rev)10s|%(slug)-8s|%(day)+d|%(rev).3s%%x",
+            "007|6   |      ab12|add_x   |+4|ab1%x",
+        ),
+    ] {
+        assert_eq!(
+            alembic::file_name(t, "ab12", "add_x", &d).unwrap(),
+            expected,
+            "{t}"
+        );
+    }
+    assert!(alembic::file_name("%(nope)s", "a", "b", &d).is_err());
+    assert!(alembic::file_name("%(slug)d", "a", "b", &d).is_err());
+    assert!(alembic::file_name("50% off", "a", "b", &d).is_err());
+}
+
+#[test]
+fn alembic_ini_file_template_and_slug_length_name_new_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "alembic.ini",
+        &format!("{INI}file_template = %%(year)d_%%(month).2d_%%(day).2d-%%(rev)s_%%(slug)s\ntruncate_slug_length = 10\n"),
+    );
+    let project = Project::locate(Some(root)).unwrap();
+    let new = NewRevision {
+        id: "abcdef012345".into(),
+        parents: vec![],
+        depends_on: vec![],
+        branch_labels: vec![],
+        message: "add the orders table".into(),
+        created: chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07Z")
+            .unwrap()
+            .to_utc(),
+        transactional: true,
+        upgrade: String::new(),
+        downgrade: String::new(),
+    };
+    let path = write_revision(&project, &new).unwrap();
+    assert_eq!(
+        path.file_name().unwrap(),
+        "2026_03_04-abcdef012345_add_the_.py"
+    );
+    assert_eq!(ids(&load(&project)), vec!["abcdef012345"]);
 }
