@@ -1033,3 +1033,31 @@ pub(crate) fn file_name(
     out.push_str(rest);
     Ok(out)
 }
+
+/// A PEP 263 coding declaration naming Latin-1 in the first two lines.
+pub(crate) fn declares_latin1(bytes: &[u8]) -> bool {
+    bytes.split(|&b| b == b'\n').take(2).any(|line| {
+        let line = String::from_utf8_lossy(line);
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            return false;
+        };
+        let Some(i) = comment.find("coding") else {
+            return false;
+        };
+        let rest = &comment[i + "coding".len()..];
+        let Some(rest) = rest.strip_prefix([':', '=']) else {
+            return false;
+        };
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || "-_.".contains(*c))
+            .collect::<String>()
+            .to_lowercase()
+            .replace('_', "-");
+        matches!(
+            name.as_str(),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "iso-latin-1"
+        )
+    })
+}

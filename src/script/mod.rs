@@ -21,10 +21,11 @@
 //! Differs: relative `script_location`/`version_locations` are taken from
 //! the ini file's directory (Alembic: the current directory); `Create Date`
 //! and the date fields of `file_template` are UTC (`Create Date` ends in
-//! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals (None, strings,
-//! tuples or lists of strings), so computed ones are reported with their
-//! line; files must be UTF-8; docstrings are not dedented (Python 3.13
-//! dedents them, which only matters for indented multi-line messages).
+//! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals
+//! (None, strings, tuples or lists of strings), so computed ones are
+//! reported with their line; files must be UTF-8 (or declare Latin-1);
+//! docstrings are not dedented (Python 3.13 dedents them, which only
+//! matters for indented multi-line messages).
 //!
 //! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
 //! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
@@ -487,11 +488,23 @@ fn load_file(
     buf: &mut Vec<u8>,
 ) -> Result<(Revision, Body), LoadError> {
     let len = read_into(path, buf).map_err(|e| LoadError::io(path, "read", &e))?;
-    let text = std::str::from_utf8(&buf[..len]).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        action: "decode",
-        message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
-    })?;
+    let bytes = &buf[..len];
+    let latin1;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        // Python honours a Latin-1 coding declaration; so do we.
+        Err(_) if format == Format::Alembic && alembic::declares_latin1(bytes) => {
+            latin1 = bytes.iter().map(|&b| b as char).collect::<String>();
+            &latin1
+        }
+        Err(e) => {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                action: "decode",
+                message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
+            })
+        }
+    };
     match format {
         Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
         Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),

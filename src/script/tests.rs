@@ -1681,3 +1681,27 @@ fn alembic_ini_file_template_and_slug_length_name_new_files() {
     );
     assert_eq!(ids(&load(&project)), vec!["abcdef012345"]);
 }
+
+#[test]
+fn alembic_latin1_coding_declaration_is_honoured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("versions");
+    fs::create_dir_all(&v).unwrap();
+    let mut bytes = b"# -*- coding: latin-1 -*-\n\"\"\"caf".to_vec();
+    bytes.push(0xe9);
+    bytes.extend_from_slice(b"\"\"\"\nrevision = 'a1'\ndown_revision = None\n");
+    fs::write(v.join("a1.py"), &bytes).unwrap();
+    let mut bad = b"\"\"\"caf".to_vec();
+    bad.push(0xe9);
+    bad.extend_from_slice(b"\"\"\"\nrevision = 'b1'\ndown_revision = None\n");
+    fs::write(v.join("b1.py"), &bad).unwrap();
+    let loaded = load(&Project::locate(Some(&v)).unwrap());
+    assert_eq!(ids(&loaded), vec!["a1"]);
+    assert_eq!(loaded.revisions[0].message, "café");
+    assert_eq!(loaded.problems.len(), 1);
+    assert!(
+        loaded.problems[0].to_string().contains("UTF-8"),
+        "{}",
+        loaded.problems[0]
+    );
+}
