@@ -1705,3 +1705,16 @@ fn alembic_latin1_coding_declaration_is_honoured() {
         loaded.problems[0]
     );
 }
+
+proptest! {
+    /// Malformed input is an error, never a panic.
+    #[test]
+    fn native_and_config_parsers_are_total(lines in prop::collection::vec(prop_oneof![
+        "[ -~]{0,20}",
+        prop::sample::select(vec!["id: a", "parents: [", "parents: []", "- x", "  - y", "upgrade: |", "  SELECT", "message: \"", "? k", ": v", "&a [1]", "*a", "!!binary x", "---", "...", "{", "}", "[]", "format: native", "lock_timeout_secs: -1"]).prop_map(str::to_string),
+    ], 0..12)) {
+        let text = lines.join("\n");
+        let _ = parse_native(&p("x.yaml"), &text);
+        let _ = crate::config::Config::parse(Path::new("m.yaml"), &text);
+    }
+}
