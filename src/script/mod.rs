@@ -459,6 +459,11 @@ fn walk(project: &Project, dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Ve
     }
 }
 
+thread_local! {
+    /// One read buffer per thread, reused for every file it loads.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads a whole file into `buf` (reused across files): open, read until
 /// end of file, close; no stat call and no allocation per file.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -521,7 +526,7 @@ pub fn load(project: &Project) -> Loaded {
     let results: Vec<Result<(Revision, Body), LoadError>> = files
         .par_iter()
         .with_min_len(64)
-        .map_init(Vec::new, |buf, p| load_file(project.format, p, buf))
+        .map(|p| READ_BUF.with_borrow_mut(|buf| load_file(project.format, p, buf)))
         .collect();
     loaded.revisions.reserve(results.len());
     loaded.bodies.reserve(results.len());

@@ -1718,3 +1718,23 @@ proptest! {
         let _ = crate::config::Config::parse(Path::new("m.yaml"), &text);
     }
 }
+
+/// Loads the project at `$MERGEPOINT_BENCH_DIR` 20 times (for profiling).
+#[test]
+#[ignore]
+fn load_dir_repeatedly() {
+    let Ok(dir) = std::env::var("MERGEPOINT_BENCH_DIR") else {
+        return;
+    };
+    let project = Project::locate(Some(Path::new(&dir))).unwrap();
+    let t = std::time::Instant::now();
+    let cpu = cpu_ns();
+    for _ in 0..20 {
+        assert!(load(&project).problems.is_empty());
+    }
+    eprintln!(
+        "{:?} wall, {:.1} ms CPU per load",
+        t.elapsed() / 20,
+        (cpu_ns() - cpu) as f64 / 20e6
+    );
+}
