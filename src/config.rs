@@ -53,9 +53,11 @@ impl Config {
             } => LoadError::Config {
                 path,
                 line,
-                message: format!(
-                    "{message}; valid keys are format (native|alembic), revisions, database_url, version_table, version_table_schema, lock_timeout_secs"
-                ),
+                message: if message.contains("expected one of") {
+                    message
+                } else {
+                    format!("{message}; see the comments `mergepoint init` writes for every key")
+                },
             },
             other => other,
         })

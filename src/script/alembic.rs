@@ -234,6 +234,17 @@ impl<'a> Lexer<'a> {
                 }
                 continue;
             }
+            if kind == StrKind::Format && (b == b'{' || b == b'}') {
+                if self.peek(1) == b {
+                    self.pos += 2;
+                } else if b == b'{' {
+                    self.pos += 1;
+                    self.skip_replacement_field(start_line)?;
+                } else {
+                    self.pos += 1;
+                }
+                continue;
+            }
             if b == b'\n' {
                 if !triple {
                     return Err((
@@ -257,6 +268,78 @@ impl<'a> Lexer<'a> {
             }
             self.pos += 1;
         }
+    }
+}
+
+impl Lexer<'_> {
+    /// Skips an f-string replacement field (after its `{`), which may hold
+    /// any expression, including strings with the same quotes (Python 3.12).
+    fn skip_replacement_field(&mut self, start_line: usize) -> Result<(), LexError> {
+        let mut depth = 1usize;
+        while self.pos < self.src.len() {
+            let b = self.src[self.pos];
+            match b {
+                b'\'' | b'"' => {
+                    self.string("")?;
+                }
+                b'\n' => {
+                    self.pos += 1;
+                    self.newline();
+                }
+                b':' if depth == 1 => {
+                    // The format spec: literal text with nested fields.
+                    self.pos += 1;
+                    while self.pos < self.src.len() {
+                        match self.src[self.pos] {
+                            b'{' => {
+                                self.pos += 1;
+                                self.skip_replacement_field(start_line)?;
+                            }
+                            b'}' => {
+                                self.pos += 1;
+                                return Ok(());
+                            }
+                            b'\n' => {
+                                self.pos += 1;
+                                self.newline();
+                            }
+                            _ => self.pos += 1,
+                        }
+                    }
+                }
+                b'{' | b'(' | b'[' => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                b'}' | b')' | b']' => {
+                    depth -= 1;
+                    self.pos += 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
+                    let start = self.pos;
+                    while self.pos < self.src.len()
+                        && (self.src[self.pos].is_ascii_alphanumeric()
+                            || self.src[self.pos] == b'_'
+                            || self.src[self.pos] >= 0x80)
+                    {
+                        self.pos += 1;
+                    }
+                    let name = &self.text[start..self.pos];
+                    let q = self.peek(0);
+                    if (q == b'\'' || q == b'"') && is_string_prefix(name) {
+                        self.string(name)?;
+                    }
+                }
+                _ => self.pos += 1,
+            }
+        }
+        Err((
+            start_line,
+            "unterminated f-string (a `{` is never closed); close it".to_string(),
+        ))
     }
 }
 
@@ -447,7 +530,7 @@ impl<'t> Parser<'t> {
                 self.pos += 1;
                 self.seq("]")
             }
-            Some(_) => Err("only None, a string, or a tuple or list of strings can be read without running Python".to_string()),
+            Some(_) => Err("it is computed (a call, a name or an expression), and revision files are read without running Python".to_string()),
             None => Err("the value is missing".to_string()),
         }
     }
@@ -583,7 +666,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
             let v = literal(value_toks).map_err(|m| {
                 py_err(
                     line,
-                    format!("cannot read the value of `{name}` statically: {m}; write it as None, a string, or a tuple of strings"),
+                    format!("cannot read `{name}`: {m}; write it as a literal: None, 'id' or ('id1', 'id2')"),
                 )
             })?;
             values[slot] = Some((line, v));
@@ -804,6 +887,13 @@ def downgrade() -> None:
 /// Alembic's file-name slug: `\w+` runs of the message joined by `_`,
 /// lower-cased, cut to 40 characters at a word boundary.
 pub(crate) fn slug(message: &str) -> String {
+    slug_with(message, 40)
+}
+
+/// [`slug`] with Alembic's `truncate_slug_length` (0 means the default 40,
+/// as Alembic's `truncate_slug_length or 40`).
+pub(crate) fn slug_with(message: &str, max: usize) -> String {
+    let max = if max == 0 { 40 } else { max };
     let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
     for c in message.chars() {
@@ -817,9 +907,8 @@ pub(crate) fn slug(message: &str) -> String {
         words.push(cur);
     }
     let slug = words.join("_").to_lowercase();
-    const MAX: usize = 40;
-    if slug.chars().count() > MAX {
-        let cut: String = slug.chars().take(MAX).collect();
+    if slug.chars().count() > max {
+        let cut: String = slug.chars().take(max).collect();
         let head = match cut.rfind('_') {
             Some(i) => &cut[..i],
             None => &cut[..],
@@ -828,4 +917,147 @@ pub(crate) fn slug(message: &str) -> String {
     } else {
         slug
     }
+}
+
+/// Alembic's `file_template % {...}`: Python %-formatting of `rev`, `slug`,
+/// `epoch`, `year`, `month`, `day`, `hour`, `minute` and `second`.
+pub(crate) fn file_name(
+    template: &str,
+    rev: &str,
+    slug: &str,
+    created: &chrono::DateTime<chrono::Utc>,
+) -> Result<String, String> {
+    use chrono::{Datelike, Timelike};
+    let int = |key: &str| -> Option<i64> {
+        Some(match key {
+            "epoch" => created.timestamp(),
+            "year" => created.year() as i64,
+            "month" => created.month() as i64,
+            "day" => created.day() as i64,
+            "hour" => created.hour() as i64,
+            "minute" => created.minute() as i64,
+            "second" => created.second() as i64,
+            _ => return None,
+        })
+    };
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+            continue;
+        }
+        let Some(r) = rest.strip_prefix('(') else {
+            return Err("every % must be %(name)<format> or %%".to_string());
+        };
+        let close = r.find(')').ok_or("unclosed %(")?;
+        let key = &r[..close];
+        let spec = &r[close + 1..];
+        let flags_len = spec
+            .find(|c: char| !"#0- +".contains(c))
+            .unwrap_or(spec.len());
+        let flags = &spec[..flags_len];
+        let after_flags = &spec[flags_len..];
+        let width_len = after_flags
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after_flags.len());
+        let width: usize = after_flags[..width_len].parse().unwrap_or(0);
+        let mut after_width = &after_flags[width_len..];
+        let mut precision = None;
+        if let Some(p) = after_width.strip_prefix('.') {
+            let n = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            precision = Some(p[..n].parse::<usize>().unwrap_or(0));
+            after_width = &p[n..];
+        }
+        let conv = after_width
+            .chars()
+            .next()
+            .ok_or("a %(name) has no conversion (s or d)")?;
+        rest = &after_width[conv.len_utf8()..];
+        let (body, numeric) = match conv {
+            's' | 'r' | 'a' => {
+                let v = match key {
+                    "rev" => rev.to_string(),
+                    "slug" => slug.to_string(),
+                    k => int(k)
+                        .ok_or_else(|| format!("unknown key '{k}'"))?
+                        .to_string(),
+                };
+                let v = match precision {
+                    Some(p) => v.chars().take(p).collect(),
+                    None => v,
+                };
+                (v, false)
+            }
+            'd' | 'i' | 'u' => {
+                let n = int(key).ok_or_else(|| format!("'{key}' is not a number key (epoch, year, month, day, hour, minute, second)"))?;
+                let mut digits = n.unsigned_abs().to_string();
+                if let Some(p) = precision {
+                    while digits.len() < p {
+                        digits.insert(0, '0');
+                    }
+                }
+                let sign = if n < 0 {
+                    "-"
+                } else if flags.contains('+') {
+                    "+"
+                } else if flags.contains(' ') {
+                    " "
+                } else {
+                    ""
+                };
+                (format!("{sign}{digits}"), true)
+            }
+            other => return Err(format!("unsupported conversion '%{other}'")),
+        };
+        let len = body.chars().count();
+        if len >= width {
+            out.push_str(&body);
+        } else if flags.contains('-') {
+            out.push_str(&body);
+            out.push_str(&" ".repeat(width - len));
+        } else if numeric && flags.contains('0') {
+            let (sign, digits) =
+                body.split_at(body.len() - body.trim_start_matches(['-', '+', ' ']).len());
+            out.push_str(sign);
+            out.push_str(&"0".repeat(width - len));
+            out.push_str(digits);
+        } else {
+            out.push_str(&" ".repeat(width - len));
+            out.push_str(&body);
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A PEP 263 coding declaration naming Latin-1 in the first two lines.
+pub(crate) fn declares_latin1(bytes: &[u8]) -> bool {
+    bytes.split(|&b| b == b'\n').take(2).any(|line| {
+        let line = String::from_utf8_lossy(line);
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            return false;
+        };
+        let Some(i) = comment.find("coding") else {
+            return false;
+        };
+        let rest = &comment[i + "coding".len()..];
+        let Some(rest) = rest.strip_prefix([':', '=']) else {
+            return false;
+        };
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || "-_.".contains(*c))
+            .collect::<String>()
+            .to_lowercase()
+            .replace('_', "-");
+        matches!(
+            name.as_str(),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "iso-latin-1"
+        )
+    })
 }

@@ -112,10 +112,8 @@ impl LoadError {
         // serde_yaml appends " at line L column C"; we print the location
         // as a path prefix instead.
         if let Some(l) = &loc {
-            let suffix = format!(" at line {} column {}", l.line(), l.column());
-            if let Some(stripped) = message.strip_suffix(&suffix) {
-                message = stripped.to_string();
-            }
+            let at = format!(" at line {} column {}", l.line(), l.column());
+            message = message.replacen(&at, "", 1);
         }
         LoadError::Yaml {
             path: path.to_path_buf(),

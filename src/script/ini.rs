@@ -179,6 +179,8 @@ fn interpolate(
 pub(crate) struct AlembicIni {
     pub version_dirs: Vec<PathBuf>,
     pub recursive: bool,
+    pub file_template: Option<String>,
+    pub truncate_slug_length: Option<usize>,
 }
 
 /// Reads `alembic.ini` at `path` the way Alembic's `ScriptDirectory.from_config`
@@ -286,9 +288,21 @@ pub(crate) fn read_alembic_ini(path: &Path) -> Result<AlembicIni, LoadError> {
             }
         },
     };
+    let file_template = ini.get("alembic", "file_template", &vars)?.map(|(v, _)| v);
+    let truncate_slug_length = match ini.get("alembic", "truncate_slug_length", &vars)? {
+        None => None,
+        Some((v, line)) => Some(v.trim().parse::<usize>().map_err(|_| {
+            cfg_err(
+                Some(line),
+                format!("truncate_slug_length: '{v}' is not a whole number"),
+            )
+        })?),
+    };
     Ok(AlembicIni {
         version_dirs,
         recursive,
+        file_template,
+        truncate_slug_length,
     })
 }
 

@@ -5,6 +5,32 @@
 //! - [`load`] reads every revision file once, in Alembic's order, in parallel.
 //! - [`write_revision`] writes a new revision file, never overwriting.
 //! - [`init_project`] creates `mergepoint.yaml` and an empty `revisions/`.
+//!
+//! # Alembic compatibility (static reading)
+//!
+//! Same as Alembic: which files are revisions (`*.py`, not `__init__*`, not
+//! `.#*`, nothing in `__pycache__`), the order (file names sorted per
+//! directory, `version_locations` in configured order, subdirectories
+//! top-down and sorted with `recursive_version_locations`), `%(here)s` and
+//! `path_separator`/legacy splitting of `version_locations`, the legacy
+//! `<hex>.py` id, the message (`Script.doc`: the stripped docstring up to
+//! its first blank line), the file name (`file_template`,
+//! `truncate_slug_length`, slug rules), and the layout of written files
+//! (Alembic's default `script.py.mako`).
+//!
+//! Differs: relative `script_location`/`version_locations` are taken from
+//! the ini file's directory (Alembic: the current directory); `Create Date`
+//! and the date fields of `file_template` are UTC (`Create Date` ends in
+//! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals
+//! (None, strings, tuples or lists of strings), so computed ones are
+//! reported with their line; files must be UTF-8 (or declare Latin-1);
+//! docstrings are not dedented (Python 3.13 dedents them, which only
+//! matters for indented multi-line messages).
+//!
+//! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
+//! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
+//! (`.pyc` only), other `timezone`s and a project's own `script.py.mako`
+//! when writing, `\N{...}` escapes in headers.
 
 mod alembic;
 mod error;
@@ -60,6 +86,11 @@ pub struct Project {
     pub config: Config,
     /// Alembic's `recursive_version_locations`: also read subdirectories.
     pub recursive: bool,
+    /// Alembic's `file_template` for new files (None: `%(rev)s_%(slug)s`),
+    /// with `%%` already unescaped. Native projects always use `<id>_<slug>`.
+    pub file_template: Option<String>,
+    /// Alembic's `truncate_slug_length` (None: 40).
+    pub truncate_slug_length: Option<usize>,
 }
 
 /// Everything read from a project's revision files.
@@ -127,6 +158,12 @@ impl Project {
                     looked_for: "a directory, but this is a file".to_string(),
                 })
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LoadError::NoProject {
+                    dir,
+                    looked_for: "a directory, but nothing exists at this path".to_string(),
+                })
+            }
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
         }
         let cfg_path = dir.join(CONFIG_FILE);
@@ -137,6 +174,16 @@ impl Project {
         }
         if ini_path.is_file() {
             return Project::from_ini(dir, Config::default(), &ini_path);
+        }
+        let pyproject = dir.join("pyproject.toml");
+        if fs::read_to_string(&pyproject)
+            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
+        {
+            return Err(LoadError::Config {
+                path: pyproject,
+                line: None,
+                message: "Alembic settings in pyproject.toml ([tool.alembic]) are not read yet; pass --dir pointing at the versions directory, or set `format: alembic` and `revisions:` in a mergepoint.yaml".to_string(),
+            });
         }
         // The revisions directory of a project one level up.
         if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {
@@ -154,6 +201,11 @@ impl Project {
                 return Ok(p);
             }
         }
+        // An Alembic script or versions directory below its alembic.ini:
+        // use the ini, so that every version location is found.
+        if let Some(p) = enclosing_alembic_project(&dir) {
+            return Ok(p);
+        }
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
@@ -161,6 +213,8 @@ impl Project {
                 format: Format::Alembic,
                 config: Config::default(),
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             });
         }
         let (has_yaml, has_py) = sniff(&dir);
@@ -182,6 +236,8 @@ impl Project {
             format,
             config: Config::default(),
             recursive: false,
+            file_template: None,
+            truncate_slug_length: None,
         })
     }
 
@@ -204,6 +260,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             });
         }
         match format {
@@ -213,6 +271,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             }),
             Format::Alembic if has_ini => Project::from_ini(root, config, ini_path),
             Format::Alembic if root.join("versions").is_dir() => Ok(Project {
@@ -221,6 +281,8 @@ impl Project {
                 format,
                 config,
                 recursive: false,
+                file_template: None,
+                truncate_slug_length: None,
             }),
             Format::Alembic => Err(LoadError::Config {
                 path: cfg_path.to_path_buf(),
@@ -240,8 +302,31 @@ impl Project {
             format: Format::Alembic,
             config,
             recursive: ini.recursive,
+            file_template: ini.file_template,
+            truncate_slug_length: ini.truncate_slug_length,
         })
     }
+}
+
+/// The Alembic project one or two levels up whose script directory or
+/// version locations include `dir`, if any.
+fn enclosing_alembic_project(dir: &Path) -> Option<Project> {
+    let me = fs::canonicalize(dir).ok()?;
+    let mut up = me.parent();
+    for _ in 0..2 {
+        let root = up?;
+        let ini = root.join(ALEMBIC_INI);
+        if ini.is_file() {
+            let p = Project::from_ini(root.to_path_buf(), Config::default(), &ini).ok()?;
+            let hit = p.revisions_dirs.iter().any(|d| {
+                let d = fs::canonicalize(d).ok();
+                d.as_deref() == Some(&me) || d.as_deref().and_then(Path::parent) == Some(&me)
+            });
+            return hit.then_some(p);
+        }
+        up = root.parent();
+    }
+    None
 }
 
 /// Does `dir` hold native revision files / Alembic revision files?
@@ -374,6 +459,11 @@ fn walk(project: &Project, dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Ve
     }
 }
 
+thread_local! {
+    /// One read buffer per thread, reused for every file it loads.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads a whole file into `buf` (reused across files): open, read until
 /// end of file, close; no stat call and no allocation per file.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -403,11 +493,23 @@ fn load_file(
     buf: &mut Vec<u8>,
 ) -> Result<(Revision, Body), LoadError> {
     let len = read_into(path, buf).map_err(|e| LoadError::io(path, "read", &e))?;
-    let text = std::str::from_utf8(&buf[..len]).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        action: "decode",
-        message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
-    })?;
+    let bytes = &buf[..len];
+    let latin1;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        // Python honours a Latin-1 coding declaration; so do we.
+        Err(_) if format == Format::Alembic && alembic::declares_latin1(bytes) => {
+            latin1 = bytes.iter().map(|&b| b as char).collect::<String>();
+            &latin1
+        }
+        Err(e) => {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                action: "decode",
+                message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
+            })
+        }
+    };
     match format {
         Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
         Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),
@@ -424,7 +526,7 @@ pub fn load(project: &Project) -> Loaded {
     let results: Vec<Result<(Revision, Body), LoadError>> = files
         .par_iter()
         .with_min_len(64)
-        .map_init(Vec::new, |buf, p| load_file(project.format, p, buf))
+        .map(|p| READ_BUF.with_borrow_mut(|buf| load_file(project.format, p, buf)))
         .collect();
     loaded.revisions.reserve(results.len());
     loaded.bodies.reserve(results.len());
@@ -494,8 +596,33 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
         }
         Format::Alembic => ("py", render_alembic(rev)),
     };
+    let name = match (project.format, &project.file_template) {
+        (Format::Alembic, Some(t)) => {
+            let slug = alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40));
+            alembic::file_name(t, &rev.id, &slug, &rev.created).map_err(|m| LoadError::Config {
+                path: project.root.join(ALEMBIC_INI),
+                line: None,
+                message: format!("file_template: {m}"),
+            })?
+        }
+        (Format::Alembic, None) => format!(
+            "{}_{}",
+            rev.id,
+            alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40))
+        ),
+        (Format::Native, _) => format!("{}_{}", rev.id, slug(&rev.message)),
+    };
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(LoadError::Config {
+            path: project.root.join(ALEMBIC_INI),
+            line: None,
+            message: format!(
+                "file_template gives the file name '{name}', which is not a plain file name"
+            ),
+        });
+    }
     fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, "create the directory", &e))?;
-    let path = dir.join(format!("{}_{}.{ext}", rev.id, slug(&rev.message)));
+    let path = dir.join(format!("{name}.{ext}"));
     write_new(&path, &text, " (pick another id or message)")?;
     Ok(path)
 }
@@ -523,7 +650,8 @@ fn write_new(path: &Path, text: &str, hint: &str) -> Result<(), LoadError> {
 
 /// Creates `mergepoint.yaml` (commented, every key documented) and an
 /// empty `revisions/` directory at `root`. Refuses if `mergepoint.yaml`
-/// already exists.
+/// already exists. Next to an `alembic.ini` the project is an Alembic one
+/// and no `revisions/` is made.
 pub fn init_project(root: &Path) -> Result<Project, LoadError> {
     fs::create_dir_all(root).map_err(|e| LoadError::io(root, "create the directory", &e))?;
     let cfg = root.join(CONFIG_FILE);
@@ -532,7 +660,13 @@ pub fn init_project(root: &Path) -> Result<Project, LoadError> {
         CONFIG_TEMPLATE,
         "; this directory is already a mergepoint project",
     )?;
-    let revs = root.join("revisions");
-    fs::create_dir_all(&revs).map_err(|e| LoadError::io(&revs, "create the directory", &e))?;
-    Project::locate(Some(root))
+    let project = Project::locate(Some(root))?;
+    // An Alembic project keeps its versions directories; a native one gets
+    // its empty revisions directory.
+    if project.format == Format::Native {
+        for dir in &project.revisions_dirs {
+            fs::create_dir_all(dir).map_err(|e| LoadError::io(dir, "create the directory", &e))?;
+        }
+    }
+    Ok(project)
 }

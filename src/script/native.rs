@@ -66,7 +66,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
         missing(
             path,
             "id",
-            "add `id: <12 hex chars>` (a new one: mergepoint revision writes it for you)",
+            "add `id: <unique id>` (`mergepoint revision` generates 12 hex chars)",
         )
     })?;
     let parents = file.parents.ok_or_else(|| {

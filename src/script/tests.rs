@@ -1175,6 +1175,8 @@ fn load_breakdown_timing() {
             format,
             config: Default::default(),
             recursive: false,
+            file_template: None,
+            truncate_slug_length: None,
         };
         let t = std::time::Instant::now();
         let files = list_files(&project, &mut vec![]);
@@ -1497,4 +1499,242 @@ fn parse_cost_per_file() {
         }
         eprintln!("{name}: {:?} per file", t.elapsed() / n);
     }
+}
+
+#[test]
+#[ignore]
+fn show_error_messages() {
+    let cases: Vec<LoadError> = vec![
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: [a\nmessage: x\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: []\nmesage: typo\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "id: abc\nparents: a1\nmessage: m\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(
+            &p("revisions/a_x.yaml"),
+            "parents: []\nmessage: m\nupgrade: x\ndowngrade: y\n",
+        )
+        .unwrap_err(),
+        parse_native(&p("revisions/a_x.yaml"), "- a\n").unwrap_err(),
+        parse_alembic(&p("versions/a_x.py"), "revision = 'a\n").unwrap_err(),
+        parse_alembic(
+            &p("versions/a_x.py"),
+            "revision = 'a'\ndown_revision = foo()\n",
+        )
+        .unwrap_err(),
+        parse_alembic(&p("versions/helpers.py"), "x = 1\n").unwrap_err(),
+        parse_alembic(&p("versions/a_x.py"), "revision = 'a'\n").unwrap_err(),
+        crate::config::Config::parse(Path::new("mergepoint.yaml"), "revision: x\n").unwrap_err(),
+        Project::locate(Some(Path::new("/nonexistent"))).unwrap_err(),
+        Project::locate(Some(Path::new("/usr"))).unwrap_err(),
+    ];
+    for e in cases {
+        println!("{e}");
+    }
+}
+
+#[test]
+fn pyproject_alembic_config_is_reported_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "pyproject.toml",
+        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\n",
+    );
+    let e = Project::locate(Some(tmp.path())).unwrap_err();
+    assert!(matches!(e, LoadError::Config { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("pyproject.toml") && e.to_string().contains("--dir"),
+        "{e}"
+    );
+}
+
+#[test]
+fn alembic_fstrings_with_nested_quotes_do_not_confuse_the_reader() {
+    let text = r#""""msg"""
+revision = 'a1'
+down_revision = None
+
+def upgrade():
+    op.execute(f"UPDATE t SET x = '{d["k"]}' WHERE y = {f'{z}'} {{literal}}")
+    op.execute(f"""multi
+{ call("a",
+       'b') }
+""")
+    op.execute(f'{x!r:>{width}}')
+    op.execute(f"{x:'>10} {y:\"^5}")
+revision = 'b2'
+"#;
+    let r = parse_alembic(&p("f.py"), text).unwrap();
+    assert_eq!(r.id, "b2");
+    assert_eq!(r.message, "msg");
+    let e = parse_alembic(
+        &p("f.py"),
+        "revision = 'a'\ndown_revision = None\nx = f'{a'\n",
+    )
+    .unwrap_err();
+    assert_names(&e, "f.py", Some(3));
+}
+
+#[test]
+fn init_next_to_alembic_ini_keeps_the_alembic_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "alembic.ini", INI);
+    write(
+        &tmp.path().join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    let p = init_project(tmp.path()).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert!(!tmp.path().join("revisions").exists());
+    assert_eq!(ids(&load(&p)), vec!["a1"]);
+}
+
+#[test]
+fn alembic_subdirectories_find_their_ini_and_all_version_locations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "alembic.ini",
+        &format!("{INI}version_locations = %(here)s/migrations/versions %(here)s/extra\n"),
+    );
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    write(&root.join("extra"), "b.py", &py_file("b1", "'a1'"));
+    for dir in [root.join("migrations"), root.join("migrations/versions")] {
+        let p = Project::locate(Some(&dir)).unwrap();
+        assert_eq!(p.format, Format::Alembic);
+        assert_eq!(ids(&load(&p)), vec!["a1", "b1"], "{}", dir.display());
+    }
+}
+
+#[test]
+fn file_template_formats_like_python() {
+    let d = chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07Z")
+        .unwrap()
+        .to_utc();
+    for (t, expected) in [
+        ("%(rev)s_%(slug)s", "ab12_add_x"),
+        (
+            "%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d-%(rev)s_%(slug)s",
+            "2026_03_04_0506-ab12_add_x",
+        ),
+        ("%(epoch)s_%(rev)s", "1772600767_ab12"),
+        (
+            "%(second)03d|%(minute)-4d|%(rev)10s|%(slug)-8s|%(day)+d|%(rev).3s%%x",
+            "007|6   |      ab12|add_x   |+4|ab1%x",
+        ),
+    ] {
+        assert_eq!(
+            alembic::file_name(t, "ab12", "add_x", &d).unwrap(),
+            expected,
+            "{t}"
+        );
+    }
+    assert!(alembic::file_name("%(nope)s", "a", "b", &d).is_err());
+    assert!(alembic::file_name("%(slug)d", "a", "b", &d).is_err());
+    assert!(alembic::file_name("50% off", "a", "b", &d).is_err());
+}
+
+#[test]
+fn alembic_ini_file_template_and_slug_length_name_new_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "alembic.ini",
+        &format!("{INI}file_template = %%(year)d_%%(month).2d_%%(day).2d-%%(rev)s_%%(slug)s\ntruncate_slug_length = 10\n"),
+    );
+    let project = Project::locate(Some(root)).unwrap();
+    let new = NewRevision {
+        id: "abcdef012345".into(),
+        parents: vec![],
+        depends_on: vec![],
+        branch_labels: vec![],
+        message: "add the orders table".into(),
+        created: chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07Z")
+            .unwrap()
+            .to_utc(),
+        transactional: true,
+        upgrade: String::new(),
+        downgrade: String::new(),
+    };
+    let path = write_revision(&project, &new).unwrap();
+    assert_eq!(
+        path.file_name().unwrap(),
+        "2026_03_04-abcdef012345_add_the_.py"
+    );
+    assert_eq!(ids(&load(&project)), vec!["abcdef012345"]);
+}
+
+#[test]
+fn alembic_latin1_coding_declaration_is_honoured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("versions");
+    fs::create_dir_all(&v).unwrap();
+    let mut bytes = b"# -*- coding: latin-1 -*-\n\"\"\"caf".to_vec();
+    bytes.push(0xe9);
+    bytes.extend_from_slice(b"\"\"\"\nrevision = 'a1'\ndown_revision = None\n");
+    fs::write(v.join("a1.py"), &bytes).unwrap();
+    let mut bad = b"\"\"\"caf".to_vec();
+    bad.push(0xe9);
+    bad.extend_from_slice(b"\"\"\"\nrevision = 'b1'\ndown_revision = None\n");
+    fs::write(v.join("b1.py"), &bad).unwrap();
+    let loaded = load(&Project::locate(Some(&v)).unwrap());
+    assert_eq!(ids(&loaded), vec!["a1"]);
+    assert_eq!(loaded.revisions[0].message, "café");
+    assert_eq!(loaded.problems.len(), 1);
+    assert!(
+        loaded.problems[0].to_string().contains("UTF-8"),
+        "{}",
+        loaded.problems[0]
+    );
+}
+
+proptest! {
+    /// Malformed input is an error, never a panic.
+    #[test]
+    fn native_and_config_parsers_are_total(lines in prop::collection::vec(prop_oneof![
+        "[ -~]{0,20}",
+        prop::sample::select(vec!["id: a", "parents: [", "parents: []", "- x", "  - y", "upgrade: |", "  SELECT", "message: \"", "? k", ": v", "&a [1]", "*a", "!!binary x", "---", "...", "{", "}", "[]", "format: native", "lock_timeout_secs: -1"]).prop_map(str::to_string),
+    ], 0..12)) {
+        let text = lines.join("\n");
+        let _ = parse_native(&p("x.yaml"), &text);
+        let _ = crate::config::Config::parse(Path::new("m.yaml"), &text);
+    }
+}
+
+/// Loads the project at `$MERGEPOINT_BENCH_DIR` 20 times (for profiling).
+#[test]
+#[ignore]
+fn load_dir_repeatedly() {
+    let Ok(dir) = std::env::var("MERGEPOINT_BENCH_DIR") else {
+        return;
+    };
+    let project = Project::locate(Some(Path::new(&dir))).unwrap();
+    let t = std::time::Instant::now();
+    let cpu = cpu_ns();
+    for _ in 0..20 {
+        assert!(load(&project).problems.is_empty());
+    }
+    eprintln!(
+        "{:?} wall, {:.1} ms CPU per load",
+        t.elapsed() / 20,
+        (cpu_ns() - cpu) as f64 / 20e6
+    );
 }
