@@ -892,6 +892,7 @@ def run_fixture(path: Path, o) -> dict:
     cfg, script = oracle.load(root)
     answers = oracle.graph_answers(script)
     checker.compare_graph(root, answers, res["mismatches"])
+    checker.check_single_head_gate(root, answers, res["mismatches"])
     for c in fx["checks"]:
         checker.compare_plans(root, cfg, script, c["direction"], [c["spec"]], res["mismatches"], res["expected"])
         res["checks"] += 1
