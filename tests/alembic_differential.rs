@@ -9,7 +9,8 @@
 //!
 //! Knobs (environment):
 //! - `MERGEPOINT_ALEMBIC_SEEDS` (default 200) and `MERGEPOINT_ALEMBIC_START`
-//!   (default 0): which graphs.
+//!   (default 0): which graphs; `MERGEPOINT_ALEMBIC_PLANS` (default 20): random
+//!   plan questions per direction per graph.
 //! - `MERGEPOINT_ALEMBIC_DB` (default `postgresql://postgres@127.0.0.1:5432/postgres`):
 //!   admin URL for the database take-over checks; `off` skips only those.
 //! - `PYTHON`: the interpreter that creates the venv (default `python3`).
@@ -52,6 +53,7 @@ fn mergepoint_agrees_with_real_alembic() {
 
     let seeds = env_or("MERGEPOINT_ALEMBIC_SEEDS", "200");
     let start = env_or("MERGEPOINT_ALEMBIC_START", "0");
+    let plans = env_or("MERGEPOINT_ALEMBIC_PLANS", "20");
     let db = env_or(
         "MERGEPOINT_ALEMBIC_DB",
         "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -60,7 +62,7 @@ fn mergepoint_agrees_with_real_alembic() {
     let mut cmd = Command::new(&venv_python);
     cmd.arg(root.join("tests/alembic/differential.py"))
         .args(["--bin", env!("CARGO_BIN_EXE_mergepoint")])
-        .args(["--seeds", &seeds, "--start", &start])
+        .args(["--seeds", &seeds, "--start", &start, "--plans", &plans])
         .args(["--work", &root.join("target/alembic-diff").to_string_lossy()])
         .env("PYTHONHASHSEED", "0")
         .env("PYTHONDONTWRITEBYTECODE", "1")

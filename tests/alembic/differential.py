@@ -377,6 +377,45 @@ class Checker:
                 if got != a["ids"]:
                     self.mismatch(out, "hist-range:order", spec, a["ids"], got, cmd=r["cmd"], root=root)
 
+    # ---- online relative targets from the database's heads -------------------
+    def compare_online_relative(self, root, script, answers, graph, out, expected):
+        """`alembic downgrade -1` / `upgrade +1` on a database at all heads, against
+        `mergepoint plan heads -1|+1`. This is where Alembic's relative downgrade from
+        several heads guesses (deliberate difference relative-downgrade-several-heads)."""
+        heads = tuple(script.revision_map._real_heads)
+        targets = [("downgrade", "-1"), ("downgrade", "-2"), ("upgrade", "+1")]
+        for l in graph.labels[:2]:
+            targets += [("downgrade", l + "@-1"), ("upgrade", l + "@+1")]
+        for direction, target in targets:
+            a = oracle.online_plan(script, direction == "upgrade", target, heads)
+            r = self.mp.json(root, "plan", "--json", "--", "heads", target)
+            m_ok = r["rc"] == 0 and isinstance(r["json"], dict)
+            msteps = None
+            if m_ok:
+                steps = r["json"].get("steps") or []
+                msteps = ["%s %s -> %s" % (st.get("direction"), ", ".join(st.get("from") or []),
+                                            ", ".join(st.get("to") or [])) for st in steps]
+            spec = "online: alembic %s %s at heads (%s)" % (direction, target, ", ".join(heads))
+            aview = a["steps"] if a["ok"] else "rejected: " + a["error"][:300]
+            mview = msteps if m_ok else "rejected (exit %s): %s" % (r["rc"], r["stderr"].strip()[-300:])
+            rec = {"kind": "online-%s:" % direction, "spec": spec, "alembic": aview, "mergepoint": mview,
+                   "detail": "; ".join(a["warnings"]), "cmd": r["cmd"], "root": str(root)}
+            if r["rc"] not in (0, 2):
+                rec["kind"] += "exit-%s" % r["rc"]
+                out.append(rec)
+            elif a["ok"] and m_ok:
+                if a["steps"] != msteps:
+                    rec["kind"] += "order" if sorted(a["steps"]) == sorted(msteps) else "steps"
+                    out.append(rec)
+            elif a["ok"] != m_ok:
+                if not m_ok and any("from multiple heads is ambiguous" in w for w in a["warnings"]):
+                    rec["kind"] += "relative-several-heads"
+                    rec["expected"] = "relative-downgrade-several-heads"
+                    expected.append(rec)
+                else:
+                    rec["kind"] += "alembic-accepts" if a["ok"] else "alembic-rejects"
+                    out.append(rec)
+
     # ---- other project layouts ---------------------------------------------
     def check_layouts(self, project, root, out):
         """heads/history on the same graph laid out as `alembic init migrations` makes it,
@@ -816,6 +855,7 @@ def run_seed(seed: int, o) -> dict:
     if not o.alembic_only:
         checker.compare_graph(root, answers, out)
         checker.check_single_head_gate(root, answers, out)
+        checker.compare_online_relative(root, script, answers, graph, out, expected)
         checker.compare_history_ranges(root, script, graph.history_specs(rng), out)
     ups = graph.upgrade_specs(rng, o.plans)
     downs = graph.downgrade_specs(rng, o.plans)

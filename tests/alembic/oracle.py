@@ -140,3 +140,20 @@ def current_heads(url: str) -> list[str]:
             return sorted(MigrationContext.configure(conn).get_current_heads())
     finally:
         eng.dispose()
+
+
+def online_plan(script: ScriptDirectory, upgrade: bool, target: str, current: tuple) -> dict:
+    """The steps `alembic upgrade|downgrade TARGET` would run on a database whose
+    version table holds `current` (what command.upgrade/downgrade plan online)."""
+    res: dict = {"ok": False, "steps": [], "error": None, "warnings": []}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            steps = (script._upgrade_revs if upgrade else script._downgrade_revs)(target, current)
+            res["steps"] = [s.short_log for s in steps]
+            res["ok"] = True
+        except Exception as e:
+            res["error"] = "%s: %s" % (type(e).__name__, e)
+            res["error_type"] = type(e).__name__
+    res["warnings"] = [str(w.message) for w in caught]
+    return res
