@@ -281,6 +281,24 @@ fn custom_version_table_and_schema_online() {
     assert_eq!(log.stdout.lines().count(), 4, "{}", log.transcript());
     let check = env.run(&with(&["check", "--database"]));
     assert_eq!(check.code, 0, "{}", check.transcript());
+    // check --database reads the named table: a redundant row there is
+    // found, and --repair deletes it there.
+    db.client()
+        .batch_execute(r#"INSERT INTO "Ops Schema"."Mp Versions" VALUES ('aaaa')"#)
+        .unwrap();
+    let check = env.run(&with(&["check", "--database"]));
+    assert_eq!(check.code, 1, "{}", check.transcript());
+    assert!(check.stdout.contains("not_a_head"), "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains(r#"DELETE FROM "Ops Schema"."Mp Versions" WHERE version_num = 'aaaa';"#),
+        "{}",
+        check.stdout
+    );
+    let repair = env.run(&with(&["check", "--database", "--repair"]));
+    assert_eq!(repair.code, 0, "{}", repair.transcript());
+    assert_eq!(rows_in(&db, "Mp Versions", Some("Ops Schema")), ["bbbb"]);
     let stamp = env.run(&with(&["stamp", "head"]));
     assert_eq!(stamp.code, 0, "{}", stamp.transcript());
     assert_eq!(rows_in(&db, "Mp Versions", Some("Ops Schema")), ["cccc"]);
