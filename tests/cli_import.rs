@@ -429,3 +429,30 @@ fn help_explains_the_behaviour() {
         assert!(run.stdout.contains(want), "no {want:?} in:\n{}", run.stdout);
     }
 }
+
+#[test]
+fn a_project_alembic_cannot_load_is_an_input_error() {
+    let env = TestEnv::fixture("alembic_import");
+    let file = "migrations/versions/0a1b00000003_create_orders.py";
+    let text = env.read(file);
+    env.write(
+        file,
+        &text.replace(
+            "import sqlalchemy as sa\n",
+            "import sqlalchemy as sa\nimport no_such_module_here\n",
+        ),
+    );
+    let run = import(&env, &[]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.starts_with(
+            "error: Alembic could not load the project: ModuleNotFoundError: No module named 'no_such_module_here'"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run
+        .stderr
+        .contains("0a1b00000003_create_orders.py\", line 12"));
+    assert!(!env.path("native").exists(), "nothing written");
+}

@@ -241,7 +241,7 @@ pub fn run_driver(
                 message: f.message,
             },
             "load" => ImportError::AlembicLoad {
-                message: f.message.trim_end().to_string(),
+                message: f.message.trim_end().replace('\n', "\n  "),
             },
             _ => ImportError::Driver {
                 python: python.to_string(),
@@ -654,5 +654,134 @@ pub fn verify(
         })
     } else {
         Err(ImportError::Verify { problems })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drev(parents: &[&str]) -> DriverRevision {
+        DriverRevision {
+            path: "/p/versions/x.py".to_string(),
+            down_revision: parents.iter().map(|s| s.to_string()).collect(),
+            depends_on: vec![],
+            branch_labels: vec![],
+            doc: None,
+            created: None,
+            upgrade_sql: Some("CREATE TABLE t (x int);\n".to_string()),
+            downgrade_sql: Some("DROP TABLE t;\n".to_string()),
+            upgrade_error: None,
+            downgrade_error: None,
+            autocommit_block: false,
+            transaction_control: false,
+        }
+    }
+
+    fn report(revs: &[(&str, DriverRevision)]) -> DriverReport {
+        DriverReport {
+            alembic_version: "1".into(),
+            sqlalchemy_version: "2".into(),
+            python_version: "3".into(),
+            revisions: revs
+                .iter()
+                .map(|(id, r)| (id.to_string(), r.clone()))
+                .collect(),
+        }
+    }
+
+    fn graph() -> RevisionGraph {
+        RevisionGraph::build(vec![
+            Revision::new("aaaa", &[]),
+            Revision::new("bbbb", &["aaaa"]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn cross_check_names_every_difference() {
+        let g = graph();
+        assert!(cross_check(
+            &g,
+            &report(&[("aaaa", drev(&[])), ("bbbb", drev(&["aaaa"]))])
+        )
+        .is_empty());
+        let mut b = drev(&[]);
+        b.branch_labels = vec!["x".into()];
+        let problems = cross_check(&g, &report(&[("bbbb", b), ("cccc", drev(&[]))]));
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems[0].contains("Alembic does not see revision aaaa"));
+        assert!(problems[1]
+            .contains("down_revision of bbbb is [aaaa] for mergepoint but [] for Alembic"));
+        assert!(
+            problems[2].contains("branch_labels of bbbb is [] for mergepoint but [x] for Alembic")
+        );
+        assert!(problems[3].contains("Alembic sees revision cccc, mergepoint does not"));
+    }
+
+    #[test]
+    fn convert_maps_sql_transactions_dates_and_failures() {
+        let g = graph();
+        let mut a = drev(&[]);
+        a.autocommit_block = true;
+        a.created = Some("2026-01-02T03:04:05Z".into());
+        let mut b = drev(&["aaaa"]);
+        b.downgrade_sql = None;
+        b.downgrade_error = Some("TypeError: boom (line 3)".into());
+        b.created = Some("not a date".into());
+        let out = convert(&g, &report(&[("aaaa", a), ("bbbb", b)]), Path::new("/p"));
+        assert!(out[0].is_complete());
+        assert!(!out[0].body.transactional);
+        assert_eq!(out[0].body.created.as_deref(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(out[0].source, "versions/x.py");
+        assert!(!out[1].is_complete());
+        assert!(out[1].body.transactional);
+        assert_eq!(out[1].body.upgrade, "CREATE TABLE t (x int);\n");
+        assert!(out[1]
+            .body
+            .downgrade
+            .starts_with("-- TODO(mergepoint import-alembic): downgrade() of versions/x.py"));
+        assert!(out[1]
+            .body
+            .downgrade
+            .contains("--   TypeError: boom (line 3)\n"));
+        assert_eq!(
+            out[1].unconverted,
+            [Unconverted {
+                function: "downgrade",
+                reason: "TypeError: boom (line 3)".into()
+            }]
+        );
+        let created = out[1].body.created.as_deref().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+            "{created}"
+        );
+    }
+
+    #[test]
+    fn todo_sql_quotes_and_fails() {
+        let sql = todo_sql("it's", "upgrade", "v/x.py", "a\nb");
+        assert!(sql.contains("--   a\n--   b\n"));
+        assert!(sql.contains("'revision it''s was imported"));
+        assert!(sql.ends_with("END $mergepoint_todo$;\n"));
+        assert!(sql.lines().filter(|l| !l.starts_with("--")).count() == 1);
+    }
+
+    #[test]
+    fn out_dir_rules() {
+        let tmp =
+            std::env::temp_dir().join(format!("mp-import-unit-{}", uuid::Uuid::new_v4().simple()));
+        assert!(check_out_dir(&tmp).is_ok(), "missing is fine");
+        std::fs::create_dir_all(tmp.join("revisions")).unwrap();
+        assert!(check_out_dir(&tmp).is_ok(), "empty revisions/ is fine");
+        std::fs::write(tmp.join("revisions/x.yaml"), "id: x\n").unwrap();
+        let e = check_out_dir(&tmp).unwrap_err().to_string();
+        assert!(e.contains("is not empty"), "{e}");
+        std::fs::remove_file(tmp.join("revisions/x.yaml")).unwrap();
+        std::fs::write(tmp.join("alembic.ini"), "[alembic]\n").unwrap();
+        let e = check_out_dir(&tmp).unwrap_err().to_string();
+        assert!(e.contains("alembic.ini"), "{e}");
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

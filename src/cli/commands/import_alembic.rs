@@ -103,7 +103,7 @@ fn to_cli(err: ImportError, python: &str) -> CliError {
             imp::PYTHON_ENV
         )),
         ImportError::AlembicLoad { .. } => Some(
-            "run the import with the Python of the project's virtualenv (--python), from where `alembic` normally runs"
+            "use the Python of the project's virtualenv (--python), and check that `alembic history` works in this directory (prepend_sys_path in alembic.ini puts the project's modules on the path)"
                 .to_string(),
         ),
         ImportError::Mismatch { .. } => Some(
