@@ -246,10 +246,15 @@ fn print_text(ctx: &mut Ctx, r: &ImportReport, python_version: &str) -> CliResul
     )?;
     if let Some(n) = &r.note {
         writeln!(ctx.out, "note: {n}")?;
+        writeln!(
+            ctx.out,
+            "Checked: the new project has the same revisions, graph and heads."
+        )?;
+    } else {
+        writeln!(
+            ctx.out,
+            "Checked: the new project has the same revisions, graph, heads and history."
+        )?;
     }
-    writeln!(
-        ctx.out,
-        "Checked: the new project has the same revisions, graph, heads and history."
-    )?;
     Ok(())
 }
