@@ -242,7 +242,11 @@ fn print_text(ctx: &mut Ctx, r: &ImportReport, python_version: &str) -> CliResul
         "{} converted, {} need hand-written SQL; heads: {}",
         r.converted,
         r.todo,
-        r.heads.join(", ")
+        if r.heads.is_empty() {
+            "(none)".to_string()
+        } else {
+            r.heads.join(", ")
+        }
     )?;
     if let Some(n) = &r.note {
         writeln!(ctx.out, "note: {n}")?;
