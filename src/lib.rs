@@ -5,7 +5,9 @@
 //! - [`script`]: revision files on disk, native YAML and Alembic `.py`.
 //! - [`db`]: PostgreSQL: version table, lock, runner, audit history.
 //! - [`cli`]: the command line.
+//! - [`alembic_import`]: conversion of an Alembic project into a native one.
 
+pub mod alembic_import;
 pub mod cli;
 pub mod config;
 pub mod db;

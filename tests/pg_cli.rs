@@ -361,3 +361,74 @@ fn cli_offline_sql_into_psql_matches_the_online_upgrade() {
     assert_eq!(offline.rows(), online.rows());
     assert_eq!(online.rows(), vec!["dddd00000001".to_string()]);
 }
+
+fn psql_apply(url: &str, script: &str) {
+    use std::io::Write;
+    let mut psql = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql is installed");
+    psql.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let res = psql.wait_with_output().unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
+#[test]
+fn cli_custom_version_table_offline_matches_online() {
+    let p = linear_project(3);
+    let table = mergepoint::db::VersionTable::new("Deploy Versions", Some("ops")).unwrap();
+    let flags = [
+        "--version-table",
+        "Deploy Versions",
+        "--version-table-schema",
+        "ops",
+    ];
+    let args = |base: &[&'static str]| -> Vec<&'static str> {
+        let mut v = base.to_vec();
+        v.extend_from_slice(&flags);
+        v
+    };
+    let online = TestDb::create();
+    online.client().batch_execute("CREATE SCHEMA ops").unwrap();
+    let mut a = args(&["upgrade", "heads"]);
+    a.extend(["--database-url", online.url.as_str()]);
+    let out = p.run(&a);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = p.run(&args(&["upgrade", "heads", "--sql"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let script = String::from_utf8(out.stdout).unwrap();
+    let offline = TestDb::create();
+    offline.client().batch_execute("CREATE SCHEMA ops").unwrap();
+    psql_apply(&offline.url, &script);
+
+    let rows = |db: &TestDb| mergepoint::db::current(&mut db.client(), &table).unwrap();
+    assert_eq!(rows(&online), vec![format!("{:012x}", 3)]);
+    assert_eq!(rows(&offline), rows(&online));
+    assert_eq!(offline.schema_dump(), online.schema_dump());
+    for db in [&online, &offline] {
+        assert!(db.rows().is_empty(), "nothing in public.alembic_version");
+        let n: i64 = db
+            .client()
+            .query_one("SELECT count(*) FROM ops.mergepoint_history", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 3);
+    }
+    // Downgrade offline from the same table.
+    let out = p.run(&args(&["downgrade", "heads:base", "--sql"]));
+    assert!(out.status.success(), "{}", text(&out));
+    psql_apply(&offline.url, &String::from_utf8(out.stdout).unwrap());
+    assert!(rows(&offline).is_empty());
+}

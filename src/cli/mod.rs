@@ -106,6 +106,9 @@ pub enum Command {
     /// Set the version table to a revision without running any migration.
     #[command(after_help = commands::db::STAMP_AFTER_HELP)]
     Stamp(commands::db::StampArgs),
+    /// Convert an Alembic project into a native one, SQL from Alembic's offline mode.
+    #[command(after_help = commands::import_alembic::AFTER_HELP)]
+    ImportAlembic(commands::import_alembic::ImportAlembicArgs),
 }
 
 /// What a command gets: the global options and where to write.
@@ -188,6 +191,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Downgrade(args) => db::downgrade(&mut ctx, args),
         Command::Stamp(args) => db::stamp(&mut ctx, args),
         Command::Log(args) => db::log(&mut ctx, args),
+        Command::ImportAlembic(args) => import_alembic::run(&mut ctx, args),
     };
     result?;
     ctx.out.flush()?;

@@ -8,30 +8,35 @@
 use crate::cli::view::{LineOpts, RevisionView};
 use crate::cli::{resolve, CliError, CliResult, Ctx, ErrorKind, Workspace};
 use crate::db::{self, Database, DbError, RevisionSql, RunOptions, VersionTable};
-use crate::graph::{Plan, RevisionGraph};
-use crate::script::Body;
+use crate::graph::{Plan, ResolveError, RevisionGraph, Step};
+use crate::script::{Body, Format};
 use clap::Args;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const CURRENT_AFTER_HELP: &str = "\
 Prints the revisions recorded in the version table (alembic_version), one
-line each, like `alembic current`.
+line each, like `alembic current`. --check-heads exits 1 unless the
+database is at exactly the graph's heads (CI / deploy gate).
 
 Examples:
   mergepoint current --database-url postgresql://app@localhost/shop
+  mergepoint current --check-heads        exit 1 if not fully upgraded
   DATABASE_URL=postgresql://app@localhost/shop mergepoint current --json";
 
 pub const UPGRADE_AFTER_HELP: &str = "\
 TARGET is any identifier: head, heads, a revision, label@head, +1. Each
 revision and its version-table update commit in one transaction (revisions
 marked `transactional: false` run outside one). Concurrent runners wait for
-the migration lock, then find nothing left to do.
+the migration lock, then find nothing left to do. Each step prints one
+line as it runs: direction, revision, message, time taken.
 
 Examples:
   mergepoint upgrade head
   mergepoint upgrade heads --lock-timeout 120
+  mergepoint upgrade head --transaction-per-run        all or nothing
+  mergepoint upgrade head --json                       JSON lines
   mergepoint upgrade head --sql > upgrade.sql          offline: print the SQL
   mergepoint upgrade a1b2:head --sql                   offline, from a1b2";
 
@@ -67,18 +72,32 @@ pub struct DbArgs {
     /// [default: lock_timeout_secs in mergepoint.yaml, else 60].
     #[arg(long, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
+    /// Name of the version table [default: version_table in
+    /// mergepoint.yaml, else alembic_version].
+    #[arg(long, value_name = "NAME")]
+    pub version_table: Option<String>,
+    /// Schema of the version table and of mergepoint_history [default:
+    /// version_table_schema in mergepoint.yaml, else the first schema on
+    /// the search path].
+    #[arg(long, value_name = "SCHEMA")]
+    pub version_table_schema: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct CurrentArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Show each applied revision in full.
+    /// Show each applied revision in full: its message, parents, file,
+    /// and whether it is a head of the graph.
     #[arg(long, short)]
     pub verbose: bool,
     /// Print a JSON object: the masked URL, the rows, the revisions.
     #[arg(long)]
     pub json: bool,
+    /// Exit 1 unless the version table holds exactly the graph's heads,
+    /// saying which heads are not applied and which rows are not heads.
+    #[arg(long)]
+    pub check_heads: bool,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +109,15 @@ pub struct MoveArgs {
     /// Print the SQL instead of running it (offline mode, no database).
     #[arg(long)]
     pub sql: bool,
+    /// Run the whole plan in one transaction: if any revision fails,
+    /// nothing of this run stays applied. Refused when a revision of the
+    /// plan is `transactional: false`.
+    #[arg(long, conflicts_with = "sql")]
+    pub transaction_per_run: bool,
+    /// Print one JSON object per step as it runs, then a summary object
+    /// (JSON lines, see docs/json.md).
+    #[arg(long, conflicts_with = "sql")]
+    pub json: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -114,12 +142,20 @@ pub struct StampArgs {
     /// Empty the version table first (also drops rows of unknown revisions).
     #[arg(long)]
     pub purge: bool,
+    /// Print one JSON object per stamped revision, then a summary object
+    /// (JSON lines, see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
 
 impl From<DbError> for CliError {
     fn from(err: DbError) -> Self {
+        if let DbError::Plan(e) = err {
+            // Keeps the planner's hints (e.g. several heads).
+            return CliError::from(e);
+        }
         let kind = match err.exit_code() {
             3 => ErrorKind::Database,
             4 => ErrorKind::LockTimeout,
@@ -150,8 +186,13 @@ pub(crate) fn revision_sql(ws: &Workspace) -> HashMap<String, RevisionSql> {
 pub(crate) fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
     let cfg = &ws.project.config;
     let table = VersionTable::new(
-        cfg.version_table.as_deref().unwrap_or("alembic_version"),
-        cfg.version_table_schema.as_deref(),
+        args.version_table
+            .as_deref()
+            .or(cfg.version_table.as_deref())
+            .unwrap_or("alembic_version"),
+        args.version_table_schema
+            .as_deref()
+            .or(cfg.version_table_schema.as_deref()),
     )?;
     let secs = args.lock_timeout.or(cfg.lock_timeout_secs).unwrap_or(60);
     Ok(RunOptions {
@@ -207,6 +248,81 @@ pub struct CurrentView {
     pub revisions: Vec<RevisionView>,
     /// Rows naming no revision in the revisions directory.
     pub unknown: Vec<String>,
+    /// The rows the version table holds when the database is at every
+    /// head of the graph (what `upgrade heads` leaves), sorted.
+    pub heads: Vec<String>,
+    /// True when `rows` is exactly `heads`.
+    pub at_heads: bool,
+}
+
+/// The version-table rows of a database at every head of the graph.
+fn graph_head_rows(g: &RevisionGraph) -> CliResult<Vec<String>> {
+    if g.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = rows_for(g, "heads")?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// Why `rows` is not exactly `heads`, or None when it is.
+fn heads_mismatch(g: &RevisionGraph, rows: &[String], heads: &[String]) -> Option<CliError> {
+    let missing: Vec<&str> = heads
+        .iter()
+        .filter(|h| !rows.contains(h))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<String> = rows
+        .iter()
+        .filter(|r| !heads.contains(r))
+        .map(|r| {
+            if g.find(r).is_none() {
+                format!("{r} (not in the revisions directory)")
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("graph head(s) not applied: {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        parts.push(format!(
+            "version-table row(s) that are not graph heads: {}",
+            extra.join(", ")
+        ));
+    }
+    let mut err = CliError::check_failed(format!(
+        "the database is not at the graph's heads ({}): {}",
+        if heads.is_empty() {
+            "base".to_string()
+        } else {
+            heads.join(", ")
+        },
+        parts.join("; ")
+    ));
+    if extra.iter().any(|e| e.ends_with("directory)")) {
+        err = err.with_hint(
+            "a newer deploy may have applied revisions this checkout lacks: update the revisions directory",
+        );
+    }
+    if !missing.is_empty() {
+        err = err.with_hint("run 'mergepoint upgrade heads' to apply the missing heads");
+    }
+    if rows
+        .iter()
+        .any(|r| g.find(r).is_some() && !heads.contains(r))
+        && missing.is_empty()
+    {
+        err = err.with_hint(
+            "'mergepoint check --database' shows the rows that are not heads and the repair SQL",
+        );
+    }
+    Some(err)
 }
 
 pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
@@ -216,6 +332,7 @@ pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
     let rows = db::current(database.client(), &opts.table)?;
     let g = &ws.graph;
     let known: Vec<usize> = rows.iter().filter_map(|r| g.find(r)).collect();
+    let heads = graph_head_rows(g)?;
     let view = CurrentView {
         database: database.masked_url().to_string(),
         revisions: RevisionView::list(g, &known),
@@ -224,29 +341,43 @@ pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
             .filter(|r| g.find(r).is_none())
             .cloned()
             .collect(),
+        at_heads: rows == heads,
         rows,
+        heads,
     };
     if args.json {
-        return ctx.json(&view);
-    }
-    if args.verbose {
-        writeln!(ctx.out, "Current revision(s) for {}:", view.database)?;
-    }
-    for v in &view.revisions {
+        ctx.json(&view)?;
+    } else {
         if args.verbose {
-            writeln!(ctx.out, "{}", v.entry())?;
-        } else {
-            let line = v.line(LineOpts {
-                tree: true,
-                ..LineOpts::default()
-            });
-            writeln!(ctx.out, "{line}")?;
+            writeln!(ctx.out, "Current revision(s) for {}:", view.database)?;
+        }
+        for v in &view.revisions {
+            if args.verbose {
+                let mut entry = v.entry();
+                if !v.is_head {
+                    // Alembic marks heads only; say it plainly.
+                    entry = entry.replacen('\n', " (not a head)\n", 1);
+                }
+                writeln!(ctx.out, "{entry}")?;
+            } else {
+                let line = v.line(LineOpts {
+                    tree: true,
+                    ..LineOpts::default()
+                });
+                writeln!(ctx.out, "{line}")?;
+            }
+        }
+        for u in &view.unknown {
+            writeln!(ctx.out, "{u} (not in the revisions directory)")?;
         }
     }
-    for u in &view.unknown {
-        writeln!(ctx.out, "{u} (not in the revisions directory)")?;
+    if args.check_heads {
+        return match heads_mismatch(g, &view.rows, &view.heads) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        };
     }
-    if !view.unknown.is_empty() {
+    if !view.unknown.is_empty() && !args.json {
         return Err(CliError::input(format!(
             "the version table names revision(s) not in the revisions directory: {}",
             view.unknown.join(", ")
@@ -258,8 +389,73 @@ pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
     Ok(())
 }
 
+/// Refuses to run (online or offline) the revisions of an Alembic
+/// project, before any connection: only Alembic can run Python.
+fn refuse_alembic(ws: &Workspace, command: &str) -> CliResult {
+    if ws.project.format != Format::Alembic {
+        return Ok(());
+    }
+    Err(CliError::input(format!(
+        "{} holds Alembic revisions (Python upgrade()/downgrade() functions), which mergepoint cannot run; nothing was done and no database was contacted",
+        ws.project.root.display()
+    ))
+    .with_hint(format!(
+        "run them with Alembic: 'alembic {command} TARGET' (or 'alembic {command} TARGET --sql' for a script)"
+    ))
+    .with_hint("or convert them to native YAML revisions with 'mergepoint import-alembic'")
+    .with_hint("graph commands, 'mergepoint current' and 'mergepoint stamp' work on Alembic projects"))
+}
+
+/// One line of `upgrade/downgrade/stamp --json`: a step that ran.
+#[derive(Debug, Serialize)]
+pub struct StepEvent<'a> {
+    /// Always `"step"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub revision: &'a str,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub direction: &'a str,
+    /// Alembic's log line: parents -> revision on upgrade, revision ->
+    /// parents on downgrade; version-table rows before -> after on stamp.
+    pub from: &'a [String],
+    pub to: &'a [String],
+    pub message: String,
+    pub duration_ms: f64,
+}
+
+/// The last line of `upgrade/downgrade/stamp --json`, after a success.
+#[derive(Debug, Serialize)]
+pub struct RunSummary<'a> {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub command: &'static str,
+    pub target: &'a str,
+    /// The database URL with any password masked.
+    pub database: &'a str,
+    /// Version-table rows before and after the run.
+    pub before: &'a [String],
+    pub after: &'a [String],
+    /// Steps run (0: nothing to do).
+    pub steps: usize,
+    pub duration_ms: f64,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn json_line<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)?;
+    out.flush()
+}
+
 fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
     let ws = ctx.workspace()?;
+    let command = if up { "upgrade" } else { "downgrade" };
+    refuse_alembic(&ws, command)?;
     let g = &ws.graph;
     if args.sql {
         let (from, to) = match args.target.split_once(':') {
@@ -279,22 +475,44 @@ fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
         } else {
             g.plan_downgrade(&rows, &to)
         }
-        .map_err(CliError::from)?;
+        .map_err(|e| plan_error(e, up))?;
         return offline(ctx, &ws, &args, plan);
     }
-    let opts = run_options(&ws, &args.db)?;
+    let mut opts = run_options(&ws, &args.db)?;
+    opts.transaction_per_run = args.transaction_per_run;
     let sql = revision_sql(&ws);
     let mut database = connect(&ws, &args.db)?;
+    let masked = database.masked_url().to_string();
     let out = &mut *ctx.out;
+    let json = args.json;
     let mut write_err = None;
-    let on_step = |step: &crate::graph::Step, took: Duration| {
-        let line = format!(
-            "Running {}, {} ({} ms)",
-            step.short_log(),
-            message(g, &step.revision),
-            took.as_millis()
-        );
-        if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+    let started = Instant::now();
+    let on_step = |step: &Step, took: Duration| {
+        let written = if json {
+            json_line(
+                out,
+                &StepEvent {
+                    kind: "step",
+                    revision: &step.revision,
+                    direction: step.direction.as_str(),
+                    from: &step.from,
+                    to: &step.to,
+                    message: message(g, &step.revision),
+                    duration_ms: ms(took),
+                },
+            )
+        } else {
+            writeln!(
+                out,
+                "{}  {}  {}  ({} ms)",
+                step.direction.as_str(),
+                step.revision,
+                message(g, &step.revision),
+                took.as_millis()
+            )
+            .and_then(|_| out.flush())
+        };
+        if let Err(e) = written {
             write_err.get_or_insert(e);
         }
     };
@@ -302,22 +520,52 @@ fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
         db::upgrade(&mut database, g, &args.target, &sql, &opts, on_step)
     } else {
         db::downgrade(&mut database, g, &args.target, &sql, &opts, on_step)
-    }?;
+    }
+    .map_err(|e| match e {
+        DbError::Plan(e) => plan_error(e, up),
+        e => CliError::from(e),
+    })?;
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    if outcome.plan.steps.is_empty() {
+    let plan = &outcome.plan;
+    if json {
+        json_line(
+            ctx.out,
+            &RunSummary {
+                kind: "summary",
+                command,
+                target: &args.target,
+                database: &masked,
+                before: &plan.start_heads,
+                after: &plan.end_heads,
+                steps: plan.steps.len(),
+                duration_ms: ms(started.elapsed()),
+            },
+        )?;
+    } else if plan.steps.is_empty() {
         writeln!(
             ctx.out,
             "Nothing to do: the database is already at {}.",
-            if outcome.plan.end_heads.is_empty() {
+            if plan.end_heads.is_empty() {
                 "base".to_string()
             } else {
-                outcome.plan.end_heads.join(", ")
+                plan.end_heads.join(", ")
             }
         )?;
     }
     Ok(())
+}
+
+/// A planning error, with the hints that fit upgrade / downgrade.
+fn plan_error(e: ResolveError, up: bool) -> CliError {
+    let several = matches!(e, ResolveError::MultipleHeads { .. });
+    let err = CliError::from(e);
+    if several && up {
+        err.with_hint("to apply every head instead, run 'mergepoint upgrade heads'")
+    } else {
+        err
+    }
 }
 
 pub fn upgrade(ctx: &mut Ctx, args: MoveArgs) -> CliResult {
@@ -334,7 +582,51 @@ pub fn stamp(ctx: &mut Ctx, args: StampArgs) -> CliResult {
     let targets = g.ids(&resolve::resolve_many(g, &args.target)?);
     let opts = run_options(&ws, &args.db)?;
     let mut database = connect(&ws, &args.db)?;
+    let started = Instant::now();
     let outcome = db::stamp(&mut database, g, &opts, args.purge, |_| Ok(targets))?;
+    let took = started.elapsed();
+    if args.json {
+        // One step per revision the stamp recorded (as in the audit
+        // table): each added row, or `base` when the table was emptied.
+        let added: Vec<&String> = outcome
+            .after
+            .iter()
+            .filter(|r| !outcome.before.contains(r))
+            .collect();
+        let stamped: Vec<&str> = if added.is_empty() && outcome.before != outcome.after {
+            vec!["base"]
+        } else {
+            added.iter().map(|s| s.as_str()).collect()
+        };
+        for rev in &stamped {
+            json_line(
+                ctx.out,
+                &StepEvent {
+                    kind: "step",
+                    revision: rev,
+                    direction: "stamp",
+                    from: &outcome.before,
+                    to: &outcome.after,
+                    message: message(g, rev),
+                    duration_ms: ms(took),
+                },
+            )?;
+        }
+        json_line(
+            ctx.out,
+            &RunSummary {
+                kind: "summary",
+                command: "stamp",
+                target: &args.target,
+                database: database.masked_url(),
+                before: &outcome.before,
+                after: &outcome.after,
+                steps: stamped.len(),
+                duration_ms: ms(took),
+            },
+        )?;
+        return Ok(());
+    }
     let show = |rows: &[String]| {
         if rows.is_empty() {
             "(empty)".to_string()

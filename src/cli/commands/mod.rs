@@ -7,6 +7,7 @@ pub mod db;
 pub mod graph;
 pub mod heads;
 pub mod history;
+pub mod import_alembic;
 pub mod init;
 pub mod merge;
 pub mod plan;
