@@ -416,6 +416,70 @@ class Checker:
                     rec["kind"] += "alembic-accepts" if a["ok"] else "alembic-rejects"
                     out.append(rec)
 
+    # ---- import-alembic ------------------------------------------------------
+    def check_import(self, project, root, cfg, script, answers, graph, rng, out, expected, db=None, seed=0):
+        """`mergepoint import-alembic` writes a native project with the same graph;
+        its offline SQL plans (`upgrade/downgrade A:B --sql`, which work on native
+        projects) must match Alembic's on the original project.  Plan and history
+        order are only compared when the Alembic file names sort like the native
+        `<id>_<slug>` names (ties are broken by file name)."""
+        import shutil
+        nroot = Path(str(root) + "-native")
+        shutil.rmtree(nroot, ignore_errors=True)
+        r = self.mp.run(root, "import-alembic", "--out", str(nroot), "--python", sys.executable)
+        if r["rc"] != 0:
+            self.mismatch(out, "import:failed", "import-alembic", "every revision converts (offline SQL exists)",
+                          "exit %s: %s" % (r["rc"], r["stderr"].strip()[-400:]), cmd=r["cmd"], root=root)
+            return
+        same_order = all(rv.filename.startswith(rv.id + "_") for rv in project.revs)
+        before = len(out)
+        for what in ("heads", "history"):
+            rr = self.mp.json(nroot, what, "--json")
+            want = {w["revision"]: norm_obj(w) for w in answers[what]}
+            if rr["rc"] != 0 or not isinstance(rr["json"], list):
+                self.mismatch(out, "import-graph:" + what, what, list(want), "exit %s: %s" % (
+                    rr["rc"], rr["stderr"].strip()[-300:]), cmd=rr["cmd"], root=nroot)
+                continue
+            got = {g.get("revision"): norm_obj(g) for g in rr["json"] if isinstance(g, dict)}
+            got_order = [g.get("revision") for g in rr["json"] if isinstance(g, dict)]
+            if set(got) != set(want):
+                self.mismatch(out, "import-graph:%s-set" % what, what, sorted(want), sorted(got), cmd=rr["cmd"], root=nroot)
+                continue
+            if same_order and got_order != [w["revision"] for w in answers[what]]:
+                self.mismatch(out, "import-graph:%s-order" % what, what, [w["revision"] for w in answers[what]],
+                              got_order, cmd=rr["cmd"], root=nroot)
+            reported = set()
+            for rid, w in want.items():
+                for f in FIELDS:
+                    if f in reported or got[rid][f] == w[f]:
+                        continue
+                    if f == "depends_on" and got[rid][f] == [graph.label_of.get(d, d) for d in w[f]]:
+                        continue  # a label dependency written as the revision id: same graph
+                    reported.add(f)
+                    self.mismatch(out, "import-graph:%s-field-%s" % (what, f), "%s %s" % (what, rid),
+                                  w[f], got[rid][f], cmd=rr["cmd"], root=nroot)
+        if not same_order:
+            return
+        specs = ([("upgrade", sp) for sp in graph.upgrade_specs(rng, 8)[:14]]
+                 + [("downgrade", sp) for sp in graph.downgrade_specs(rng, 8)[:14]])
+        for direction, spec in specs:
+            a = _run_dir(direction)(cfg, script, spec)
+            rr = self.mp.run(nroot, direction, spec, "--sql")
+            j = self.judge_plan(direction, spec, a, rr, cfg, script)
+            if j is None:
+                continue
+            kind, aview, mview, exp = j
+            rec = {"kind": "import-" + kind, "spec": spec, "alembic": aview, "mergepoint": mview,
+                   "detail": "native project imported from the Alembic one; Alembic asked on the original",
+                   "cmd": rr["cmd"], "root": str(nroot)}
+            if exp:
+                rec["expected"] = exp
+                expected.append(rec)
+            else:
+                out.append(rec)
+        if len(out) == before and not self.o.keep:
+            shutil.rmtree(nroot, ignore_errors=True)
+
     # ---- other project layouts ---------------------------------------------
     def check_layouts(self, project, root, out):
         """heads/history on the same graph laid out as `alembic init migrations` makes it,
@@ -873,6 +937,8 @@ def run_seed(seed: int, o) -> dict:
     checker.compare_plans(root, cfg, script, "upgrade", ups, out, expected)
     checker.compare_plans(root, cfg, script, "downgrade", downs, out, expected)
     res["checks"] = len(ups) + len(downs) + 3
+    if o.import_every and seed % o.import_every == 0:
+        checker.check_import(project, root, cfg, script, answers, graph, random.Random(seed + 1), out, expected)
     if o.layout_every and seed % o.layout_every == 0:
         checker.check_layouts(project, root, out)
     if not o.no_merge:
@@ -1010,6 +1076,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep every generated project")
     ap.add_argument("--no-merge", action="store_true", help="skip the merge-file check")
     ap.add_argument("--db", default=None, help="PostgreSQL admin URL (postgresql://postgres@127.0.0.1:5432/postgres) for take-over checks")
+    ap.add_argument("--import-every", type=int, default=4,
+                    help="on every Nth seed also check `mergepoint import-alembic` (0: off)")
     ap.add_argument("--layout-every", type=int, default=5,
                     help="on every Nth seed also check the 'migrations/' and version_locations layouts (0: off)")
     ap.add_argument("--db-every", type=int, default=10, help="run the database check on every Nth seed")
