@@ -458,8 +458,18 @@ class Checker:
                     reported.add(f)
                     self.mismatch(out, "import-graph:%s-field-%s" % (what, f), "%s %s" % (what, rid),
                                   w[f], got[rid][f], cmd=rr["cmd"], root=nroot)
-        if not same_order:
-            return
+        if same_order:
+            self._import_plans(nroot, cfg, script, graph, rng, out, expected)
+        if db is not None:
+            try:
+                check_db_native(self, db, seed, root, nroot, out)
+            except Exception as e:
+                self.mismatch(out, "import-db:harness", "database check", "", "%s: %s" % (type(e).__name__, e),
+                              root=nroot)
+        if len(out) == before and not self.o.keep:
+            shutil.rmtree(nroot, ignore_errors=True)
+
+    def _import_plans(self, nroot, cfg, script, graph, rng, out, expected):
         specs = ([("upgrade", sp) for sp in graph.upgrade_specs(rng, 8)[:14]]
                  + [("downgrade", sp) for sp in graph.downgrade_specs(rng, 8)[:14]])
         for direction, spec in specs:
@@ -477,8 +487,6 @@ class Checker:
                 expected.append(rec)
             else:
                 out.append(rec)
-        if len(out) == before and not self.o.keep:
-            shutil.rmtree(nroot, ignore_errors=True)
 
     # ---- other project layouts ---------------------------------------------
     def check_layouts(self, project, root, out):
@@ -804,6 +812,52 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
             db.drop(n)
 
 
+def check_db_native(checker: Checker, db: DB, seed: int, root: Path, nroot: Path, out: list):
+    """The imported native project, run by mergepoint on PostgreSQL, leaves the same
+    version table and tables as Alembic running the original; Alembic then takes
+    that database over and downgrades it to base."""
+    from alembic import command
+    mp = checker.mp
+    tag = "mpn_%d_%d_%04d" % (os.getpid(), seed, random.Random(seed).randrange(10000))
+    names = [tag + "_mp", tag + "_al"]
+
+    def tables(name):
+        with db.psycopg.connect(db.url(name)) as c:
+            return sorted(r[0] for r in c.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 't\\_%'"))
+    try:
+        for n in names:
+            db.create(n)
+        r = mp.run(nroot, "upgrade", "heads", env={"DATABASE_URL": db.url(names[0])})
+        if r["rc"] != 0:
+            checker.mismatch(out, "import-db:upgrade-failed", "mergepoint upgrade heads (imported project)",
+                             "runs", "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]), cmd=r["cmd"], root=nroot)
+            return
+        cfg, _ = oracle.load(root)
+        cfg.set_main_option("sqlalchemy.url", db.url(names[1], True))
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.upgrade(cfg, "heads")
+        for what, got, want in (
+                ("version table", oracle.current_heads(db.url(names[0], True)),
+                 oracle.current_heads(db.url(names[1], True))),
+                ("tables", tables(names[0]), tables(names[1]))):
+            if got != want:
+                checker.mismatch(out, "import-db:%s" % what.replace(" ", "-"), "upgrade heads: %s" % what,
+                                 want, got, "left: Alembic on the original; right: mergepoint on the import",
+                                 cmd=r["cmd"], root=nroot)
+                return
+        cfg.set_main_option("sqlalchemy.url", db.url(names[0], True))
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.downgrade(cfg, "base")
+        left = (oracle.current_heads(db.url(names[0], True)), tables(names[0]))
+        if left != ([], []):
+            checker.mismatch(out, "import-db:alembic-downgrade-after-mergepoint", "alembic downgrade base",
+                             "empty version table, no tables", left, cmd=r["cmd"], root=nroot)
+    finally:
+        for n in names:
+            db.drop(n)
+
+
 # ---------------------------------------------------------------------------
 # shrinking: smallest project that still shows a plan mismatch
 
@@ -938,7 +992,8 @@ def run_seed(seed: int, o) -> dict:
     checker.compare_plans(root, cfg, script, "downgrade", downs, out, expected)
     res["checks"] = len(ups) + len(downs) + 3
     if o.import_every and seed % o.import_every == 0:
-        checker.check_import(project, root, cfg, script, answers, graph, random.Random(seed + 1), out, expected)
+        checker.check_import(project, root, cfg, script, answers, graph, random.Random(seed + 1), out, expected,
+                             db=DB(o.db) if o.db and seed % o.db_every == 0 else None, seed=seed)
     if o.layout_every and seed % o.layout_every == 0:
         checker.check_layouts(project, root, out)
     if not o.no_merge:
