@@ -63,7 +63,10 @@ fn mergepoint_agrees_with_real_alembic() {
     cmd.arg(root.join("tests/alembic/differential.py"))
         .args(["--bin", env!("CARGO_BIN_EXE_mergepoint")])
         .args(["--seeds", &seeds, "--start", &start, "--plans", &plans])
-        .args(["--work", &root.join("target/alembic-diff").to_string_lossy()])
+        .args([
+            "--work",
+            &root.join("target/alembic-diff").to_string_lossy(),
+        ])
         .env("PYTHONHASHSEED", "0")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(root);

@@ -432,3 +432,47 @@ fn cli_custom_version_table_offline_matches_online() {
     psql_apply(&offline.url, &String::from_utf8(out.stdout).unwrap());
     assert!(rows(&offline).is_empty());
 }
+
+/// On an Alembic project the offline script shows the plan, but its steps
+/// are placeholders that fail: even psql WITHOUT ON_ERROR_STOP (which goes
+/// on after errors) must not record any revision as applied.
+#[test]
+fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
+    use std::io::Write;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alembic_shop");
+    let out = Command::new(bin())
+        .args([
+            "--dir",
+            fixture.to_str().unwrap(),
+            "upgrade",
+            "heads",
+            "--sql",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.contains("-- Running upgrade  -> aaaa"), "{script}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
+    let db = TestDb::create();
+    let mut psql = Command::new("psql")
+        .args(["-X", "-q", "-d", &db.url, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql is installed");
+    psql.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let res = psql.wait_with_output().unwrap();
+    let errors = String::from_utf8_lossy(&res.stderr);
+    assert!(errors.contains("is an Alembic revision"), "{errors}");
+    assert_eq!(
+        db.rows(),
+        Vec::<String>::new(),
+        "a placeholder step was recorded"
+    );
+}

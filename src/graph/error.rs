@@ -94,6 +94,12 @@ pub enum ResolveError {
         direction: &'static str,
         candidates: Vec<String>,
     },
+    #[error("'{ident}' is ambiguous: it steps from the current head, but there are {}: {}; say which, e.g. {}", .heads.len(), .heads.join(", "), .suggestions.join(" or "))]
+    AmbiguousCurrentHead {
+        ident: String,
+        heads: Vec<String>,
+        suggestions: Vec<String>,
+    },
     #[error("'{ident}' walks past the {end} of the graph; use a smaller step")]
     WalkedTooFar { ident: String, end: &'static str },
     #[error("revision {revision} is not on branch '{label}'")]

@@ -258,6 +258,23 @@ impl RevisionGraph {
             })
     }
 
+    /// A branch name must match a label, an id, or at least a prefix.
+    fn check_branch_name(&self, name: &str) -> Result<(), ResolveError> {
+        if self.label_owner(name).is_some()
+            || self.find(name).is_some()
+            || !self.prefix_matches(name).is_empty()
+        {
+            return Ok(());
+        }
+        Err(ResolveError::Unknown {
+            ident: name.to_string(),
+            hint: format!(
+                " (used as a branch name; known labels: {})",
+                self.known_labels()
+            ),
+        })
+    }
+
     fn known_labels(&self) -> String {
         let mut labels: Vec<&str> = self.label_owner.keys().map(String::as_str).collect();
         labels.sort_unstable();
@@ -605,11 +622,10 @@ pub(crate) fn parse_downgrade_target(
                                 _ => {
                                     // Alembic warns and picks the first head;
                                     // we refuse rather than guess.
-                                    return Err(ResolveError::AmbiguousWalk {
+                                    return Err(ResolveError::AmbiguousCurrentHead {
                                         ident: target.to_string(),
-                                        from: "the current heads".to_string(),
-                                        direction: "down",
-                                        candidates: current
+                                        heads: g.ids(current),
+                                        suggestions: current
                                             .iter()
                                             .map(|&c| format!("{}@{}", g.id(c), target))
                                             .collect(),
@@ -643,8 +659,12 @@ pub(crate) fn parse_downgrade_target(
                 Some((b, s)) => (Some(b.to_string()), s),
                 None => (None, target),
             };
+            // Alembic resolves the branch only if it has to choose between
+            // several roots, so an ambiguous prefix passes; a name that
+            // matches nothing at all is refused (Alembic would silently
+            // ignore a typo and downgrade every branch).
             if let Some(b) = &branch {
-                g.resolve_branch(b)?;
+                g.check_branch_name(b)?;
             }
             Ok((
                 branch,

@@ -138,7 +138,9 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let mut workspace = None;
     match RevisionGraph::build(loaded.revisions) {
         Ok(g) => {
-            heads = g.ids(g.real_heads());
+            // Every head counts, as for `upgrade head`: a head that another
+            // revision only depends on still makes `head` ambiguous.
+            heads = g.ids(g.heads());
             if heads.len() > 1 {
                 problems.push(ProblemView {
                     kind: "multiple_heads",

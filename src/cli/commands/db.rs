@@ -137,7 +137,7 @@ pub struct LogArgs {
 #[derive(Debug, Args)]
 pub struct StampArgs {
     /// The revision(s) to record as applied (base empties the table).
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", allow_hyphen_values = true)]
     pub target: String,
     /// Empty the version table first (also drops rows of unknown revisions).
     #[arg(long)]
@@ -224,11 +224,76 @@ fn rows_for(g: &RevisionGraph, from: &str) -> CliResult<Vec<String>> {
     Ok(g.ids(&g.heads_of(&g.ancestors_with_deps(&applied))))
 }
 
+/// The starting point of an offline range `FROM:TO`: like Alembic's
+/// `starting_rev`, exactly one revision (or base), so `heads:base` with
+/// several heads is refused as ambiguous rather than guessed.
+fn offline_start(g: &RevisionGraph, from: &str) -> CliResult<Vec<String>> {
+    if from.is_empty() {
+        return Ok(Vec::new());
+    }
+    let start = g.resolve_one(from).map_err(|e| {
+        CliError::from(e).with_hint(
+            "offline, FROM is the single revision the database is at; name one head (or use LABEL@head)",
+        )
+    })?;
+    Ok(start
+        .map(|ix| vec![g.id(ix).to_string()])
+        .unwrap_or_default())
+}
+
 fn offline(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: Plan) -> CliResult {
     let opts = run_options(ws, &args.db)?;
-    let text = db::render_offline(&plan, &revision_sql(ws), &opts.table)?;
+    let alembic = ws.project.format == Format::Alembic;
+    let sql = if alembic {
+        alembic_placeholders(ws)
+    } else {
+        revision_sql(ws)
+    };
+    let text = db::render_offline(&plan, &sql, &opts.table)?;
+    if alembic {
+        eprintln!(
+            "note: {} holds Alembic revisions: this script has their steps and version-table statements, but each step's SQL is a placeholder that stops the script; 'alembic upgrade --sql' writes the real SQL",
+            ws.project.root.display()
+        );
+        ctx.out.write_all(ALEMBIC_OFFLINE_HEADER.as_bytes())?;
+    }
     ctx.out.write_all(text.as_bytes())?;
     Ok(())
+}
+
+const ALEMBIC_OFFLINE_HEADER: &str = "\
+-- Alembic project: mergepoint reads the revision graph but does not run the
+-- Python upgrade()/downgrade() functions. Every step below raises an error in
+-- place of its SQL, so this script can show the plan but never records a
+-- revision that did not run. For the real SQL use 'alembic upgrade --sql', or
+-- convert the project with 'mergepoint import-alembic'.
+";
+
+/// Stand-in SQL for Alembic revisions in offline scripts: a statement that
+/// fails, so that piping the script into psql cannot record a revision whose
+/// SQL never ran (each step's version-table update is in the same
+/// transaction).
+fn alembic_placeholders(ws: &Workspace) -> HashMap<String, RevisionSql> {
+    let stop = |id: &str, direction: &str| {
+        let message = db::quote_literal(&format!(
+            "mergepoint: revision {id} is an Alembic revision; its {direction} SQL is not in this script"
+        ));
+        format!(
+            "DO $mergepoint$ BEGIN RAISE EXCEPTION USING MESSAGE = {message}; END $mergepoint$;\n"
+        )
+    };
+    ws.graph
+        .revisions()
+        .iter()
+        .map(|r| {
+            let sql = RevisionSql {
+                upgrade: stop(&r.id, "upgrade"),
+                downgrade: stop(&r.id, "downgrade"),
+                transactional: true,
+            };
+            (r.id.clone(), sql)
+        })
+        .collect()
 }
 
 fn message(g: &RevisionGraph, id: &str) -> String {
@@ -389,8 +454,9 @@ pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
     Ok(())
 }
 
-/// Refuses to run (online or offline) the revisions of an Alembic
-/// project, before any connection: only Alembic can run Python.
+/// Refuses to run the revisions of an Alembic project online, before any
+/// connection: only Alembic can run Python. (Offline scripts are allowed;
+/// see [`alembic_placeholders`].)
 fn refuse_alembic(ws: &Workspace, command: &str) -> CliResult {
     if ws.project.format != Format::Alembic {
         return Ok(());
@@ -455,7 +521,9 @@ fn json_line<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> std::io::
 fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
     let ws = ctx.workspace()?;
     let command = if up { "upgrade" } else { "downgrade" };
-    refuse_alembic(&ws, command)?;
+    if !args.sql {
+        refuse_alembic(&ws, command)?;
+    }
     let g = &ws.graph;
     if args.sql {
         let (from, to) = match args.target.split_once(':') {
@@ -469,7 +537,7 @@ fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
                 "offline there is no database to read the current revision from, e.g. head:base",
             )),
         };
-        let rows = rows_for(g, &from)?;
+        let rows = offline_start(g, &from)?;
         let plan = if up {
             g.plan_upgrade(&rows, &to)
         } else {

@@ -7,8 +7,8 @@ use clap::Args;
 pub const AFTER_HELP: &str = "\
 Output (Alembic's format): one line per head, `<id> (<branch labels>) (head)`.
 A head that another revision depends on (depends_on) but that nothing has as
-a parent is shown as `(effective head)`; --check does not count those, since
-`upgrade head` goes through them.
+a parent is shown as `(effective head)`. --check counts every head, those
+too: it passes exactly when `upgrade head` has one revision to go to.
 
 Examples:
   mergepoint heads
@@ -48,11 +48,11 @@ pub fn run(ctx: &mut Ctx, args: HeadsArgs) -> CliResult {
             }
         }
     }
-    // Effective heads (something depends on them) do not count: `upgrade
-    // head` resolves against the real heads, and so does this check.
-    let real = g.real_heads();
-    if args.check && real.len() > 1 {
-        let ids = g.ids(real);
+    // The gate guarantees that `upgrade head` works, and `head` counts every
+    // head, including one that another revision only depends on (as in
+    // Alembic).
+    if args.check && g.heads().len() > 1 {
+        let ids = g.ids(g.heads());
         return Err(CliError::check_failed(format!(
             "there are {} heads: {}; the graph must have exactly one",
             ids.len(),

@@ -22,7 +22,12 @@ Examples:
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only revisions in this range: START:END, START: or :END.
-    #[arg(short = 'r', long = "rev-range", value_name = "START:END")]
+    #[arg(
+        short = 'r',
+        long = "rev-range",
+        value_name = "START:END",
+        allow_hyphen_values = true
+    )]
     pub range: Option<String>,
     /// Show each revision in full (parents, labels, file, message).
     #[arg(long, short)]

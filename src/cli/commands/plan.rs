@@ -23,10 +23,10 @@ Examples:
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// What the database has applied now (e.g. base, a revision, heads).
-    #[arg(value_name = "FROM")]
+    #[arg(value_name = "FROM", allow_hyphen_values = true)]
     pub from: String,
     /// Where it should end up.
-    #[arg(value_name = "TO")]
+    #[arg(value_name = "TO", allow_hyphen_values = true)]
     pub to: String,
     /// Print the plan as a JSON object (see docs/json.md).
     #[arg(long)]

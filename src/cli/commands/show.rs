@@ -19,7 +19,7 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The revision to show.
-    #[arg(value_name = "REV")]
+    #[arg(value_name = "REV", allow_hyphen_values = true)]
     pub rev: String,
     /// Print a JSON array of revision objects.
     #[arg(long)]
