@@ -44,7 +44,7 @@ fn offline_sql_on_alembic_revisions_is_a_safe_plan() {
             "-- Running upgrade  -> aaaa",
         ),
         (
-            &["downgrade", "heads:base", "--sql"][..],
+            &["downgrade", "ffff:base", "--sql"][..],
             "-- Running downgrade aaaa -> ",
         ),
     ] {
@@ -690,4 +690,19 @@ fn current_and_stamp_work_on_alembic_projects() {
         "{}",
         current.stderr
     );
+}
+
+/// Offline, FROM is the one revision the database is at (Alembic's
+/// starting revision): `heads` with two heads is ambiguous, not guessed.
+#[test]
+fn offline_from_must_be_a_single_revision() {
+    let env = TestEnv::fixture("alembic_shop");
+    let run = env.run(&["downgrade", "heads:base", "--sql"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("there are 2: ffff, hhhh"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
 }
