@@ -321,3 +321,16 @@ fn history_ranges() {
     assert!(g.history(Some("m1mm:b1bb")).is_err());
     assert!(g.history(Some("nocolon")).is_err());
 }
+
+#[test]
+fn downgrade_branch_names_resolve_lazily_but_typos_are_refused() {
+    let g = team();
+    let rows = vec!["d1dd".to_string(), "m1mm".to_string()];
+    // Alembic ignores the branch part unless it must choose between roots:
+    // 'b' is an ambiguous prefix (b1bb, b2bb) but the target needs no choice.
+    assert!(g.plan_downgrade(&rows, "b@m1mm").is_ok());
+    // A name that matches nothing would silently downgrade every branch in
+    // Alembic; we refuse it.
+    let err = g.plan_downgrade(&rows, "typo@base").unwrap_err().to_string();
+    assert!(err.contains("no revision or branch label 'typo'"), "{err}");
+}
