@@ -233,9 +233,38 @@ fn find_cycles(
     }
 }
 
+/// True if the graph given by `edges` has no cycle: Kahn's algorithm,
+/// O(N + E) over plain vectors. Valid graphs (the common case) stop here.
+fn is_acyclic(n: usize, edges: &impl Fn(Ix) -> Vec<Ix>) -> bool {
+    let mut indegree = vec![0usize; n];
+    let mut out: Vec<Vec<Ix>> = Vec::with_capacity(n);
+    for ix in 0..n {
+        let targets = edges(ix);
+        for &t in &targets {
+            indegree[t] += 1;
+        }
+        out.push(targets);
+    }
+    let mut ready: Vec<Ix> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut seen = 0;
+    while let Some(ix) = ready.pop() {
+        seen += 1;
+        for &t in &out[ix] {
+            indegree[t] -= 1;
+            if indegree[t] == 0 {
+                ready.push(t);
+            }
+        }
+    }
+    seen == n
+}
+
 /// One cycle (as a child -> parent path) for each non-trivial strongly
 /// connected component of the graph given by `edges`.
 fn cycles(n: usize, edges: impl Fn(Ix) -> Vec<Ix>) -> Vec<Vec<Ix>> {
+    if is_acyclic(n, &edges) {
+        return Vec::new();
+    }
     let mut g: DiGraphMap<Ix, ()> = DiGraphMap::with_capacity(n, n);
     for ix in 0..n {
         g.add_node(ix);
