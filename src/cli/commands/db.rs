@@ -3,7 +3,8 @@
 //! `DATABASE_URL`, then `mergepoint.yaml`; it is only ever shown masked.
 //!
 //! `upgrade --sql` / `downgrade --sql` need no database: they print the
-//! script Alembic's offline mode would, for native (YAML) revisions.
+//! script Alembic's offline mode would, for native (YAML) revisions; for
+//! Alembic revisions each step's SQL is a failing placeholder.
 
 use crate::cli::view::{LineOpts, RevisionView};
 use crate::cli::{resolve, CliError, CliResult, Ctx, ErrorKind, Workspace};
@@ -31,6 +32,9 @@ revision and its version-table update commit in one transaction (revisions
 marked `transactional: false` run outside one). Concurrent runners wait for
 the migration lock, then find nothing left to do. Each step prints one
 line as it runs: direction, revision, message, time taken.
+
+On an Alembic project (Python revisions) upgrade refuses to run; --sql still
+prints the plan, with a failing placeholder in place of each step's SQL.
 
 Examples:
   mergepoint upgrade head
