@@ -331,6 +331,9 @@ fn downgrade_branch_names_resolve_lazily_but_typos_are_refused() {
     assert!(g.plan_downgrade(&rows, "b@m1mm").is_ok());
     // A name that matches nothing would silently downgrade every branch in
     // Alembic; we refuse it.
-    let err = g.plan_downgrade(&rows, "typo@base").unwrap_err().to_string();
+    let err = g
+        .plan_downgrade(&rows, "typo@base")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no revision or branch label 'typo'"), "{err}");
 }

@@ -1,6 +1,6 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
-use super::revision::{check_new_id, named, validate_new};
+use super::revision::{named, new_id, validate_new};
 use crate::cli::project::{self, NewRevision};
 use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
@@ -75,13 +75,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
             format!("heads are: {}", heads.join(", "))
         }));
     }
-    let id = match &args.rev_id {
-        Some(id) => {
-            check_new_id(&g, id)?;
-            id.clone()
-        }
-        None => project::new_revision_id(),
-    };
+    let id = new_id(&g, args.rev_id.as_deref())?;
     let new = NewRevision {
         id,
         parents: g.ids(&parents),

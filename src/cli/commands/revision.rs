@@ -52,7 +52,12 @@ pub struct RevisionArgs {
 }
 
 /// Checks a requested id: valid, and not taken.
-pub fn check_new_id(g: &RevisionGraph, id: &str) -> CliResult<()> {
+/// The id for a new revision: `--rev-id` if given (valid and unused), else
+/// a fresh random one.
+pub fn new_id(g: &RevisionGraph, rev_id: Option<&str>) -> CliResult<String> {
+    let Some(id) = rev_id else {
+        return Ok(project::new_revision_id());
+    };
     if let Some(reason) = id_problem(id) {
         return Err(CliError::input(format!(
             "invalid --rev-id '{id}': {reason}"
@@ -65,7 +70,7 @@ pub fn check_new_id(g: &RevisionGraph, id: &str) -> CliResult<()> {
         ))
         .with_hint("choose another --rev-id, or leave it out for a random one"));
     }
-    Ok(())
+    Ok(id.to_string())
 }
 
 /// Builds the graph with the new revision added, so a bad label or
@@ -150,13 +155,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
             depends_on.push(g.id(ix).to_string());
         }
     }
-    let id = match &args.rev_id {
-        Some(id) => {
-            check_new_id(&g, id)?;
-            id.clone()
-        }
-        None => project::new_revision_id(),
-    };
+    let id = new_id(&g, args.rev_id.as_deref())?;
     let new = NewRevision {
         id,
         parents: parent.iter().map(|&p| g.id(p).to_string()).collect(),
