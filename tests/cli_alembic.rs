@@ -3,9 +3,8 @@
 //!
 //! `tests/fixtures/alembic_shop.expected/*.txt` hold real Alembic's output
 //! on that directory; ours must be byte-identical. `merge` must write a
-//! Python file Alembic accepts: when an Alembic executable is available
-//! (`MERGEPOINT_ALEMBIC`, or the venv used to make the fixture), it is run
-//! on the result too.
+//! Python file Alembic accepts: real Alembic (from scripts/alembic-env) is
+//! run on the result too.
 
 mod cli_util;
 
@@ -78,12 +77,25 @@ fn alembic_read_commands() {
     });
 }
 
-fn real_alembic() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("MERGEPOINT_ALEMBIC").map(PathBuf::from),
-        Some(PathBuf::from("/tmp/alembic-venv/bin/alembic")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_file())
+/// Real Alembic, run as `PYTHON -m alembic`: the interpreter scripts/test
+/// installs it into (`MP_ALEMBIC_PYTHON`), else `MERGEPOINT_ALEMBIC_PYTHON`.
+/// Required: the merge file's acceptance by Alembic is part of the contract,
+/// so without it the test fails and says how to get it.
+fn real_alembic() -> std::process::Command {
+    let python = ["MP_ALEMBIC_PYTHON", "MERGEPOINT_ALEMBIC_PYTHON"]
+        .iter()
+        .find_map(std::env::var_os)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test runs real Alembic: run it through scripts/test, or set \
+                 MP_ALEMBIC_PYTHON=$(scripts/alembic-env)"
+            )
+        });
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-m", "alembic"]);
+    cmd
 }
 
 #[test]
@@ -111,9 +123,9 @@ fn merge_writes_a_python_file_alembic_accepts() {
     let heads = env.run(&["heads"]);
     assert_eq!(heads.stdout, "9999 (reports) (head)\n");
 
-    if let Some(alembic) = real_alembic() {
+    {
         for args in [&["heads"][..], &["history"][..]] {
-            let theirs = std::process::Command::new(&alembic)
+            let theirs = real_alembic()
                 .args(args)
                 .current_dir(env.root())
                 .output()
@@ -160,15 +172,18 @@ fn revision_writes_python_in_alembic_dirs() {
             format!("{}\n{}", refused.transcript(), run.transcript())
         );
     });
-    if let Some(alembic) = real_alembic() {
-        let theirs = std::process::Command::new(&alembic)
-            .arg("heads")
-            .current_dir(env.root())
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(theirs.stdout).unwrap(),
-            env.run(&["heads"]).stdout
-        );
-    }
+    let theirs = real_alembic()
+        .arg("heads")
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert!(
+        theirs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(theirs.stdout).unwrap(),
+        env.run(&["heads"]).stdout
+    );
 }
