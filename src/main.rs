@@ -10,10 +10,18 @@ use mergepoint::cli::{self, Cli, CliError, ErrorKind};
 use std::io::Write;
 use std::process::ExitCode;
 
+// Loading allocates many small strings from several threads; mimalloc
+// makes that (and freeing it) markedly cheaper than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    cli::timings::start();
     // clap prints help/version (exit 0) and usage errors (exit 2) itself.
     let parsed = Cli::parse();
-    match run(parsed) {
+    let result = run(parsed);
+    cli::timings::mark("teardown");
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(&err),
     }
@@ -23,7 +31,9 @@ fn run(parsed: Cli) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     cli::run(parsed, &mut out)?;
+    cli::timings::mark("command");
     out.flush()?;
+    cli::timings::mark("output");
     Ok(())
 }
 

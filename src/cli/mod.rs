@@ -13,6 +13,7 @@ pub mod commands;
 pub mod error;
 pub mod project;
 pub mod resolve;
+pub mod timings;
 pub mod view;
 
 pub use error::{CliError, CliResult, ErrorKind};
@@ -140,6 +141,7 @@ impl Ctx<'_> {
             problems,
             bodies,
         } = project::load(&project);
+        timings::mark("load");
         if !problems.is_empty() {
             let mut message = if problems.len() == 1 {
                 "a revision file could not be read:".to_string()
@@ -156,6 +158,7 @@ impl Ctx<'_> {
         // A graph that builds kept every revision, in order, so bodies[i]
         // belongs to graph index i.
         let graph = RevisionGraph::build(revisions)?;
+        timings::mark("graph");
         Ok(Workspace {
             project,
             graph,

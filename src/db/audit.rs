@@ -14,8 +14,14 @@ pub const HISTORY_TABLE: &str = "mergepoint_history";
 
 /// Hex SHA-256 of a revision's SQL text, as stored in `sql_sha256`.
 pub fn sql_sha256(sql: &str) -> String {
+    use std::fmt::Write;
     let d = Sha256::digest(sql.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(64);
+    for b in d {
+        // Writing into a String cannot fail.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// One audit row to write.

@@ -7,7 +7,7 @@ use super::error::DbError;
 use super::names::{quote_literal, VersionTable};
 use super::runner::{missing_sql, RevisionSql};
 use super::split::needs_terminator;
-use super::version::{step_ops, VersionOp};
+use super::version::VersionOp;
 use crate::graph::{Direction, Plan};
 use std::collections::HashMap;
 
@@ -34,7 +34,9 @@ pub fn render_offline(
     if !missing.is_empty() {
         return Err(DbError::MissingSql { revisions: missing });
     }
-    let mut out = String::new();
+    // Writing into a String cannot fail, so the fmt results are ignored.
+    use std::fmt::Write;
+    let mut out = String::with_capacity(plan.steps.len() * 512);
     if plan.start_heads.is_empty() && plan.direction == Direction::Upgrade {
         out.push_str(&table.create_sql());
         out.push_str(";\n\n");
@@ -42,10 +44,11 @@ pub fn render_offline(
     out.push_str(&table.create_history_sql());
     out.push_str(";\n\n");
     let t = table.sql_name();
+    let history = table.history_sql_name();
     for step in &plan.steps {
         let rs = &sql[&step.revision];
         let text = rs.for_direction(step.direction);
-        out.push_str(&format!("-- Running {}\n\n", step.short_log()));
+        let _ = write!(out, "-- Running {}\n\n", step.short_log());
         if rs.transactional {
             out.push_str("BEGIN;\n\n");
         }
@@ -57,32 +60,33 @@ pub fn render_offline(
             }
             out.push_str("\n\n");
         }
-        for op in step_ops(step) {
-            let stmt = match op {
-                VersionOp::Insert { version } => format!(
-                    "INSERT INTO {t} (version_num) VALUES ({});",
-                    quote_literal(&version)
+        for op in &step.version_ops {
+            let _ = match op {
+                VersionOp::Insert { version } => write!(
+                    out,
+                    "INSERT INTO {t} (version_num) VALUES ({});\n\n",
+                    quote_literal(version)
                 ),
-                VersionOp::Delete { version } => format!(
-                    "DELETE FROM {t} WHERE version_num = {};",
-                    quote_literal(&version)
+                VersionOp::Delete { version } => write!(
+                    out,
+                    "DELETE FROM {t} WHERE version_num = {};\n\n",
+                    quote_literal(version)
                 ),
-                VersionOp::Update { from, to } => format!(
-                    "UPDATE {t} SET version_num = {} WHERE version_num = {};",
-                    quote_literal(&to),
-                    quote_literal(&from)
+                VersionOp::Update { from, to } => write!(
+                    out,
+                    "UPDATE {t} SET version_num = {} WHERE version_num = {};\n\n",
+                    quote_literal(to),
+                    quote_literal(from)
                 ),
             };
-            out.push_str(&stmt);
-            out.push_str("\n\n");
         }
-        out.push_str(&format!(
-            "INSERT INTO {} (revision, direction, sql_sha256, success) VALUES ({}, {}, {}, true);\n\n",
-            table.history_sql_name(),
+        let _ = write!(
+            out,
+            "INSERT INTO {history} (revision, direction, sql_sha256, success) VALUES ({}, {}, {}, true);\n\n",
             quote_literal(&step.revision),
             quote_literal(step.direction.as_str()),
             quote_literal(&sql_sha256(text))
-        ));
+        );
         if rs.transactional {
             out.push_str("COMMIT;\n\n");
         }

@@ -7,7 +7,7 @@ use super::error::{pg_message, DbError};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::split::split_statements;
-use super::version::{apply_ops, current, ensure_tables, step_ops, Statements};
+use super::version::{apply_ops, current, ensure_tables, Statements};
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -252,7 +252,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
         let sha = sql_sha256(text);
         let started_at = SystemTime::now();
         let started = Instant::now();
-        let ops = step_ops(step);
+        let ops = &step.version_ops;
         let outcome: Result<(), (String, bool)> = if rs.transactional {
             (|| {
                 let mut tx = client.transaction().map_err(|e| (pg_message(&e), false))?;
@@ -334,7 +334,7 @@ fn run_single_transaction<F: FnMut(&Step, Duration)>(
             let sha = sql_sha256(text);
             let started_at = SystemTime::now();
             let started = Instant::now();
-            let ops = step_ops(step);
+            let ops = &step.version_ops;
             let r = tx
                 .batch_execute(text)
                 .map_err(|e| pg_message(&e))

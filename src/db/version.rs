@@ -3,25 +3,11 @@
 
 use super::error::DbError;
 use super::names::VersionTable;
-use crate::graph::{RevisionGraph, Step};
+use crate::graph::RevisionGraph;
 use postgres::GenericClient;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One version-table change. Mirrors the graph's `VersionOp` (which the
-/// graph module does not re-export yet), read through its serde form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub(crate) enum VersionOp {
-    Insert { version: String },
-    Delete { version: String },
-    Update { from: String, to: String },
-}
-
-/// The version-table changes of a planned step.
-pub(crate) fn step_ops(step: &Step) -> Vec<VersionOp> {
-    let value = serde_json::to_value(&step.version_ops).expect("version ops serialize");
-    serde_json::from_value(value).expect("version ops have the documented serde form")
-}
+pub(crate) use crate::graph::VersionOp;
 
 /// True if the table named by the quoted `sql_name` exists (search path
 /// applies when unqualified).

@@ -249,11 +249,13 @@ fn offline(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: Plan) -> CliRes
     let opts = run_options(ws, &args.db)?;
     let alembic = ws.project.format == Format::Alembic;
     let sql = if alembic {
-        alembic_placeholders(ws)
+        alembic_placeholders(&plan)
     } else {
         revision_sql(ws)
     };
+    crate::cli::timings::mark("sql map");
     let text = db::render_offline(&plan, &sql, &opts.table)?;
+    crate::cli::timings::mark("render");
     if alembic {
         eprintln!(
             "note: {} holds Alembic revisions: this script has their steps and version-table statements, but each step's SQL is a placeholder that stops the script; 'alembic upgrade --sql' writes the real SQL",
@@ -277,7 +279,7 @@ const ALEMBIC_OFFLINE_HEADER: &str = "\
 /// fails, so that piping the script into psql cannot record a revision whose
 /// SQL never ran (each step's version-table update is in the same
 /// transaction).
-fn alembic_placeholders(ws: &Workspace) -> HashMap<String, RevisionSql> {
+fn alembic_placeholders(plan: &Plan) -> HashMap<String, RevisionSql> {
     let stop = |id: &str, direction: &str| {
         let message = db::quote_literal(&format!(
             "mergepoint: revision {id} is an Alembic revision; its {direction} SQL is not in this script"
@@ -286,16 +288,16 @@ fn alembic_placeholders(ws: &Workspace) -> HashMap<String, RevisionSql> {
             "DO $mergepoint$ BEGIN RAISE EXCEPTION USING MESSAGE = {message}; END $mergepoint$;\n"
         )
     };
-    ws.graph
-        .revisions()
+    plan.steps
         .iter()
-        .map(|r| {
+        .map(|step| {
+            let id = &step.revision;
             let sql = RevisionSql {
-                upgrade: stop(&r.id, "upgrade"),
-                downgrade: stop(&r.id, "downgrade"),
+                upgrade: stop(id, "upgrade"),
+                downgrade: stop(id, "downgrade"),
                 transactional: true,
             };
-            (r.id.clone(), sql)
+            (id.clone(), sql)
         })
         .collect()
 }
@@ -548,6 +550,7 @@ fn run_move(ctx: &mut Ctx, args: MoveArgs, up: bool) -> CliResult {
             g.plan_downgrade(&rows, &to)
         }
         .map_err(|e| plan_error(e, up))?;
+        crate::cli::timings::mark("plan");
         return offline(ctx, &ws, &args, plan);
     }
     let mut opts = run_options(&ws, &args.db)?;
