@@ -258,7 +258,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                 let mut tx = client.transaction().map_err(|e| (pg_message(&e), false))?;
                 tx.batch_execute(text)
                     .map_err(|e| (pg_message(&e), false))?;
-                apply_ops(&mut tx, st, &ops).map_err(|m| (m, false))?;
+                apply_ops(&mut tx, st, ops).map_err(|m| (m, false))?;
                 let rec = AuditRecord {
                     revision: &step.revision,
                     direction: step.direction.as_str(),
@@ -289,7 +289,7 @@ fn run_per_step<F: FnMut(&Step, Duration)>(
                 }
                 // Every statement committed: now record it.
                 let mut tx = client.transaction().map_err(|e| (pg_message(&e), true))?;
-                apply_ops(&mut tx, st, &ops).map_err(|m| (m, true))?;
+                apply_ops(&mut tx, st, ops).map_err(|m| (m, true))?;
                 let rec = AuditRecord {
                     revision: &step.revision,
                     direction: step.direction.as_str(),
@@ -338,7 +338,7 @@ fn run_single_transaction<F: FnMut(&Step, Duration)>(
             let r = tx
                 .batch_execute(text)
                 .map_err(|e| pg_message(&e))
-                .and_then(|_| apply_ops(&mut tx, st, &ops))
+                .and_then(|_| apply_ops(&mut tx, st, ops))
                 .and_then(|_| {
                     let rec = AuditRecord {
                         revision: &step.revision,
