@@ -34,7 +34,11 @@ Examples:
   mergepoint --dir alembic/ history     read an Alembic project
 
 Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
-4 lock not obtained in time.";
+4 lock not obtained in time.
+
+Environment: DATABASE_URL (database commands, after --database-url);
+MERGEPOINT_TIMINGS=1 prints the time of each phase (load, graph, command)
+to stderr.";
 
 /// A database migration engine built around a revision graph.
 ///
