@@ -327,61 +327,10 @@ fn cli_offline_sql_into_psql_matches_the_online_upgrade() {
         "{script}"
     );
     let offline = TestDb::create();
-    let psql = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &offline.url,
-            "-f",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql is installed");
-    {
-        use std::io::Write;
-        psql.stdin
-            .as_ref()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-    }
-    let res = psql.wait_with_output().unwrap();
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::pg::psql_apply(&offline.url, &script);
     assert_eq!(offline.schema_dump(), online.schema_dump());
     assert_eq!(offline.rows(), online.rows());
     assert_eq!(online.rows(), vec!["dddd00000001".to_string()]);
-}
-
-fn psql_apply(url: &str, script: &str) {
-    use std::io::Write;
-    let mut psql = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql is installed");
-    psql.stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let res = psql.wait_with_output().unwrap();
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
 }
 
 #[test]
@@ -411,7 +360,7 @@ fn cli_custom_version_table_offline_matches_online() {
     let script = String::from_utf8(out.stdout).unwrap();
     let offline = TestDb::create();
     offline.client().batch_execute("CREATE SCHEMA ops").unwrap();
-    psql_apply(&offline.url, &script);
+    common::pg::psql_apply(&offline.url, &script);
 
     let rows = |db: &TestDb| mergepoint::db::current(&mut db.client(), &table).unwrap();
     assert_eq!(rows(&online), vec![format!("{:012x}", 3)]);
@@ -429,7 +378,7 @@ fn cli_custom_version_table_offline_matches_online() {
     // Downgrade offline from the same table.
     let out = p.run(&args(&["downgrade", "heads:base", "--sql"]));
     assert!(out.status.success(), "{}", text(&out));
-    psql_apply(&offline.url, &String::from_utf8(out.stdout).unwrap());
+    common::pg::psql_apply(&offline.url, &String::from_utf8(out.stdout).unwrap());
     assert!(rows(&offline).is_empty());
 }
 
@@ -438,7 +387,6 @@ fn cli_custom_version_table_offline_matches_online() {
 /// on after errors) must not record any revision as applied.
 #[test]
 fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
-    use std::io::Write;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alembic_shop");
     let out = Command::new(bin())
         .args([
@@ -455,19 +403,8 @@ fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
     assert!(script.contains("-- Running upgrade  -> aaaa"), "{script}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
     let db = TestDb::create();
-    let mut psql = Command::new("psql")
-        .args(["-X", "-q", "-d", &db.url, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql is installed");
-    psql.stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let res = psql.wait_with_output().unwrap();
+    // Without ON_ERROR_STOP: psql goes on after each error.
+    let res = common::pg::psql(&db.url, &script, false);
     let errors = String::from_utf8_lossy(&res.stderr);
     assert!(errors.contains("is an Alembic revision"), "{errors}");
     assert_eq!(

@@ -349,7 +349,7 @@ fn offline_sql_through_psql_equals_the_online_run() {
     assert_eq!(script.matches("BEGIN;").count(), 4);
 
     let offline = TestDb::create();
-    psql(&offline, &script);
+    common::pg::psql_apply(&offline.url, &script);
     assert_eq!(offline.schema_dump(), online.schema_dump());
     assert_eq!(offline.rows(), online.rows());
 
@@ -360,7 +360,7 @@ fn offline_sql_through_psql_equals_the_online_run() {
         script.contains("-- Running downgrade bbbb00000002 -> bbbb00000001\n"),
         "{script}"
     );
-    psql(&offline, &script);
+    common::pg::psql_apply(&offline.url, &script);
     down(&mut online.database(), &f, "base").unwrap();
     assert_eq!(offline.schema_dump(), online.schema_dump());
     assert!(offline.rows().is_empty());
@@ -373,38 +373,6 @@ fn offline_sql_through_psql_equals_the_online_run() {
     let script = render_offline(&plan, &f.sql, &table).unwrap();
     assert!(!script.contains("CREATE TABLE IF NOT EXISTS \"alembic_version\""));
     assert_eq!(script.matches("-- Running").count(), 1);
-}
-
-fn psql(db: &TestDb, script: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db.url,
-            "-f",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("psql is installed");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "psql failed: {}\n--- script ---\n{script}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -536,7 +504,10 @@ fn merge_revisions_update_the_version_table_like_alembic_online_and_offline() {
     let table = VersionTable::default();
     let offline = TestDb::create();
     let plan = f.graph.plan_upgrade(&[], "heads").unwrap();
-    psql(&offline, &render_offline(&plan, &f.sql, &table).unwrap());
+    common::pg::psql_apply(
+        &offline.url,
+        &render_offline(&plan, &f.sql, &table).unwrap(),
+    );
     assert_eq!(offline.rows(), ids(&["eeee00000001"]));
     let plan = f
         .graph
@@ -547,6 +518,6 @@ fn merge_revisions_update_the_version_table_like_alembic_online_and_offline() {
         script.contains("-- Running downgrade dddd00000001 -> bbbb00000001, cccc00000001"),
         "{script}"
     );
-    psql(&offline, &script);
+    common::pg::psql_apply(&offline.url, &script);
     assert_eq!(offline.rows(), ids(&["aaaa00000000"]));
 }

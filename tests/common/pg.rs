@@ -15,6 +15,42 @@ pub use mergepoint::db::RevisionSql;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Pipes `script` into `psql` on `url` (with `-v ON_ERROR_STOP=1` when
+/// `stop_on_error`) and returns what it did.
+pub fn psql(url: &str, script: &str, stop_on_error: bool) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut args = vec!["-X", "-q", "-d", url, "-f", "-"];
+    if stop_on_error {
+        args.splice(2..2, ["-v", "ON_ERROR_STOP=1"]);
+    }
+    let mut child = Command::new("psql")
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Applies `script` with `psql -v ON_ERROR_STOP=1`; panics with psql's
+/// errors and the script if it fails.
+pub fn psql_apply(url: &str, script: &str) {
+    let out = psql(url, script, true);
+    assert!(
+        out.status.success(),
+        "psql failed: {}\n--- script ---\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The admin URL the tests use.
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL")
