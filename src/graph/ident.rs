@@ -444,7 +444,8 @@ impl RevisionGraph {
         }
     }
 
-    fn ids_or_base(&self, rows: &[Ix]) -> String {
+    /// Revision ids joined by commas, or `base` for none.
+    pub(super) fn ids_or_base(&self, rows: &[Ix]) -> String {
         if rows.is_empty() {
             "base".to_string()
         } else {

@@ -140,7 +140,7 @@ impl RevisionGraph {
                     message: format!(
                         "nothing to downgrade: {} is not applied below the current heads ({})",
                         self.id(ix),
-                        render_rows(self, &rows)
+                        self.ids_or_base(&rows)
                     ),
                 });
             }
@@ -243,14 +243,6 @@ impl RevisionGraph {
                 ops
             }
         }
-    }
-}
-
-fn render_rows(g: &RevisionGraph, rows: &[Ix]) -> String {
-    if rows.is_empty() {
-        "base".to_string()
-    } else {
-        g.ids(rows).join(", ")
     }
 }
 
