@@ -142,32 +142,9 @@ fn cli_runner_killed_mid_revision_then_rerun_completes() {
         "CREATE TABLE three (x int);",
         "DROP TABLE three;",
     );
-    let slow_url = format!(
-        "{}{}options=-c%20mp.slow%3Don",
-        db.url,
-        if db.url.contains('?') { "&" } else { "?" }
-    );
+    let slow_url = common::pg::slow_url(&db);
     let mut child = p.spawn(&["upgrade", "heads", "--database-url", &slow_url]);
-    let mut admin = db.client();
-    let started = Instant::now();
-    loop {
-        let n: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if n > 0 {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the CLI ended early: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(90));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::pg::wait_until_inside_slow_revision(&db, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(db.rows(), vec!["aaaa00000001".to_string()]);

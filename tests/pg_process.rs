@@ -126,36 +126,9 @@ fn a_process_waiting_for_a_held_lock_exits_4() {
 #[test]
 fn a_runner_killed_mid_revision_is_completed_by_a_rerun() {
     let db = TestDb::create();
-    let slow_url = format!(
-        "{}{}options=-c%20mp.slow%3Don",
-        db.url,
-        if db.url.contains('?') { "&" } else { "?" }
-    );
+    let slow_url = common::pg::slow_url(&db);
     let mut child = spawn_child(&slow_url, "slow", 60_000);
-    // Wait until the child is inside the slow revision.
-    let mut admin = db.client();
-    let started = Instant::now();
-    loop {
-        let n: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if n > 0 {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("child ended early: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "child never reached the slow revision"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::pg::wait_until_inside_slow_revision(&db, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(db.rows(), vec!["aaaa00000001".to_string()]);

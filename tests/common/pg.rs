@@ -15,6 +15,45 @@ pub use mergepoint::db::RevisionSql;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// This database's URL with the session setting `mp.slow=on`, which the
+/// "slow" test revisions read to sleep in the middle of their SQL.
+pub fn slow_url(db: &TestDb) -> String {
+    format!(
+        "{}{}options=-c%20mp.slow%3Don",
+        db.url,
+        if db.url.contains('?') { "&" } else { "?" }
+    )
+}
+
+/// Waits (at most 90 s) until some session of `db` is inside the slow
+/// revision's `pg_sleep`; panics if `child` exits first.
+pub fn wait_until_inside_slow_revision(db: &TestDb, child: &mut std::process::Child) {
+    use std::time::{Duration, Instant};
+    let mut admin = db.client();
+    let started = Instant::now();
+    loop {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state = 'active' AND query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the runner ended before reaching the slow revision: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the runner never reached the slow revision"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Pipes `script` into `psql` on `url` (with `-v ON_ERROR_STOP=1` when
 /// `stop_on_error`) and returns what it did.
 pub fn psql(url: &str, script: &str, stop_on_error: bool) -> std::process::Output {
