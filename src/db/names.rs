@@ -13,11 +13,25 @@ pub fn quote_ident(name: &str) -> String {
 /// with `standard_conforming_strings = on` (the default since 9.1); a
 /// backslash in the value makes it an `E''` literal to be safe either way.
 pub fn quote_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 3);
+    push_literal(&mut out, value);
+    out
+}
+
+/// [`quote_literal`], appended to `out` (no allocation of its own).
+pub fn push_literal(out: &mut String, value: &str) {
     if value.contains('\\') {
-        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-    } else {
-        format!("'{}'", value.replace('\'', "''"))
+        out.push('E');
     }
+    out.push('\'');
+    let mut rest = value;
+    while let Some(i) = rest.find(['\'', '\\']) {
+        out.push_str(&rest[..=i]);
+        out.push_str(&rest[i..=i]);
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('\'');
 }
 
 fn check_name(what: &'static str, value: &str) -> Result<(), DbError> {

@@ -4,14 +4,15 @@
 
 use super::audit::sql_sha256;
 use super::error::DbError;
-use super::names::{quote_literal, VersionTable};
+use super::names::{push_literal, VersionTable};
 use super::runner::{missing_sql, RevisionSql};
 use super::split::needs_terminator;
 use super::version::VersionOp;
-use crate::graph::{Direction, Plan};
+use crate::graph::{Direction, Plan, Step};
+use rayon::prelude::*;
 use std::collections::HashMap;
 
-/// Renders `plan` as one SQL script:
+/// Renders `plan` as one SQL script (see [`render_offline_parts`]):
 ///
 /// - when the plan starts from base (no version rows) and upgrades, the
 ///   version table DDL (`CREATE TABLE IF NOT EXISTS`, Alembic's columns);
@@ -30,66 +31,118 @@ pub fn render_offline(
     sql: &HashMap<String, RevisionSql>,
     table: &VersionTable,
 ) -> Result<String, DbError> {
+    Ok(render_offline_parts(plan, sql, table)?.concat())
+}
+
+/// Steps rendered per part: enough to amortise the parallel split, small
+/// enough to keep both cores busy on a few thousand steps.
+const STEPS_PER_PART: usize = 256;
+
+/// [`render_offline`] in consecutive parts, rendered in parallel; written
+/// out in order they are the script. Saves building one large string.
+pub fn render_offline_parts(
+    plan: &Plan,
+    sql: &HashMap<String, RevisionSql>,
+    table: &VersionTable,
+) -> Result<Vec<String>, DbError> {
     let missing = missing_sql(plan, sql);
     if !missing.is_empty() {
         return Err(DbError::MissingSql { revisions: missing });
     }
-    // Writing into a String cannot fail, so the fmt results are ignored.
-    use std::fmt::Write;
-    let mut out = String::with_capacity(plan.steps.len() * 512);
+    let mut preamble = String::new();
     if plan.start_heads.is_empty() && plan.direction == Direction::Upgrade {
-        out.push_str(&table.create_sql());
-        out.push_str(";\n\n");
+        preamble.push_str(&table.create_sql());
+        preamble.push_str(";\n\n");
     }
-    out.push_str(&table.create_history_sql());
-    out.push_str(";\n\n");
-    let t = table.sql_name();
-    let history = table.history_sql_name();
-    for step in &plan.steps {
-        let rs = &sql[&step.revision];
-        let text = rs.for_direction(step.direction);
-        let _ = write!(out, "-- Running {}\n\n", step.short_log());
-        if rs.transactional {
-            out.push_str("BEGIN;\n\n");
-        }
-        let body = text.trim_end();
-        if !body.trim().is_empty() {
-            out.push_str(body);
-            if needs_terminator(body) {
-                out.push_str("\n;");
+    preamble.push_str(&table.create_history_sql());
+    preamble.push_str(";\n\n");
+    let names = (table.sql_name(), table.history_sql_name());
+    let steps: Vec<String> = plan
+        .steps
+        .par_chunks(STEPS_PER_PART)
+        .map(|chunk| {
+            let mut out = String::with_capacity(chunk.len() * 600);
+            for step in chunk {
+                render_step(&mut out, step, &sql[&step.revision], &names);
             }
-            out.push_str("\n\n");
+            out
+        })
+        .collect();
+    let mut parts = Vec::with_capacity(steps.len() + 1);
+    parts.push(preamble);
+    parts.extend(steps);
+    Ok(parts)
+}
+
+/// One step: its SQL, its version-table statements and its audit row,
+/// inside BEGIN/COMMIT when transactional.
+fn render_step(out: &mut String, step: &Step, rs: &RevisionSql, (t, history): &(String, String)) {
+    let text = rs.for_direction(step.direction);
+    out.push_str("-- Running ");
+    out.push_str(step.direction.as_str());
+    out.push(' ');
+    push_joined(out, &step.from);
+    out.push_str(" -> ");
+    push_joined(out, &step.to);
+    out.push_str("\n\n");
+    if rs.transactional {
+        out.push_str("BEGIN;\n\n");
+    }
+    let body = text.trim_end();
+    if !body.trim().is_empty() {
+        out.push_str(body);
+        if needs_terminator(body) {
+            out.push_str("\n;");
         }
-        for op in &step.version_ops {
-            let _ = match op {
-                VersionOp::Insert { version } => write!(
-                    out,
-                    "INSERT INTO {t} (version_num) VALUES ({});\n\n",
-                    quote_literal(version)
-                ),
-                VersionOp::Delete { version } => write!(
-                    out,
-                    "DELETE FROM {t} WHERE version_num = {};\n\n",
-                    quote_literal(version)
-                ),
-                VersionOp::Update { from, to } => write!(
-                    out,
-                    "UPDATE {t} SET version_num = {} WHERE version_num = {};\n\n",
-                    quote_literal(to),
-                    quote_literal(from)
-                ),
-            };
-        }
-        let _ = write!(
-            out,
-            "INSERT INTO {history} (revision, direction, sql_sha256, success) VALUES ({}, {}, {}, true);\n\n",
-            quote_literal(&step.revision),
-            quote_literal(step.direction.as_str()),
-            quote_literal(&sql_sha256(text))
-        );
-        if rs.transactional {
-            out.push_str("COMMIT;\n\n");
+        out.push_str("\n\n");
+    }
+    for op in &step.version_ops {
+        match op {
+            VersionOp::Insert { version } => {
+                out.push_str("INSERT INTO ");
+                out.push_str(t);
+                out.push_str(" (version_num) VALUES (");
+                push_literal(out, version);
+                out.push_str(");\n\n");
+            }
+            VersionOp::Delete { version } => {
+                out.push_str("DELETE FROM ");
+                out.push_str(t);
+                out.push_str(" WHERE version_num = ");
+                push_literal(out, version);
+                out.push_str(";\n\n");
+            }
+            VersionOp::Update { from, to } => {
+                out.push_str("UPDATE ");
+                out.push_str(t);
+                out.push_str(" SET version_num = ");
+                push_literal(out, to);
+                out.push_str(" WHERE version_num = ");
+                push_literal(out, from);
+                out.push_str(";\n\n");
+            }
         }
     }
-    Ok(out)
+    out.push_str("INSERT INTO ");
+    out.push_str(history);
+    out.push_str(" (revision, direction, sql_sha256, success) VALUES (");
+    push_literal(out, &step.revision);
+    out.push_str(", ");
+    push_literal(out, step.direction.as_str());
+    out.push_str(", ");
+    push_literal(out, &sql_sha256(text));
+    out.push_str(", true);\n\n");
+    if rs.transactional {
+        out.push_str("COMMIT;\n\n");
+    }
+}
+
+/// `a, b, c`, as Alembic's log lines join revision ids.
+fn push_joined(out: &mut String, ids: &[String]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(id);
+    }
 }

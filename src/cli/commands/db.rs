@@ -254,7 +254,7 @@ fn offline(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: Plan) -> CliRes
         revision_sql(ws)
     };
     crate::cli::timings::mark("sql map");
-    let text = db::render_offline(&plan, &sql, &opts.table)?;
+    let parts = db::render_offline_parts(&plan, &sql, &opts.table)?;
     crate::cli::timings::mark("render");
     if alembic {
         eprintln!(
@@ -263,7 +263,9 @@ fn offline(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: Plan) -> CliRes
         );
         ctx.out.write_all(ALEMBIC_OFFLINE_HEADER.as_bytes())?;
     }
-    ctx.out.write_all(text.as_bytes())?;
+    for part in parts {
+        ctx.out.write_all(part.as_bytes())?;
+    }
     Ok(())
 }
 
