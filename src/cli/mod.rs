@@ -37,8 +37,10 @@ Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
 4 lock not obtained in time.
 
 Environment: DATABASE_URL (database commands, after --database-url);
-MERGEPOINT_TIMINGS=1 prints the time of each phase (load, graph, command)
-to stderr.";
+MERGEPOINT_CACHE=off turns off the parse cache of revision files, kept in
+MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
+~/.cache/mergepoint); MERGEPOINT_TIMINGS=1 prints the time of each phase
+(load, graph, command) and the cache's hits to stderr.";
 
 /// A database migration engine built around a revision graph.
 ///
@@ -144,8 +146,10 @@ impl Ctx<'_> {
             revisions,
             problems,
             bodies,
+            cache,
         } = project::load(&project);
         timings::mark("load");
+        timings::cache(&cache);
         if !problems.is_empty() {
             let mut message = if problems.len() == 1 {
                 "a revision file could not be read:".to_string()

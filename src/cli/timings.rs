@@ -34,3 +34,24 @@ pub fn mark(phase: &str) {
     }
     *last = Some(now);
 }
+
+/// Reports how the parse cache served the load (`timing: cache ...`).
+pub fn cache(report: &crate::script::CacheReport) {
+    if !enabled() {
+        return;
+    }
+    if report.enabled {
+        eprintln!(
+            "timing: cache    {} hits, {} parsed, {}",
+            report.hits,
+            report.parsed,
+            if report.written {
+                "written"
+            } else {
+                "not written"
+            }
+        );
+    } else {
+        eprintln!("timing: cache    off");
+    }
+}

@@ -33,25 +33,31 @@
 //! when writing, `\N{...}` escapes in headers.
 
 mod alembic;
+mod cache;
+mod dirfile;
 mod error;
 mod ini;
+mod load;
 pub(crate) mod native;
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use alembic::{parse_alembic, render_alembic};
+pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
 pub use native::{parse_native, render_native};
 
 use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
 use crate::graph::Revision;
+pub use load::{load, load_with};
 
 /// The format of a project's revision files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,10 +108,12 @@ pub struct Loaded {
     pub bodies: Vec<Body>,
     /// Files that could not be read, in load order.
     pub problems: Vec<LoadError>,
+    /// How the parse cache served this load.
+    pub cache: CacheReport,
 }
 
 /// What a revision does, beyond its header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     Native(NativeBody),
     /// The Python `upgrade()`/`downgrade()` functions, which we never run.
@@ -113,7 +121,7 @@ pub enum Body {
 }
 
 /// The body of a native revision.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NativeBody {
     /// RFC 3339 timestamp, as written in the file.
     pub created: Option<String>,
@@ -378,168 +386,6 @@ fn is_alembic_file(name: &str) -> bool {
         && !name.starts_with("__init__")
         && name.ends_with(".py")
         && !name.contains('\n')
-}
-
-/// Lists the revision files of a project in Alembic's order.
-fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let dedupe = project.revisions_dirs.len() > 1 || project.recursive;
-    let mut seen = std::collections::HashSet::new();
-    for dir in &project.revisions_dirs {
-        if !dir.exists() {
-            if project.format == Format::Native {
-                problems.push(LoadError::Io {
-                    path: dir.clone(),
-                    action: "read the revisions directory",
-                    message: "it does not exist; create it (mergepoint init does) or fix `revisions:` in mergepoint.yaml".to_string(),
-                });
-            }
-            // Alembic skips version locations that do not exist.
-            continue;
-        }
-        let mut found = Vec::new();
-        walk(project, dir, &mut found, problems);
-        for f in found {
-            if dedupe {
-                let real = fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-                if !seen.insert(real) {
-                    continue;
-                }
-            }
-            files.push(f);
-        }
-    }
-    files
-}
-
-fn walk(project: &Project, dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<LoadError>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            problems.push(LoadError::io(dir, "list the directory", &e));
-            return;
-        }
-    };
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    for e in entries.flatten() {
-        let is_dir = match e.file_type() {
-            Ok(t) if t.is_symlink() => fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false),
-            Ok(t) => t.is_dir(),
-            Err(_) => false,
-        };
-        if is_dir {
-            dirs.push(e.file_name());
-        } else {
-            files.push(e.file_name());
-        }
-    }
-    files.sort();
-    let skip_files = project.format == Format::Alembic
-        && dir
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"));
-    if !skip_files {
-        for name in files {
-            let keep = match (project.format, name.to_str()) {
-                (Format::Native, Some(n)) => is_native_file(n),
-                (Format::Alembic, Some(n)) => is_alembic_file(n),
-                (_, None) => false,
-            };
-            if keep {
-                out.push(dir.join(name));
-            }
-        }
-    }
-    if project.recursive {
-        dirs.sort();
-        for d in dirs {
-            walk(project, &dir.join(d), out, problems);
-        }
-    }
-}
-
-thread_local! {
-    /// One read buffer per thread, reused for every file it loads.
-    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Reads a whole file into `buf` (reused across files): open, read until
-/// end of file, close; no stat call and no allocation per file.
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut f = fs::File::open(path)?;
-    if buf.len() < 16 * 1024 {
-        buf.resize(16 * 1024, 0);
-    }
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        match f.read(&mut buf[len..]) {
-            Ok(0) => return Ok(len),
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Reads and parses one revision file.
-fn load_file(
-    format: Format,
-    path: &Path,
-    buf: &mut Vec<u8>,
-) -> Result<(Revision, Body), LoadError> {
-    let len = read_into(path, buf).map_err(|e| LoadError::io(path, "read", &e))?;
-    let bytes = &buf[..len];
-    let latin1;
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        // Python honours a Latin-1 coding declaration; so do we.
-        Err(_) if format == Format::Alembic && alembic::declares_latin1(bytes) => {
-            latin1 = bytes.iter().map(|&b| b as char).collect::<String>();
-            &latin1
-        }
-        Err(e) => {
-            return Err(LoadError::Io {
-                path: path.to_path_buf(),
-                action: "decode",
-                message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
-            })
-        }
-    };
-    match format {
-        Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
-        Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),
-    }
-}
-
-/// Reads every revision file of `project` once, in Alembic's order (file
-/// names sorted within each directory, directories in configured order).
-/// Files are parsed in parallel; the result does not depend on scheduling.
-/// A file that cannot be read or parsed goes to `problems`.
-pub fn load(project: &Project) -> Loaded {
-    let mut loaded = Loaded::default();
-    let files = list_files(project, &mut loaded.problems);
-    let results: Vec<Result<(Revision, Body), LoadError>> = files
-        .par_iter()
-        .with_min_len(64)
-        .map(|p| READ_BUF.with_borrow_mut(|buf| load_file(project.format, p, buf)))
-        .collect();
-    loaded.revisions.reserve(results.len());
-    loaded.bodies.reserve(results.len());
-    for r in results {
-        match r {
-            Ok((rev, body)) => {
-                loaded.revisions.push(rev);
-                loaded.bodies.push(body);
-            }
-            Err(e) => loaded.problems.push(e),
-        }
-    }
-    loaded
 }
 
 /// A new revision id: the last 12 hex digits of a random (v4) UUID, as

@@ -1178,33 +1178,20 @@ fn load_breakdown_timing() {
             file_template: None,
             truncate_slug_length: None,
         };
-        let t = std::time::Instant::now();
-        let files = list_files(&project, &mut vec![]);
-        eprintln!("{format:?} list: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let texts: Vec<String> = files
-            .par_iter()
-            .map(|f| fs::read_to_string(f).unwrap())
-            .collect();
-        eprintln!("{format:?} read (parallel): {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _texts2: Vec<String> = files
-            .iter()
-            .map(|f| fs::read_to_string(f).unwrap())
-            .collect();
-        eprintln!("{format:?} read (serial): {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        for (f, s) in files.iter().zip(&texts) {
-            match format {
-                Format::Alembic => {
-                    parse_alembic(f, s).unwrap();
-                }
-                Format::Native => {
-                    parse_native(f, s).unwrap();
-                }
-            }
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cached = CacheConfig {
+            min_age: std::time::Duration::ZERO,
+            ..CacheConfig::in_dir(cache_dir.path())
+        };
+        for (label, cache) in [
+            ("no cache", CacheConfig::disabled()),
+            ("cache, first run", cached.clone()),
+            ("cache, warm", cached),
+        ] {
+            let t = std::time::Instant::now();
+            let loaded = load_with(&project, &cache);
+            eprintln!("{format:?} {label}: {:?} {:?}", t.elapsed(), loaded.cache);
         }
-        eprintln!("{format:?} parse (serial): {:?}", t.elapsed());
     }
 }
 

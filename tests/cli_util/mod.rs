@@ -175,12 +175,18 @@ impl TestEnv {
 
     /// Runs `mergepoint ARGS` with the project root as working directory.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// [`Self::run`] with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let out = Command::cargo_bin("mergepoint")
             .unwrap()
             .args(args)
             .current_dir(self.root())
             .env_remove("DATABASE_URL")
             .env("NO_COLOR", "1")
+            .envs(vars.iter().copied())
             .output()
             .unwrap();
         Run {

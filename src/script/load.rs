@@ -1,0 +1,317 @@
+//! Loading every revision file of a project: list the directories, then
+//! answer each file from the parse cache or read and parse it, in parallel.
+//!
+//! On 2 cores, with 10,000 files, the time goes to the kernel: listing the
+//! directory and one stat per file. So the two halves that do not depend
+//! on each other run side by side: one core lists the directories while
+//! the other decodes the cache and stats the files it knows.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::cache::{CacheConfig, FileKey, Outcome, ParseCache};
+use super::dirfile::{DirHandle, FileStamp};
+use super::{
+    alembic, is_alembic_file, is_native_file, parse_alembic, parse_native, Body, Format, LoadError,
+    Loaded, Project,
+};
+use crate::graph::Revision;
+
+/// A revision file found by [`list_files`].
+struct SourceFile {
+    /// Index of its directory in [`Listing::dirs`].
+    dir: usize,
+    /// Index of the revisions directory it was found under.
+    root: u32,
+    /// The path, as messages show it (the revision's `origin`).
+    path: String,
+    /// Where the file name starts in `path`.
+    name_at: usize,
+    /// Where the path below the revisions directory starts in `path`;
+    /// None if the path is not UTF-8 (such files are not cached).
+    rel_at: Option<usize>,
+}
+
+impl SourceFile {
+    fn name(&self) -> &OsStr {
+        OsStr::new(&self.path[self.name_at..])
+    }
+
+    fn key(&self) -> Option<FileKey<'_>> {
+        Some(FileKey {
+            root: self.root,
+            rel: &self.path[self.rel_at?..],
+        })
+    }
+}
+
+/// Every revision file of a project, in Alembic's order, and the open
+/// directories they are read through.
+#[derive(Default)]
+struct Listing {
+    dirs: Vec<DirHandle>,
+    files: Vec<SourceFile>,
+}
+
+/// Lists the revision files of a project in Alembic's order.
+fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
+    let mut listing = Listing::default();
+    let dedupe = project.revisions_dirs.len() > 1 || project.recursive;
+    let mut seen = std::collections::HashSet::new();
+    for (root, dir) in project.revisions_dirs.iter().enumerate() {
+        if !dir.exists() {
+            if project.format == Format::Native {
+                problems.push(LoadError::Io {
+                    path: dir.clone(),
+                    action: "read the revisions directory",
+                    message: "it does not exist; create it (mergepoint init does) or fix `revisions:` in mergepoint.yaml".to_string(),
+                });
+            }
+            // Alembic skips version locations that do not exist.
+            continue;
+        }
+        // Paths below `dir` all start with `dir` and one separator.
+        let rel_at = dir.join("x").as_os_str().len() - 1;
+        let first = listing.files.len();
+        let root = Root {
+            index: root as u32,
+            rel_at,
+        };
+        walk(project, dir, root, &mut listing, problems);
+        if dedupe {
+            let found = listing.files.split_off(first);
+            for f in found {
+                let real = std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone().into());
+                if seen.insert(real) {
+                    listing.files.push(f);
+                }
+            }
+        }
+    }
+    listing
+}
+
+/// The revisions directory a walk is below.
+#[derive(Clone, Copy)]
+struct Root {
+    index: u32,
+    rel_at: usize,
+}
+
+fn walk(
+    project: &Project,
+    dir: &Path,
+    root: Root,
+    out: &mut Listing,
+    problems: &mut Vec<LoadError>,
+) {
+    let listed = std::fs::read_dir(dir).and_then(|e| Ok((e, DirHandle::open(dir)?)));
+    let (entries, handle) = match listed {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(LoadError::io(dir, "list the directory", &e));
+            return;
+        }
+    };
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for e in entries.flatten() {
+        let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()),
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        if is_dir {
+            dirs.push(e.file_name());
+        } else if let Ok(name) = e.file_name().into_string() {
+            let keep = match project.format {
+                Format::Native => is_native_file(&name),
+                Format::Alembic => is_alembic_file(&name),
+            };
+            if keep {
+                files.push(name);
+            }
+        }
+    }
+    files.sort_unstable();
+    let skip_files = project.format == Format::Alembic
+        && dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"));
+    if !skip_files {
+        let index = out.dirs.len();
+        for name in files {
+            let (path, rel_at) = match dir.join(&name).into_os_string().into_string() {
+                Ok(p) => (p, Some(root.rel_at)),
+                Err(p) => (p.to_string_lossy().into_owned(), None),
+            };
+            out.files.push(SourceFile {
+                dir: index,
+                root: root.index,
+                name_at: path.len() - name.len(),
+                path,
+                rel_at,
+            });
+        }
+    }
+    out.dirs.push(handle);
+    if project.recursive {
+        dirs.sort();
+        for d in dirs {
+            walk(project, &dir.join(d), root, out, problems);
+        }
+    }
+}
+
+thread_local! {
+    /// One read buffer per thread, reused for every file it loads.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads and parses one revision file.
+fn load_file(
+    format: Format,
+    dir: &DirHandle,
+    file: &SourceFile,
+    buf: &mut Vec<u8>,
+) -> Result<(Revision, Body), LoadError> {
+    let path = Path::new(&file.path);
+    let len = dir
+        .read_into(file.name(), buf)
+        .map_err(|e| LoadError::io(path, "read", &e))?;
+    let bytes = &buf[..len];
+    let latin1;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        // Python honours a Latin-1 coding declaration; so do we.
+        Err(_) if format == Format::Alembic && alembic::declares_latin1(bytes) => {
+            latin1 = bytes.iter().map(|&b| b as char).collect::<String>();
+            &latin1
+        }
+        Err(e) => {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                action: "decode",
+                message: format!("it is not valid UTF-8 ({e}); save it as UTF-8"),
+            })
+        }
+    };
+    match format {
+        Format::Native => parse_native(path, text).map(|(r, b)| (r, Body::Native(b))),
+        Format::Alembic => parse_alembic(path, text).map(|r| (r, Body::Alembic)),
+    }
+}
+
+/// Reads every revision file of `project` once, in Alembic's order (file
+/// names sorted within each directory, directories in configured order),
+/// with the parse cache configured by the environment
+/// ([`CacheConfig::from_env`]).
+pub fn load(project: &Project) -> Loaded {
+    load_with(project, &CacheConfig::from_env())
+}
+
+/// A file's revision and body, or why it could not be read.
+type Parsed = Result<(Revision, Body), LoadError>;
+
+/// How one file was loaded.
+enum FileResult {
+    /// Answered by cache entry `.0`.
+    Cached(usize),
+    /// Read and parsed (with its stamp, taken before reading, when
+    /// caching). Boxed: most files are usually hits, and this is large.
+    Parsed(Box<(Parsed, Option<FileStamp>)>),
+}
+
+/// [`load`] with an explicit cache setting. The result does not depend on
+/// scheduling or on the cache. A file that cannot be read or parsed goes
+/// to `problems`.
+pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
+    let mut loaded = Loaded::default();
+    let (listing, mut cache) = rayon::join(
+        || list_files(project, &mut loaded.problems),
+        || {
+            let mut c = ParseCache::open(cache, project)?;
+            c.check_entries(&project.revisions_dirs);
+            Some(c)
+        },
+    );
+    let results: Vec<FileResult> = listing
+        .files
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .map(|(position, f)| {
+            let key = f.key();
+            if let Some(i) = cache
+                .as_ref()
+                .zip(key)
+                .and_then(|(c, k)| c.lookup(position, k))
+            {
+                return FileResult::Cached(i);
+            }
+            let dir = &listing.dirs[f.dir];
+            // Stat before reading: a write racing the read then leaves a
+            // stamp that the next run rejects.
+            let stamp = cache.as_ref().and_then(|_| dir.stamp(f.name()).ok());
+            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
+            FileResult::Parsed(Box::new((parsed, stamp)))
+        })
+        .collect();
+
+    // In load order: revisions, bodies, and what the cache should record.
+    let mut recorded: Vec<Option<(FileStamp, u32, usize)>> = Vec::with_capacity(results.len());
+    let (mut hits, mut parsed_files) = (0, 0);
+    loaded.revisions.reserve(results.len());
+    loaded.bodies.reserve(results.len());
+    for (result, f) in results.into_iter().zip(listing.files) {
+        let (parsed, stamp) = match result {
+            FileResult::Cached(i) => {
+                hits += 1;
+                match cache.as_mut().and_then(|c| c.take(i)) {
+                    Some((rev, body, stamp)) => (Ok((rev, body)), Some(stamp)),
+                    None => {
+                        let e = std::io::Error::other("a cache entry was used twice");
+                        (Err(LoadError::io(Path::new(&f.path), "read", &e)), None)
+                    }
+                }
+            }
+            FileResult::Parsed(parsed) => {
+                parsed_files += 1;
+                *parsed
+            }
+        };
+        match parsed {
+            Ok((mut rev, body)) => {
+                recorded.push(stamp.zip(f.rel_at).map(|(s, at)| (s, f.root, at)));
+                rev.origin = f.path;
+                loaded.revisions.push(rev);
+                loaded.bodies.push(body);
+            }
+            Err(e) => loaded.problems.push(e),
+        }
+    }
+    if let Some(c) = cache {
+        let outcomes: Vec<Outcome> = loaded
+            .revisions
+            .iter()
+            .zip(&loaded.bodies)
+            .zip(recorded)
+            .filter_map(|((revision, body), recorded)| {
+                let (stamp, root, rel_at) = recorded?;
+                Some(Outcome {
+                    key: FileKey {
+                        root,
+                        rel: &revision.origin[rel_at..],
+                    },
+                    stamp,
+                    revision,
+                    body,
+                })
+            })
+            .collect();
+        loaded.cache = c.finish(&outcomes, hits, parsed_files);
+    }
+    loaded
+}
