@@ -141,7 +141,11 @@ impl Ctx<'_> {
     /// Loads every revision and builds the graph; any file that fails to
     /// parse or any graph problem is an input error listing all of them.
     pub fn workspace(&self) -> CliResult<Workspace> {
-        let project = self.project()?;
+        self.workspace_of(self.project()?)
+    }
+
+    /// [`Self::workspace`] for a project already located.
+    pub fn workspace_of(&self, project: Project) -> CliResult<Workspace> {
         let Loaded {
             revisions,
             problems,

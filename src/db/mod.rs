@@ -49,7 +49,7 @@ pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::DbError;
 pub use lock::{lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT};
 pub use names::{quote_ident, quote_literal, VersionTable};
-pub use offline::{render_offline, render_offline_parts};
+pub use offline::{render_offline, OfflineScript, StepSql};
 pub use runner::{downgrade, missing_sql, run, upgrade, RevisionSql, RunOptions, RunOutcome};
 pub use split::split_statements;
 pub use stamp::{stamp, stamp_rows, StampOutcome};

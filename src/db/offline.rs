@@ -5,14 +5,50 @@
 use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
-use super::runner::{missing_sql, RevisionSql};
+use super::runner::RevisionSql;
 use super::split::needs_terminator;
 use super::version::VersionOp;
 use crate::graph::{Direction, Plan, Step};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Write;
 
-/// Renders `plan` as one SQL script (see [`render_offline_parts`]):
+/// Where the SQL of each step of an offline script comes from.
+pub trait StepSql: Sync {
+    /// The SQL of `revision` for `direction` and whether it runs inside a
+    /// transaction; None when the revision has no SQL.
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)>;
+}
+
+impl StepSql for HashMap<String, RevisionSql> {
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
+        let rs = self.get(revision)?;
+        Some((Cow::Borrowed(rs.for_direction(direction)), rs.transactional))
+    }
+}
+
+/// Renders `plan` as one SQL script (see [`OfflineScript`]).
+pub fn render_offline(
+    plan: &Plan,
+    sql: &HashMap<String, RevisionSql>,
+    table: &VersionTable,
+) -> Result<String, DbError> {
+    let mut out = Vec::new();
+    OfflineScript::new(plan, sql, table)?
+        .write_to(&mut out)
+        .expect("writing to memory cannot fail");
+    Ok(String::from_utf8(out).expect("the script is built from strings"))
+}
+
+/// Steps rendered per part: enough to amortise the parallel split, small
+/// enough to keep both cores busy on a few thousand steps.
+const STEPS_PER_PART: usize = 256;
+/// Parts rendered (in parallel) before they are written out; the buffers
+/// are reused, so memory stays small however long the script.
+const PARTS_PER_BATCH: usize = 8;
+
+/// The offline SQL script of a plan, checked and ready to write:
 ///
 /// - when the plan starts from base (no version rows) and upgrades, the
 ///   version table DDL (`CREATE TABLE IF NOT EXISTS`, Alembic's columns);
@@ -25,115 +61,125 @@ use std::collections::HashMap;
 ///   with no BEGIN/COMMIT, so psql runs each statement in autocommit.
 ///
 /// The resulting schema and version table are those of the online run.
-/// Refuses ([`DbError::MissingSql`]) if a step has no SQL.
-pub fn render_offline(
-    plan: &Plan,
-    sql: &HashMap<String, RevisionSql>,
-    table: &VersionTable,
-) -> Result<String, DbError> {
-    Ok(render_offline_parts(plan, sql, table)?.concat())
+pub struct OfflineScript<'a, S: StepSql> {
+    plan: &'a Plan,
+    sql: &'a S,
+    table: &'a VersionTable,
 }
 
-/// Steps rendered per part: enough to amortise the parallel split, small
-/// enough to keep both cores busy on a few thousand steps.
-const STEPS_PER_PART: usize = 256;
-
-/// [`render_offline`] in consecutive parts, rendered in parallel; written
-/// out in order they are the script. Saves building one large string.
-pub fn render_offline_parts(
-    plan: &Plan,
-    sql: &HashMap<String, RevisionSql>,
-    table: &VersionTable,
-) -> Result<Vec<String>, DbError> {
-    let missing = missing_sql(plan, sql);
-    if !missing.is_empty() {
-        return Err(DbError::MissingSql { revisions: missing });
+impl<'a, S: StepSql> OfflineScript<'a, S> {
+    /// Refuses ([`DbError::MissingSql`]) if a step has no SQL.
+    pub fn new(plan: &'a Plan, sql: &'a S, table: &'a VersionTable) -> Result<Self, DbError> {
+        let mut missing: Vec<String> = Vec::new();
+        for step in &plan.steps {
+            if sql.step_sql(&step.revision, step.direction).is_none()
+                && !missing.contains(&step.revision)
+            {
+                missing.push(step.revision.clone());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(DbError::MissingSql { revisions: missing });
+        }
+        Ok(OfflineScript { plan, sql, table })
     }
-    let mut preamble = String::new();
-    if plan.start_heads.is_empty() && plan.direction == Direction::Upgrade {
-        preamble.push_str(&table.create_sql());
+
+    /// Writes the script: steps are rendered in parallel, a batch of parts
+    /// at a time, and written in order.
+    pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let plan = self.plan;
+        let mut preamble = String::new();
+        if plan.start_heads.is_empty() && plan.direction == Direction::Upgrade {
+            preamble.push_str(&self.table.create_sql());
+            preamble.push_str(";\n\n");
+        }
+        preamble.push_str(&self.table.create_history_sql());
         preamble.push_str(";\n\n");
-    }
-    preamble.push_str(&table.create_history_sql());
-    preamble.push_str(";\n\n");
-    let names = (table.sql_name(), table.history_sql_name());
-    let steps: Vec<String> = plan
-        .steps
-        .par_chunks(STEPS_PER_PART)
-        .map(|chunk| {
-            let mut out = String::with_capacity(chunk.len() * 600);
-            for step in chunk {
-                render_step(&mut out, step, &sql[&step.revision], &names);
+        out.write_all(preamble.as_bytes())?;
+        let names = (self.table.sql_name(), self.table.history_sql_name());
+        let mut parts = vec![String::new(); PARTS_PER_BATCH];
+        for batch in plan.steps.chunks(STEPS_PER_PART * PARTS_PER_BATCH) {
+            let used = batch.len().div_ceil(STEPS_PER_PART);
+            parts[..used]
+                .par_iter_mut()
+                .zip(batch.par_chunks(STEPS_PER_PART))
+                .for_each(|(part, steps)| {
+                    part.clear();
+                    for step in steps {
+                        self.render_step(part, step, &names);
+                    }
+                });
+            for part in &parts[..used] {
+                out.write_all(part.as_bytes())?;
             }
-            out
-        })
-        .collect();
-    let mut parts = Vec::with_capacity(steps.len() + 1);
-    parts.push(preamble);
-    parts.extend(steps);
-    Ok(parts)
-}
+        }
+        Ok(())
+    }
 
-/// One step: its SQL, its version-table statements and its audit row,
-/// inside BEGIN/COMMIT when transactional.
-fn render_step(out: &mut String, step: &Step, rs: &RevisionSql, (t, history): &(String, String)) {
-    let text = rs.for_direction(step.direction);
-    out.push_str("-- Running ");
-    out.push_str(step.direction.as_str());
-    out.push(' ');
-    push_joined(out, &step.from);
-    out.push_str(" -> ");
-    push_joined(out, &step.to);
-    out.push_str("\n\n");
-    if rs.transactional {
-        out.push_str("BEGIN;\n\n");
-    }
-    let body = text.trim_end();
-    if !body.trim().is_empty() {
-        out.push_str(body);
-        if needs_terminator(body) {
-            out.push_str("\n;");
-        }
+    /// One step: its SQL, its version-table statements and its audit row,
+    /// inside BEGIN/COMMIT when transactional.
+    fn render_step(&self, out: &mut String, step: &Step, (t, history): &(String, String)) {
+        let Some((text, transactional)) = self.sql.step_sql(&step.revision, step.direction) else {
+            // `new` checked that every step has SQL.
+            return;
+        };
+        out.push_str("-- Running ");
+        out.push_str(step.direction.as_str());
+        out.push(' ');
+        push_joined(out, &step.from);
+        out.push_str(" -> ");
+        push_joined(out, &step.to);
         out.push_str("\n\n");
-    }
-    for op in &step.version_ops {
-        match op {
-            VersionOp::Insert { version } => {
-                out.push_str("INSERT INTO ");
-                out.push_str(t);
-                out.push_str(" (version_num) VALUES (");
-                push_literal(out, version);
-                out.push_str(");\n\n");
+        if transactional {
+            out.push_str("BEGIN;\n\n");
+        }
+        let body = text.trim_end();
+        if !body.trim().is_empty() {
+            out.push_str(body);
+            if needs_terminator(body) {
+                out.push_str("\n;");
             }
-            VersionOp::Delete { version } => {
-                out.push_str("DELETE FROM ");
-                out.push_str(t);
-                out.push_str(" WHERE version_num = ");
-                push_literal(out, version);
-                out.push_str(";\n\n");
-            }
-            VersionOp::Update { from, to } => {
-                out.push_str("UPDATE ");
-                out.push_str(t);
-                out.push_str(" SET version_num = ");
-                push_literal(out, to);
-                out.push_str(" WHERE version_num = ");
-                push_literal(out, from);
-                out.push_str(";\n\n");
+            out.push_str("\n\n");
+        }
+        for op in &step.version_ops {
+            match op {
+                VersionOp::Insert { version } => {
+                    out.push_str("INSERT INTO ");
+                    out.push_str(t);
+                    out.push_str(" (version_num) VALUES (");
+                    push_literal(out, version);
+                    out.push_str(");\n\n");
+                }
+                VersionOp::Delete { version } => {
+                    out.push_str("DELETE FROM ");
+                    out.push_str(t);
+                    out.push_str(" WHERE version_num = ");
+                    push_literal(out, version);
+                    out.push_str(";\n\n");
+                }
+                VersionOp::Update { from, to } => {
+                    out.push_str("UPDATE ");
+                    out.push_str(t);
+                    out.push_str(" SET version_num = ");
+                    push_literal(out, to);
+                    out.push_str(" WHERE version_num = ");
+                    push_literal(out, from);
+                    out.push_str(";\n\n");
+                }
             }
         }
-    }
-    out.push_str("INSERT INTO ");
-    out.push_str(history);
-    out.push_str(" (revision, direction, sql_sha256, success) VALUES (");
-    push_literal(out, &step.revision);
-    out.push_str(", ");
-    push_literal(out, step.direction.as_str());
-    out.push_str(", ");
-    push_literal(out, &sql_sha256(text));
-    out.push_str(", true);\n\n");
-    if rs.transactional {
-        out.push_str("COMMIT;\n\n");
+        out.push_str("INSERT INTO ");
+        out.push_str(history);
+        out.push_str(" (revision, direction, sql_sha256, success) VALUES (");
+        push_literal(out, &step.revision);
+        out.push_str(", ");
+        push_literal(out, step.direction.as_str());
+        out.push_str(", ");
+        push_literal(out, &sql_sha256(&text));
+        out.push_str(", true);\n\n");
+        if transactional {
+            out.push_str("COMMIT;\n\n");
+        }
     }
 }
 

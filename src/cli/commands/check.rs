@@ -124,6 +124,8 @@ fn kind_of(p: &GraphProblem) -> &'static str {
 pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let project = ctx.project()?;
     let loaded = project::load(&project);
+    crate::cli::timings::mark("load");
+    crate::cli::timings::cache(&loaded.cache);
     let mut problems: Vec<ProblemView> = loaded
         .problems
         .iter()

@@ -8,11 +8,12 @@
 
 use crate::cli::view::{LineOpts, RevisionView};
 use crate::cli::{resolve, CliError, CliResult, Ctx, ErrorKind, Workspace};
-use crate::db::{self, Database, DbError, RevisionSql, RunOptions, VersionTable};
-use crate::graph::{Plan, ResolveError, RevisionGraph, Step};
-use crate::script::{Body, Format};
+use crate::db::{self, Database, DbError, RevisionSql, RunOptions, StepSql, VersionTable};
+use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
+use crate::script::{Body, Format, Project};
 use clap::Args;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -211,12 +212,34 @@ pub(crate) fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
         .project
         .config
         .database_url(args.database_url.as_deref())
-        .ok_or_else(|| {
-            CliError::input("no database URL").with_hint(
-                "pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml",
-            )
-        })?;
+        .ok_or_else(no_database_url)?;
     Ok(Database::connect(&url)?)
+}
+
+fn no_database_url() -> CliError {
+    CliError::input("no database URL")
+        .with_hint("pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml")
+}
+
+/// A connection opened in the background while the revisions load:
+/// connecting costs about as much as loading 1,000 files, so a read-only
+/// command does both at once. Errors are reported in the usual order (the
+/// revision files' first, then the URL's, then the connection's).
+struct PendingConnection(Option<std::thread::JoinHandle<Result<Database, DbError>>>);
+
+impl PendingConnection {
+    fn start(project: &Project, args: &DbArgs) -> PendingConnection {
+        let url = project.config.database_url(args.database_url.as_deref());
+        PendingConnection(url.map(|url| std::thread::spawn(move || Database::connect(&url))))
+    }
+
+    fn finish(self) -> CliResult<Database> {
+        let handle = self.0.ok_or_else(no_database_url)?;
+        match handle.join() {
+            Ok(connected) => Ok(connected?),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
 }
 
 /// Version-table rows for the applied side of an offline range.
@@ -247,25 +270,19 @@ fn offline_start(g: &RevisionGraph, from: &str) -> CliResult<Vec<String>> {
 
 fn offline(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: Plan) -> CliResult {
     let opts = run_options(ws, &args.db)?;
-    let alembic = ws.project.format == Format::Alembic;
-    let sql = if alembic {
-        alembic_placeholders(&plan)
-    } else {
-        revision_sql(ws)
-    };
-    crate::cli::timings::mark("sql map");
-    let parts = db::render_offline_parts(&plan, &sql, &opts.table)?;
-    crate::cli::timings::mark("render");
-    if alembic {
+    if ws.project.format == Format::Alembic {
+        let script = db::OfflineScript::new(&plan, &AlembicPlaceholders, &opts.table)?;
         eprintln!(
             "note: {} holds Alembic revisions: this script has their steps and version-table statements, but each step's SQL is a placeholder that stops the script; 'alembic upgrade --sql' writes the real SQL",
             ws.project.root.display()
         );
         ctx.out.write_all(ALEMBIC_OFFLINE_HEADER.as_bytes())?;
+        script.write_to(ctx.out)?;
+    } else {
+        let sql = WorkspaceSql(ws);
+        db::OfflineScript::new(&plan, &sql, &opts.table)?.write_to(ctx.out)?;
     }
-    for part in parts {
-        ctx.out.write_all(part.as_bytes())?;
-    }
+    crate::cli::timings::mark("render");
     Ok(())
 }
 
@@ -277,31 +294,40 @@ const ALEMBIC_OFFLINE_HEADER: &str = "\
 -- convert the project with 'mergepoint import-alembic'.
 ";
 
+/// The SQL of native revisions, read from the loaded files in place.
+struct WorkspaceSql<'a>(&'a Workspace);
+
+impl StepSql for WorkspaceSql<'_> {
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
+        let ix = self.0.graph.find(revision)?;
+        let Body::Native(body) = &self.0.bodies[ix] else {
+            return None;
+        };
+        let text = match direction {
+            Direction::Upgrade => &body.upgrade,
+            Direction::Downgrade => &body.downgrade,
+        };
+        Some((Cow::Borrowed(text), body.transactional))
+    }
+}
+
 /// Stand-in SQL for Alembic revisions in offline scripts: a statement that
 /// fails, so that piping the script into psql cannot record a revision whose
 /// SQL never ran (each step's version-table update is in the same
 /// transaction).
-fn alembic_placeholders(plan: &Plan) -> HashMap<String, RevisionSql> {
-    let stop = |id: &str, direction: &str| {
+struct AlembicPlaceholders;
+
+impl StepSql for AlembicPlaceholders {
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
         let message = db::quote_literal(&format!(
-            "mergepoint: revision {id} is an Alembic revision; its {direction} SQL is not in this script"
+            "mergepoint: revision {revision} is an Alembic revision; its {} SQL is not in this script",
+            direction.as_str()
         ));
-        format!(
+        let sql = format!(
             "DO $mergepoint$ BEGIN RAISE EXCEPTION USING MESSAGE = {message}; END $mergepoint$;\n"
-        )
-    };
-    plan.steps
-        .iter()
-        .map(|step| {
-            let id = &step.revision;
-            let sql = RevisionSql {
-                upgrade: stop(id, "upgrade"),
-                downgrade: stop(id, "downgrade"),
-                transactional: true,
-            };
-            (id.clone(), sql)
-        })
-        .collect()
+        );
+        Some((Cow::Owned(sql), true))
+    }
 }
 
 fn message(g: &RevisionGraph, id: &str) -> String {
@@ -399,9 +425,11 @@ fn heads_mismatch(g: &RevisionGraph, rows: &[String], heads: &[String]) -> Optio
 }
 
 pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
-    let ws = ctx.workspace()?;
+    let project = ctx.project()?;
+    let connecting = PendingConnection::start(&project, &args.db);
+    let ws = ctx.workspace_of(project)?;
     let opts = run_options(&ws, &args.db)?;
-    let mut database = connect(&ws, &args.db)?;
+    let mut database = connecting.finish()?;
     let rows = db::current(database.client(), &opts.table)?;
     let g = &ws.graph;
     let known: Vec<usize> = rows.iter().filter_map(|r| g.find(r)).collect();
@@ -464,7 +492,7 @@ pub fn current(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
 
 /// Refuses to run the revisions of an Alembic project online, before any
 /// connection: only Alembic can run Python. (Offline scripts are allowed;
-/// see [`alembic_placeholders`].)
+/// see [`AlembicPlaceholders`].)
 fn refuse_alembic(ws: &Workspace, command: &str) -> CliResult {
     if ws.project.format != Format::Alembic {
         return Ok(());
