@@ -27,9 +27,9 @@ pub struct BranchesArgs {
 
 /// One branch point and the revisions built directly on it.
 #[derive(Debug, Serialize)]
-pub struct BranchView {
-    pub branchpoint: RevisionView,
-    pub branches: Vec<RevisionView>,
+pub struct BranchView<'g> {
+    pub branchpoint: RevisionView<'g>,
+    pub branches: Vec<RevisionView<'g>>,
 }
 
 pub fn run(ctx: &mut Ctx, args: BranchesArgs) -> CliResult {

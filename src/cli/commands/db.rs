@@ -338,13 +338,13 @@ fn message(g: &RevisionGraph, id: &str) -> String {
 
 /// What `current --json` prints.
 #[derive(Debug, Serialize)]
-pub struct CurrentView {
+pub struct CurrentView<'g> {
     /// The database URL with any password masked.
     pub database: String,
     /// The version-table rows, sorted.
     pub rows: Vec<String>,
     /// The rows that are known revisions.
-    pub revisions: Vec<RevisionView>,
+    pub revisions: Vec<RevisionView<'g>>,
     /// Rows naming no revision in the revisions directory.
     pub unknown: Vec<String>,
     /// The rows the version table holds when the database is at every

@@ -37,8 +37,8 @@ pub struct GraphArgs {
 
 /// The graph as data: every revision (oldest first) and every edge.
 #[derive(Debug, Serialize)]
-pub struct GraphView {
-    pub revisions: Vec<RevisionView>,
+pub struct GraphView<'g> {
+    pub revisions: Vec<RevisionView<'g>>,
     pub edges: Vec<EdgeView>,
 }
 
@@ -95,11 +95,11 @@ pub fn run(ctx: &mut Ctx, args: GraphArgs) -> CliResult {
 
 /// The node's caption lines: id with labels, then the message.
 fn caption(v: &RevisionView) -> (String, String) {
-    let mut first = v.revision.clone();
+    let mut first = v.revision.to_string();
     if !v.branch_labels.is_empty() {
         first.push_str(&format!(" ({})", v.branch_labels.join(", ")));
     }
-    (first, v.message.clone())
+    (first, v.message.to_string())
 }
 
 fn dot_escape(s: &str) -> String {
@@ -140,7 +140,7 @@ pub fn dot(g: &RevisionGraph, order: &[usize]) -> String {
         if v.is_head {
             attrs.push_str(", penwidth=2");
         }
-        s.push_str(&format!("  \"{}\" [{attrs}];\n", dot_escape(&v.revision)));
+        s.push_str(&format!("  \"{}\" [{attrs}];\n", dot_escape(v.revision)));
     }
     for &ix in order {
         for &p in g.parents(ix) {

@@ -51,11 +51,15 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
         tree: true,
         message: true,
     };
+    let mut line = String::new();
     for v in &views {
         if args.verbose {
             writeln!(ctx.out, "{}", v.entry())?;
         } else {
-            writeln!(ctx.out, "{}", v.line(opts))?;
+            line.clear();
+            v.push_line(&mut line, opts);
+            line.push('\n');
+            ctx.out.write_all(line.as_bytes())?;
         }
     }
     Ok(())
