@@ -32,12 +32,21 @@ fn second_run_is_answered_by_the_cache_with_the_same_output() {
 
     // Files written within the last 2 seconds are read but not recorded.
     let first = env.run_with_env(&["history"], &vars);
-    assert_eq!(cache_line(&first.stderr), "0 hits, 3 parsed, not written");
+    assert_eq!(
+        cache_line(&first.stderr),
+        "0 hits, 3 parsed, listing read, not written"
+    );
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let settled = env.run_with_env(&["history"], &vars);
-    assert_eq!(cache_line(&settled.stderr), "0 hits, 3 parsed, written");
+    assert_eq!(
+        cache_line(&settled.stderr),
+        "0 hits, 3 parsed, listing read, written"
+    );
     let cached = env.run_with_env(&["history"], &vars);
-    assert_eq!(cache_line(&cached.stderr), "3 hits, 0 parsed, not written");
+    assert_eq!(
+        cache_line(&cached.stderr),
+        "3 hits, 0 parsed, listing cached, not written"
+    );
     for run in [&first, &settled, &cached] {
         assert_eq!(run.stdout, uncached.stdout);
     }
@@ -45,7 +54,10 @@ fn second_run_is_answered_by_the_cache_with_the_same_output() {
     // An edit is seen at once; the edited file's old entry is dropped.
     env.write_rev(&rev("cccc", &["bbbb"]).msg("renamed step"));
     let edited = env.run_with_env(&["history"], &vars);
-    assert_eq!(cache_line(&edited.stderr), "2 hits, 1 parsed, written");
+    assert_eq!(
+        cache_line(&edited.stderr),
+        "2 hits, 1 parsed, listing cached, written"
+    );
     assert!(edited.stdout.contains("renamed step"), "{}", edited.stdout);
     assert_eq!(edited.stdout, env.run(&["history"]).stdout);
 

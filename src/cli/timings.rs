@@ -42,9 +42,10 @@ pub fn cache(report: &crate::script::CacheReport) {
     }
     if report.enabled {
         eprintln!(
-            "timing: cache    {} hits, {} parsed, {}",
+            "timing: cache    {} hits, {} parsed, listing {}, {}",
             report.hits,
             report.parsed,
+            if report.listing { "cached" } else { "read" },
             if report.written {
                 "written"
             } else {

@@ -40,7 +40,7 @@ use super::{Body, Format, Project};
 use crate::graph::Revision;
 
 /// Bumped when the stored layout changes.
-const SCHEMA: u32 = 1;
+const SCHEMA: u32 = 2;
 const MAGIC: &str = "mergepoint parse cache";
 /// Cache files kept in the cache directory; the least recently written go
 /// first, so temporary projects (CI checkouts, test directories) do not
@@ -114,6 +114,9 @@ pub struct CacheReport {
     pub hits: usize,
     /// Files read and parsed.
     pub parsed: usize,
+    /// The directory listing came from the cache (the directory was
+    /// unchanged), not from reading the directory.
+    pub listing: bool,
     /// The cache file was (re)written.
     pub written: bool,
 }
@@ -157,6 +160,33 @@ struct EntryRef<'a> {
     body: &'a Body,
 }
 
+/// The file names of a project's only revisions directory, in load order,
+/// and the directory's stamp taken before it was listed: while the stamp is
+/// unchanged (nothing added, removed or renamed), the listing is too.
+#[derive(Serialize, Deserialize)]
+struct StoredListing {
+    dir: FileStamp,
+    names: Vec<String>,
+}
+
+/// The same, borrowed, for writing.
+#[derive(Serialize)]
+pub(super) struct ListingRef<'a> {
+    pub dir: FileStamp,
+    pub names: Vec<&'a str>,
+}
+
+/// Where this load's listing came from, for [`ParseCache::finish`].
+pub(super) enum ListingSource<'a> {
+    /// The project has several revisions directories or subdirectories:
+    /// no listing is recorded.
+    NotRecorded,
+    /// Reused from the cache: the directory was unchanged.
+    Reused,
+    /// Read from the directory just now.
+    Read(ListingRef<'a>),
+}
+
 /// One file's result, for [`ParseCache::finish`].
 pub(super) struct Outcome<'a> {
     pub key: FileKey<'a>,
@@ -173,6 +203,7 @@ pub(super) struct ParseCache {
     min_age: Duration,
     started: SystemTime,
     entries: Vec<Option<Entry>>,
+    listing: Option<StoredListing>,
     /// `unchanged[i]`: entry i's file still has the recorded stamp.
     unchanged: Vec<bool>,
     /// Entry index by key, built only when files moved (see `lookup`).
@@ -204,7 +235,7 @@ impl ParseCache {
                 .collect(),
         };
         let file = dir.join(file_name(&header));
-        let entries = fs::read(&file)
+        let (entries, listing) = fs::read(&file)
             .ok()
             .and_then(|bytes| decode(&bytes, &header))
             .unwrap_or_default();
@@ -216,16 +247,23 @@ impl ParseCache {
             started,
             unchanged: Vec::new(),
             entries: entries.into_iter().map(Some).collect(),
+            listing,
             by_key: OnceLock::new(),
         })
     }
 
+    /// The recorded listing of the project's only revisions directory:
+    /// the directory's stamp then, and the file names.
+    pub fn listing(&self) -> Option<(&FileStamp, &[String])> {
+        self.listing.as_ref().map(|l| (&l.dir, l.names.as_slice()))
+    }
+
     /// Stats the file of every entry (in parallel), below `roots`, the
-    /// project's revisions directories, and notes which are unchanged.
-    pub fn check_entries(&mut self, roots: &[PathBuf]) {
+    /// project's revisions directories: which are unchanged? (For
+    /// [`Self::set_unchanged`].)
+    pub fn check_entries(&self, roots: &[PathBuf]) -> Vec<bool> {
         let roots: Vec<Option<DirHandle>> = roots.iter().map(|r| DirHandle::open(r).ok()).collect();
-        self.unchanged = self
-            .entries
+        self.entries
             .par_iter()
             .with_min_len(64)
             .map(|e| {
@@ -235,7 +273,12 @@ impl ParseCache {
                 };
                 dir.stamp(OsStr::new(&e.rel)).is_ok_and(|s| s == e.stamp)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Records which entries [`Self::check_entries`] found unchanged.
+    pub fn set_unchanged(&mut self, unchanged: Vec<bool>) {
+        self.unchanged = unchanged;
     }
 
     /// The entry for the file at `position` in load order with `key`, if
@@ -271,14 +314,22 @@ impl ParseCache {
     }
 
     /// Records this load's results (`outcomes`: the files read without
-    /// error; `hits` of them from the cache, `parsed` files read), if they
-    /// differ from what is stored: every file old enough to be trusted. Failures to write are ignored
-    /// (the cache only saves time).
-    pub fn finish(self, outcomes: &[Outcome], hits: usize, parsed: usize) -> CacheReport {
+    /// error; `hits` of them from the cache, `parsed` files read; the
+    /// `listing` of a single-directory project), if they differ from what
+    /// is stored: every file, and the listing, old enough to be trusted.
+    /// Failures to write are ignored (the cache only saves time).
+    pub fn finish(
+        self,
+        outcomes: &[Outcome],
+        hits: usize,
+        parsed: usize,
+        listing: ListingSource,
+    ) -> CacheReport {
         let mut report = CacheReport {
             enabled: true,
             hits,
             parsed,
+            listing: matches!(listing, ListingSource::Reused),
             written: false,
         };
         let limit = self
@@ -286,11 +337,12 @@ impl ParseCache {
             .checked_sub(self.min_age)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(i128::MIN, |d| d.as_nanos() as i128);
+        let settled = |s: &FileStamp| s.mtime_ns < limit && s.ctime_ns < limit;
         let keep: Vec<EntryRef> = outcomes
             .iter()
             .filter_map(|o| {
                 let stamp = &o.stamp;
-                (stamp.mtime_ns < limit && stamp.ctime_ns < limit).then_some(EntryRef {
+                settled(stamp).then_some(EntryRef {
                     root: o.key.root,
                     rel: o.key.rel,
                     stamp,
@@ -299,17 +351,31 @@ impl ParseCache {
                 })
             })
             .collect();
-        // Unchanged: every file was a hit, and nothing was dropped.
-        if keep.len() == hits && self.entries.len() == hits {
+        let stored = self.listing.as_ref().map(|l| ListingRef {
+            dir: l.dir,
+            names: l.names.iter().map(String::as_str).collect(),
+        });
+        let listing = match listing {
+            ListingSource::NotRecorded => None,
+            ListingSource::Reused => stored,
+            ListingSource::Read(l) => Some(l).filter(|l| settled(&l.dir)),
+        };
+        let old_dir = self.listing.as_ref().map(|l| l.dir);
+        // Unchanged: every file was a hit, nothing was dropped, and the
+        // directory is as recorded.
+        if keep.len() == hits
+            && self.entries.len() == hits
+            && listing.as_ref().map(|l| l.dir) == old_dir
+        {
             return report;
         }
-        report.written = self.write(&keep).is_ok();
+        report.written = self.write(&keep, listing.as_ref()).is_ok();
         report
     }
 
-    fn write(&self, entries: &[EntryRef]) -> std::io::Result<()> {
+    fn write(&self, entries: &[EntryRef], listing: Option<&ListingRef>) -> std::io::Result<()> {
         let mut bytes = postcard::to_stdvec(&self.header).map_err(std::io::Error::other)?;
-        bytes.extend(postcard::to_stdvec(entries).map_err(std::io::Error::other)?);
+        bytes.extend(postcard::to_stdvec(&(entries, listing)).map_err(std::io::Error::other)?);
         fs::create_dir_all(&self.dir)?;
         let tmp = self
             .file
@@ -325,14 +391,17 @@ impl ParseCache {
     }
 }
 
-/// The stored entries, if `bytes` is a cache file for `header`.
-fn decode(bytes: &[u8], header: &Header) -> Option<Vec<Entry>> {
+/// What a cache file stores after its header.
+type Stored = (Vec<Entry>, Option<StoredListing>);
+
+/// The stored entries and listing, if `bytes` is a cache file for `header`.
+fn decode(bytes: &[u8], header: &Header) -> Option<Stored> {
     let (stored, rest): (Header, &[u8]) = postcard::take_from_bytes(bytes).ok()?;
     if stored != *header {
         return None;
     }
-    let (entries, rest): (Vec<Entry>, &[u8]) = postcard::take_from_bytes(rest).ok()?;
-    rest.is_empty().then_some(entries)
+    let (body, rest): (Stored, &[u8]) = postcard::take_from_bytes(rest).ok()?;
+    rest.is_empty().then_some(body)
 }
 
 /// The cache file of a project: a hash of what identifies the project (not

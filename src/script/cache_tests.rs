@@ -53,6 +53,13 @@ impl Fixture {
         fs::write(self.file(i), text).unwrap();
     }
 
+    /// Lets the file clock tick past the last change: these tests record
+    /// files however new they are (`min_age` 0), so a change must not
+    /// share a clock tick with the state the cache recorded.
+    fn tick(&self) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     fn project(&self) -> Project {
         Project::locate(Some(self.root.path())).unwrap()
     }
@@ -102,23 +109,26 @@ fn assert_same(a: &Loaded, b: &Loaded) {
     );
 }
 
-fn report(hits: usize, parsed: usize, written: bool) -> CacheReport {
-    CacheReport {
-        enabled: true,
-        hits,
-        parsed,
-        written,
-    }
+/// What a load's cache report says: hits, files parsed, cache written.
+type Counts = (usize, usize, bool);
+
+fn report(hits: usize, parsed: usize, written: bool) -> Counts {
+    (hits, parsed, written)
+}
+
+fn seen(l: &Loaded) -> Counts {
+    assert!(l.cache.enabled);
+    (l.cache.hits, l.cache.parsed, l.cache.written)
 }
 
 #[test]
 fn second_load_comes_from_the_cache_and_equals_a_fresh_parse() {
     let f = Fixture::new(50);
     let first = f.load();
-    assert_eq!(first.cache, report(0, 50, true));
+    assert_eq!(seen(&first), report(0, 50, true));
     assert_eq!(f.cache_files().len(), 1);
     let second = f.load();
-    assert_eq!(second.cache, report(50, 0, false));
+    assert_eq!(seen(&second), report(50, 0, false));
     assert_same(&second, &fresh(&f.project()));
     // Origins are the paths as this run spells them.
     assert!(second.revisions[0].origin.ends_with("000000000000_r.yaml"));
@@ -130,7 +140,7 @@ fn an_edited_file_is_read_again() {
     f.load();
     f.write(3, &native(&id(3), &[&id(2)], "SELECT 42 + 1000"));
     let after = f.load();
-    assert_eq!(after.cache, report(9, 1, true));
+    assert_eq!(seen(&after), report(9, 1, true));
     assert_same(&after, &fresh(&f.project()));
     match &after.bodies[3] {
         Body::Native(b) => assert_eq!(b.upgrade, "SELECT 42 + 1000"),
@@ -147,7 +157,7 @@ fn a_same_size_edit_is_read_again() {
     std::thread::sleep(Duration::from_millis(50));
     f.write(2, &native(&id(2), &[&id(1)], "SELECT 2"));
     let after = f.load();
-    assert_eq!(after.cache, report(4, 1, true));
+    assert_eq!(seen(&after), report(4, 1, true));
     assert_same(&after, &fresh(&f.project()));
 }
 
@@ -155,24 +165,54 @@ fn a_same_size_edit_is_read_again() {
 fn added_and_removed_files_are_seen() {
     let f = Fixture::new(6);
     f.load();
+    f.tick();
     f.write(6, &native(&id(6), &[&id(5)], "SELECT 1"));
     let added = f.load();
-    assert_eq!(added.cache, report(6, 1, true));
+    assert_eq!(seen(&added), report(6, 1, true));
     assert_eq!(added.revisions.len(), 7);
 
+    f.tick();
     fs::remove_file(f.file(6)).unwrap();
     fs::remove_file(f.file(0)).unwrap();
     let removed = f.load();
     // Every remaining file is a hit, and the cache drops the gone ones.
-    assert_eq!(removed.cache, report(5, 0, true));
+    assert_eq!(seen(&removed), report(5, 0, true));
     assert_same(&removed, &fresh(&f.project()));
-    assert_eq!(f.load().cache, report(5, 0, false));
+    assert_eq!(seen(&f.load()), report(5, 0, false));
+}
+
+#[test]
+fn an_unchanged_directory_is_not_listed_again() {
+    let f = Fixture::new(8);
+    assert!(!f.load().cache.listing);
+    let second = f.load();
+    assert!(second.cache.listing, "{:?}", second.cache);
+    assert_same(&second, &fresh(&f.project()));
+
+    // A new file changes the directory: listed again, and seen.
+    f.tick();
+    f.write(8, &native(&id(8), &[&id(7)], "SELECT 1"));
+    let added = f.load();
+    assert!(!added.cache.listing);
+    assert_eq!(added.revisions.len(), 9);
+    assert_same(&added, &fresh(&f.project()));
+    assert!(f.load().cache.listing);
+
+    // An edit in place leaves the directory alone but not the file.
+    f.tick();
+    f.write(2, &native(&id(2), &[&id(1)], "SELECT 22222"));
+    let edited = f.load();
+    assert!(edited.cache.listing);
+    assert_eq!(seen(&edited), report(8, 1, true));
+    assert!(edited.problems.is_empty(), "{:?}", edited.problems);
+    assert_same(&edited, &fresh(&f.project()));
 }
 
 #[test]
 fn a_renamed_file_is_its_new_name() {
     let f = Fixture::new(4);
     f.load();
+    f.tick();
     let to = f.root.path().join("revisions").join("zzz.yaml");
     fs::rename(f.file(1), &to).unwrap();
     let after = f.load();
@@ -191,7 +231,7 @@ fn files_that_fail_to_parse_are_never_cached() {
         let l = f.load();
         assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
         assert!(l.problems[0].to_string().contains("000000000001_r.yaml"));
-        assert_eq!(l.cache, expected);
+        assert_eq!(seen(&l), expected);
         assert_same(&l, &fresh(&f.project()));
     }
 }
@@ -203,10 +243,12 @@ fn new_files_are_not_recorded_until_they_settle() {
     let first = load_with(&f.project(), &settling);
     // Just written: a second write in the same clock tick could keep the
     // stamp, so nothing is trusted yet.
-    assert_eq!(first.cache, report(0, 5, false));
+    assert_eq!(seen(&first), report(0, 5, false));
     f.write(4, &native(&id(4), &[&id(3)], "SELECT 4"));
+    f.write(5, &native(&id(5), &[&id(4)], "SELECT 5"));
     let second = load_with(&f.project(), &settling);
-    assert_eq!(second.cache, report(0, 5, false));
+    assert_eq!(seen(&second), report(0, 6, false));
+    assert!(!second.cache.listing);
     assert_same(&second, &fresh(&f.project()));
 }
 
@@ -227,13 +269,13 @@ fn a_damaged_cache_is_ignored_and_replaced() {
         fs::write(&file, &bytes).unwrap();
         let l = f.load();
         assert_eq!(
-            l.cache,
+            seen(&l),
             report(0, 20, true),
             "damaged: {} bytes",
             bytes.len()
         );
         assert_same(&l, &fresh(&f.project()));
-        assert_eq!(f.load().cache, report(20, 0, false));
+        assert_eq!(seen(&f.load()), report(20, 0, false));
     }
 }
 
@@ -245,7 +287,7 @@ fn each_project_has_its_own_cache_file() {
     load_with(&a.project(), &shared);
     load_with(&b.project(), &shared);
     assert_eq!(a.cache_files().len(), 2);
-    assert_eq!(load_with(&a.project(), &shared).cache, report(3, 0, false));
+    assert_eq!(seen(&load_with(&a.project(), &shared)), report(3, 0, false));
     assert_eq!(load_with(&b.project(), &shared).revisions.len(), 4);
 }
 
@@ -267,7 +309,7 @@ fn alembic_files_are_cached_too() {
     assert_eq!(project.format, Format::Alembic);
     load_with(&project, &f.cache());
     let second = load_with(&project, &f.cache());
-    assert_eq!(second.cache, report(2, 0, false));
+    assert_eq!(seen(&second), report(2, 0, false));
     assert_same(&second, &fresh(&project));
 }
 

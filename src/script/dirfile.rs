@@ -51,16 +51,13 @@ impl DirHandle {
     /// reading does).
     pub fn stamp(&self, name: &OsStr) -> io::Result<FileStamp> {
         let st = rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::empty())?;
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        // The field types differ between targets; all fit these widths.
-        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-        Ok(FileStamp {
-            size: st.st_size as u64,
-            mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-            inode: st.st_ino as u64,
-            device: st.st_dev as u64,
-        })
+        Ok(stamp_of(&st))
+    }
+
+    /// The stamp of the directory itself: its mtime moves whenever an entry
+    /// is added, removed or renamed.
+    pub fn own_stamp(&self) -> io::Result<FileStamp> {
+        Ok(stamp_of(&rustix::fs::fstat(&self.fd)?))
     }
 
     fn open_file(&self, name: &OsStr) -> io::Result<File> {
@@ -75,12 +72,32 @@ impl DirHandle {
     }
 }
 
+#[cfg(unix)]
+fn stamp_of(st: &rustix::fs::Stat) -> FileStamp {
+    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+    // The field types differ between targets; all fit these widths.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    FileStamp {
+        size: st.st_size as u64,
+        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        inode: st.st_ino as u64,
+        device: st.st_dev as u64,
+    }
+}
+
 #[cfg(not(unix))]
 impl DirHandle {
     pub fn open(path: &Path) -> io::Result<DirHandle> {
         Ok(DirHandle {
             path: path.to_path_buf(),
         })
+    }
+
+    /// Directory times are not a reliable change signal everywhere; the
+    /// listing is always read afresh.
+    pub fn own_stamp(&self) -> io::Result<FileStamp> {
+        Err(io::Error::other("no directory stamps on this platform"))
     }
 
     pub fn stamp(&self, name: &OsStr) -> io::Result<FileStamp> {

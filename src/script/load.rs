@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::cache::{CacheConfig, FileKey, Outcome, ParseCache};
+use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
 use super::dirfile::{DirHandle, FileStamp};
 use super::{
     alembic, is_alembic_file, is_native_file, parse_alembic, parse_native, Body, Format, LoadError,
@@ -52,7 +52,52 @@ impl SourceFile {
 #[derive(Default)]
 struct Listing {
     dirs: Vec<DirHandle>,
+    /// `dir_stamps[i]`: the stamp of `dirs[i]`, taken before it was read.
+    dir_stamps: Vec<Option<FileStamp>>,
     files: Vec<SourceFile>,
+}
+
+impl Listing {
+    /// The stamp of the project's only revisions directory, if it has one
+    /// (and does not read subdirectories): what lets the next run reuse
+    /// this listing while the directory is unchanged.
+    fn single_dir(&self, project: &Project) -> Option<FileStamp> {
+        let single = project.revisions_dirs.len() == 1 && !project.recursive;
+        single.then(|| self.dir_stamps.first().copied().flatten())?
+    }
+}
+
+/// The listing of `project`'s only revisions directory, from `names`
+/// recorded by an earlier run, if the directory's stamp is still `recorded`.
+fn reuse_listing(project: &Project, recorded: &FileStamp, names: &[String]) -> Option<Listing> {
+    let [dir] = project.revisions_dirs.as_slice() else {
+        return None;
+    };
+    if project.recursive {
+        return None;
+    }
+    let handle = DirHandle::open(dir).ok()?;
+    let stamp = handle.own_stamp().ok()?;
+    if stamp != *recorded {
+        return None;
+    }
+    let rel_at = dir.join("x").as_os_str().len() - 1;
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let path = dir.join(name).into_os_string().into_string().ok()?;
+        files.push(SourceFile {
+            dir: 0,
+            root: 0,
+            name_at: path.len() - name.len(),
+            path,
+            rel_at: Some(rel_at),
+        });
+    }
+    Some(Listing {
+        dirs: vec![handle],
+        dir_stamps: vec![Some(stamp)],
+        files,
+    })
 }
 
 /// Lists the revision files of a project in Alembic's order.
@@ -107,8 +152,13 @@ fn walk(
     out: &mut Listing,
     problems: &mut Vec<LoadError>,
 ) {
-    let listed = std::fs::read_dir(dir).and_then(|e| Ok((e, DirHandle::open(dir)?)));
-    let (entries, handle) = match listed {
+    // The directory's stamp before its entries are read: if it changes
+    // while they are, the next run sees a newer stamp and lists again.
+    let listed = DirHandle::open(dir).and_then(|h| {
+        let stamp = h.own_stamp().ok();
+        Ok((std::fs::read_dir(dir)?, h, stamp))
+    });
+    let (entries, handle, stamp) = match listed {
         Ok(l) => l,
         Err(e) => {
             problems.push(LoadError::io(dir, "list the directory", &e));
@@ -157,6 +207,7 @@ fn walk(
         }
     }
     out.dirs.push(handle);
+    out.dir_stamps.push(stamp);
     if project.recursive {
         dirs.sort();
         for d in dirs {
@@ -229,14 +280,30 @@ enum FileResult {
 /// to `problems`.
 pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
     let mut loaded = Loaded::default();
-    let (listing, mut cache) = rayon::join(
-        || list_files(project, &mut loaded.problems),
+    let mut cache = ParseCache::open(cache, project);
+    // Side by side: the listing (from the cache while the directory is
+    // unchanged) and a stat of every file the cache knows.
+    let (listing, unchanged) = rayon::join(
         || {
-            let mut c = ParseCache::open(cache, project)?;
-            c.check_entries(&project.revisions_dirs);
-            Some(c)
+            let reused = cache
+                .as_ref()
+                .and_then(ParseCache::listing)
+                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
+            match reused {
+                Some(listing) => (listing, true),
+                None => (list_files(project, &mut loaded.problems), false),
+            }
+        },
+        || {
+            cache
+                .as_ref()
+                .map(|c| c.check_entries(&project.revisions_dirs))
         },
     );
+    let (listing, listing_reused) = listing;
+    if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
+        c.set_unchanged(unchanged);
+    }
     let results: Vec<FileResult> = listing
         .files
         .par_iter()
@@ -265,6 +332,16 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
     let (mut hits, mut parsed_files) = (0, 0);
     loaded.revisions.reserve(results.len());
     loaded.bodies.reserve(results.len());
+    // A listing read just now is recorded for the next run (by name).
+    let single_dir = listing.single_dir(project);
+    let names: Vec<String> = match single_dir {
+        Some(_) if cache.is_some() && !listing_reused => listing
+            .files
+            .iter()
+            .map(|f| f.path[f.name_at..].to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
     for (result, f) in results.into_iter().zip(listing.files) {
         let (parsed, stamp) = match result {
             FileResult::Cached(i) => {
@@ -311,7 +388,15 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
                 })
             })
             .collect();
-        loaded.cache = c.finish(&outcomes, hits, parsed_files);
+        let listing = match single_dir {
+            _ if listing_reused => ListingSource::Reused,
+            Some(dir) => ListingSource::Read(ListingRef {
+                dir,
+                names: names.iter().map(String::as_str).collect(),
+            }),
+            None => ListingSource::NotRecorded,
+        };
+        loaded.cache = c.finish(&outcomes, hits, parsed_files, listing);
     }
     loaded
 }
