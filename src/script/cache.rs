@@ -22,6 +22,11 @@
 //!
 //! Files that fail to parse are never cached: their errors are reported
 //! fresh on every run.
+//!
+//! For a project with one revisions directory (not recursive) the cache also
+//! keeps the directory listing, with the directory's own stamp taken before
+//! it was read; adding, removing or renaming an entry moves the directory's
+//! mtime, so while the stamp is unchanged the listing is too.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
