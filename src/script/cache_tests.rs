@@ -396,3 +396,20 @@ fn no_cache_means_no_cache_file() {
     assert_eq!(l.cache, CacheReport::default());
     assert!(f.cache_files().is_empty());
 }
+
+#[test]
+fn an_unwritable_cache_directory_only_costs_speed() {
+    let f = Fixture::new(3);
+    // A file where the cache directory should be: nothing can be written.
+    let blocker = f.cache_dir.path().join("blocked");
+    fs::write(&blocker, b"not a directory").unwrap();
+    let cache = CacheConfig {
+        min_age: Duration::ZERO,
+        ..CacheConfig::in_dir(&blocker)
+    };
+    for _ in 0..2 {
+        let l = load_with(&f.project(), &cache);
+        assert_eq!(seen(&l), report(0, 3, false));
+        assert_same(&l, &fresh(&f.project()));
+    }
+}
