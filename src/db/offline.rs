@@ -5,7 +5,7 @@
 use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
-use super::runner::RevisionSql;
+use super::runner::{missing_sql, RevisionSql};
 use super::split::needs_terminator;
 use super::version::VersionOp;
 use crate::graph::{Direction, Plan, Step};
@@ -70,14 +70,7 @@ pub struct OfflineScript<'a, S: StepSql> {
 impl<'a, S: StepSql> OfflineScript<'a, S> {
     /// Refuses ([`DbError::MissingSql`]) if a step has no SQL.
     pub fn new(plan: &'a Plan, sql: &'a S, table: &'a VersionTable) -> Result<Self, DbError> {
-        let mut missing: Vec<String> = Vec::new();
-        for step in &plan.steps {
-            if sql.step_sql(&step.revision, step.direction).is_none()
-                && !missing.contains(&step.revision)
-            {
-                missing.push(step.revision.clone());
-            }
-        }
+        let missing = missing_sql(plan, sql);
         if !missing.is_empty() {
             return Err(DbError::MissingSql { revisions: missing });
         }
@@ -124,11 +117,7 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
             return;
         };
         out.push_str("-- Running ");
-        out.push_str(step.direction.as_str());
-        out.push(' ');
-        push_joined(out, &step.from);
-        out.push_str(" -> ");
-        push_joined(out, &step.to);
+        step.push_short_log(out);
         out.push_str("\n\n");
         if transactional {
             out.push_str("BEGIN;\n\n");
@@ -180,15 +169,5 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         if transactional {
             out.push_str("COMMIT;\n\n");
         }
-    }
-}
-
-/// `a, b, c`, as Alembic's log lines join revision ids.
-fn push_joined(out: &mut String, ids: &[String]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(id);
     }
 }

@@ -6,6 +6,7 @@ use super::conn::Database;
 use super::error::{pg_message, DbError};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
+use super::offline::StepSql;
 use super::split::split_statements;
 use super::version::{apply_ops, current, ensure_tables, Statements};
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
@@ -66,10 +67,10 @@ pub struct RunOutcome {
 
 /// Revisions of `plan` with no entry in `sql` (Alembic `.py` revisions),
 /// in plan order. Empty if the plan can run.
-pub fn missing_sql(plan: &Plan, sql: &HashMap<String, RevisionSql>) -> Vec<String> {
+pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in &plan.steps {
-        if !sql.contains_key(&s.revision) && !out.contains(&s.revision) {
+        if sql.step_sql(&s.revision, s.direction).is_none() && !out.contains(&s.revision) {
             out.push(s.revision.clone());
         }
     }

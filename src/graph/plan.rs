@@ -53,12 +53,27 @@ pub struct Step {
 impl Step {
     /// Alembic's log line body: `upgrade a, b -> c`.
     pub fn short_log(&self) -> String {
-        format!(
-            "{} {} -> {}",
-            self.direction.as_str(),
-            self.from.join(", "),
-            self.to.join(", ")
-        )
+        let mut out = String::new();
+        self.push_short_log(&mut out);
+        out
+    }
+
+    /// [`Self::short_log`], appended to `out` (offline scripts write one
+    /// per step).
+    pub fn push_short_log(&self, out: &mut String) {
+        let push_joined = |out: &mut String, ids: &[String]| {
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(id);
+            }
+        };
+        out.push_str(self.direction.as_str());
+        out.push(' ');
+        push_joined(out, &self.from);
+        out.push_str(" -> ");
+        push_joined(out, &self.to);
     }
 }
 
