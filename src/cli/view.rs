@@ -77,10 +77,17 @@ impl<'g> RevisionView<'g> {
     /// `<base>` or the comma-separated parents (Alembic's
     /// `_format_down_revision`).
     pub fn down(&self) -> String {
+        let mut text = String::new();
+        self.push_down(&mut text);
+        text
+    }
+
+    /// [`Self::down`], appended to `text`.
+    fn push_down(&self, text: &mut String) {
         if self.parents.is_empty() {
-            "<base>".to_string()
+            text.push_str("<base>");
         } else {
-            self.parents.join(", ")
+            push_joined(text, &self.parents);
         }
     }
 
@@ -94,11 +101,7 @@ impl<'g> RevisionView<'g> {
     /// [`Self::line`], appended to `text`.
     pub fn push_line(&self, text: &mut String, opts: LineOpts) {
         if opts.parents {
-            if self.parents.is_empty() {
-                text.push_str("<base>");
-            } else {
-                push_joined(text, &self.parents);
-            }
+            self.push_down(text);
             if !self.depends_on.is_empty() {
                 text.push_str(" (");
                 push_joined(text, self.depends_on);

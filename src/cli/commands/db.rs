@@ -208,34 +208,35 @@ pub(crate) fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions
 }
 
 pub(crate) fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
-    let url = ws
-        .project
-        .config
-        .database_url(args.database_url.as_deref())
-        .ok_or_else(no_database_url)?;
-    Ok(Database::connect(&url)?)
+    Ok(Database::connect(&database_url(&ws.project, args)?)?)
 }
 
-fn no_database_url() -> CliError {
-    CliError::input("no database URL")
-        .with_hint("pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml")
+/// `--database-url`, else `DATABASE_URL`, else the project's `database_url`.
+fn database_url(project: &Project, args: &DbArgs) -> CliResult<String> {
+    project
+        .config
+        .database_url(args.database_url.as_deref())
+        .ok_or_else(|| {
+            CliError::input("no database URL").with_hint(
+                "pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml",
+            )
+        })
 }
 
 /// A connection opened in the background while the revisions load:
 /// connecting costs about as much as loading 1,000 files, so a read-only
 /// command does both at once. Errors are reported in the usual order (the
 /// revision files' first, then the URL's, then the connection's).
-struct PendingConnection(Option<std::thread::JoinHandle<Result<Database, DbError>>>);
+struct PendingConnection(CliResult<std::thread::JoinHandle<Result<Database, DbError>>>);
 
 impl PendingConnection {
     fn start(project: &Project, args: &DbArgs) -> PendingConnection {
-        let url = project.config.database_url(args.database_url.as_deref());
+        let url = database_url(project, args);
         PendingConnection(url.map(|url| std::thread::spawn(move || Database::connect(&url))))
     }
 
     fn finish(self) -> CliResult<Database> {
-        let handle = self.0.ok_or_else(no_database_url)?;
-        match handle.join() {
+        match self.0?.join() {
             Ok(connected) => Ok(connected?),
             Err(panic) => std::panic::resume_unwind(panic),
         }
