@@ -140,7 +140,7 @@ struct Header {
 /// Where a file is: the index of its revisions directory in the project,
 /// and its path below that directory (so the key does not depend on how
 /// the directory was spelled or on the current directory).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct FileKey<'a> {
     pub root: u32,
     pub rel: &'a str,
@@ -178,7 +178,7 @@ struct StoredListing {
 #[derive(Serialize)]
 pub(super) struct ListingRef<'a> {
     pub dir: FileStamp,
-    pub names: Vec<&'a str>,
+    pub names: &'a [String],
 }
 
 /// Where this load's listing came from, for [`ParseCache::finish`].
@@ -211,8 +211,9 @@ pub(super) struct ParseCache {
     listing: Option<StoredListing>,
     /// `unchanged[i]`: entry i's file still has the recorded stamp.
     unchanged: Vec<bool>,
-    /// Entry index by key, built only when files moved (see `lookup`).
-    by_key: OnceLock<HashMap<(u32, String), usize>>,
+    /// Entry index by path, per revisions directory, built only when files
+    /// moved (see `lookup`).
+    by_key: OnceLock<Vec<HashMap<String, usize>>>,
 }
 
 impl ParseCache {
@@ -295,18 +296,23 @@ impl ParseCache {
         let i = if position < self.entries.len() && same(position) {
             position
         } else {
-            *self.index().get(&(key.root, key.rel.to_string()))?
+            *self.index().get(key.root as usize)?.get(key.rel)?
         };
         (same(i) && self.unchanged.get(i) == Some(&true)).then_some(i)
     }
 
-    fn index(&self) -> &HashMap<(u32, String), usize> {
+    fn index(&self) -> &[HashMap<String, usize>] {
         self.by_key.get_or_init(|| {
-            self.entries
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| e.as_ref().map(|e| ((e.root, e.rel.clone()), i)))
-                .collect()
+            let mut by_root: Vec<HashMap<String, usize>> = Vec::new();
+            for (i, e) in self.entries.iter().enumerate() {
+                let Some(e) = e else { continue };
+                let root = e.root as usize;
+                if by_root.len() <= root {
+                    by_root.resize_with(root + 1, HashMap::new);
+                }
+                by_root[root].insert(e.rel.clone(), i);
+            }
+            by_root
         })
     }
 
@@ -358,7 +364,7 @@ impl ParseCache {
             .collect();
         let stored = self.listing.as_ref().map(|l| ListingRef {
             dir: l.dir,
-            names: l.names.iter().map(String::as_str).collect(),
+            names: &l.names,
         });
         let listing = match listing {
             ListingSource::NotRecorded => None,

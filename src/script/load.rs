@@ -2,9 +2,10 @@
 //! answer each file from the parse cache or read and parse it, in parallel.
 //!
 //! On 2 cores, with 10,000 files, the time goes to the kernel: listing the
-//! directory and one stat per file. So the two halves that do not depend
-//! on each other run side by side: one core lists the directories while
-//! the other decodes the cache and stats the files it knows.
+//! directory and one stat per file. So once the cache is decoded, the two
+//! halves that do not depend on each other run side by side: the listing
+//! (taken from the cache while the directory is unchanged, else read) and a
+//! stat of every file the cache knows.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -35,6 +36,22 @@ struct SourceFile {
 }
 
 impl SourceFile {
+    /// The file `name` in `dir` (`dirs[dir_index]` of its listing), below
+    /// revisions directory `root`.
+    fn new(dir: &Path, name: &str, dir_index: usize, root: Root) -> SourceFile {
+        let (path, rel_at) = match dir.join(name).into_os_string().into_string() {
+            Ok(p) => (p, Some(root.rel_at)),
+            Err(p) => (p.to_string_lossy().into_owned(), None),
+        };
+        SourceFile {
+            dir: dir_index,
+            root: root.index,
+            name_at: path.len() - name.len(),
+            path,
+            rel_at,
+        }
+    }
+
     fn name(&self) -> &OsStr {
         OsStr::new(&self.path[self.name_at..])
     }
@@ -62,41 +79,37 @@ impl Listing {
     /// (and does not read subdirectories): what lets the next run reuse
     /// this listing while the directory is unchanged.
     fn single_dir(&self, project: &Project) -> Option<FileStamp> {
-        let single = project.revisions_dirs.len() == 1 && !project.recursive;
-        single.then(|| self.dir_stamps.first().copied().flatten())?
+        only_dir(project)?;
+        self.dir_stamps.first().copied().flatten()
+    }
+}
+
+/// The project's revisions directory, if it has exactly one and does not
+/// read subdirectories: the projects whose listing the cache keeps.
+fn only_dir(project: &Project) -> Option<&Path> {
+    match project.revisions_dirs.as_slice() {
+        [dir] if !project.recursive => Some(dir),
+        _ => None,
     }
 }
 
 /// The listing of `project`'s only revisions directory, from `names`
 /// recorded by an earlier run, if the directory's stamp is still `recorded`.
 fn reuse_listing(project: &Project, recorded: &FileStamp, names: &[String]) -> Option<Listing> {
-    let [dir] = project.revisions_dirs.as_slice() else {
-        return None;
-    };
-    if project.recursive {
-        return None;
-    }
+    let dir = only_dir(project)?;
     let handle = DirHandle::open(dir).ok()?;
     let stamp = handle.own_stamp().ok()?;
     if stamp != *recorded {
         return None;
     }
-    let rel_at = dir.join("x").as_os_str().len() - 1;
-    let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        let path = dir.join(name).into_os_string().into_string().ok()?;
-        files.push(SourceFile {
-            dir: 0,
-            root: 0,
-            name_at: path.len() - name.len(),
-            path,
-            rel_at: Some(rel_at),
-        });
-    }
+    let root = Root::of(0, dir);
     Some(Listing {
         dirs: vec![handle],
         dir_stamps: vec![Some(stamp)],
-        files,
+        files: names
+            .iter()
+            .map(|name| SourceFile::new(dir, name, 0, root))
+            .collect(),
     })
 }
 
@@ -117,14 +130,8 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
             // Alembic skips version locations that do not exist.
             continue;
         }
-        // Paths below `dir` all start with `dir` and one separator.
-        let rel_at = dir.join("x").as_os_str().len() - 1;
         let first = listing.files.len();
-        let root = Root {
-            index: root as u32,
-            rel_at,
-        };
-        walk(project, dir, root, &mut listing, problems);
+        walk(project, dir, Root::of(root, dir), &mut listing, problems);
         if dedupe {
             let found = listing.files.split_off(first);
             for f in found {
@@ -138,11 +145,22 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
     listing
 }
 
-/// The revisions directory a walk is below.
+/// The revisions directory a file is below.
 #[derive(Clone, Copy)]
 struct Root {
     index: u32,
+    /// Where paths below it start: they all begin with `dir` and one
+    /// separator.
     rel_at: usize,
+}
+
+impl Root {
+    fn of(index: usize, dir: &Path) -> Root {
+        Root {
+            index: index as u32,
+            rel_at: dir.join("x").as_os_str().len() - 1,
+        }
+    }
 }
 
 fn walk(
@@ -193,17 +211,7 @@ fn walk(
     if !skip_files {
         let index = out.dirs.len();
         for name in files {
-            let (path, rel_at) = match dir.join(&name).into_os_string().into_string() {
-                Ok(p) => (p, Some(root.rel_at)),
-                Err(p) => (p.to_string_lossy().into_owned(), None),
-            };
-            out.files.push(SourceFile {
-                dir: index,
-                root: root.index,
-                name_at: path.len() - name.len(),
-                path,
-                rel_at,
-            });
+            out.files.push(SourceFile::new(dir, &name, index, root));
         }
     }
     out.dirs.push(handle);
@@ -390,10 +398,7 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
             .collect();
         let listing = match single_dir {
             _ if listing_reused => ListingSource::Reused,
-            Some(dir) => ListingSource::Read(ListingRef {
-                dir,
-                names: names.iter().map(String::as_str).collect(),
-            }),
+            Some(dir) => ListingSource::Read(ListingRef { dir, names: &names }),
             None => ListingSource::NotRecorded,
         };
         loaded.cache = c.finish(&outcomes, hits, parsed_files, listing);
