@@ -13,3 +13,4 @@ pub mod config;
 pub mod db;
 pub mod graph;
 pub mod script;
+pub mod sql;

@@ -39,7 +39,6 @@ mod lock;
 mod names;
 mod offline;
 mod runner;
-mod split;
 mod stamp;
 mod version;
 
@@ -51,6 +50,6 @@ pub use lock::{lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT};
 pub use names::{quote_ident, quote_literal, VersionTable};
 pub use offline::{render_offline, OfflineScript, StepSql};
 pub use runner::{downgrade, missing_sql, run, upgrade, RevisionSql, RunOptions, RunOutcome};
-pub use split::split_statements;
+pub use crate::sql::split_statements;
 pub use stamp::{stamp, stamp_rows, StampOutcome};
 pub use version::{classify_rows, current, RowReport};

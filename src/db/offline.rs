@@ -6,7 +6,7 @@ use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
 use super::runner::{missing_sql, RevisionSql};
-use super::split::needs_terminator;
+use crate::sql::needs_terminator;
 use super::version::VersionOp;
 use crate::graph::{Direction, Plan, Step};
 use rayon::prelude::*;

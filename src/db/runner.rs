@@ -7,7 +7,7 @@ use super::error::{pg_message, DbError};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::offline::StepSql;
-use super::split::split_statements;
+use crate::sql::split_statements;
 use super::version::{apply_ops, current, ensure_tables, Statements};
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
 use std::collections::HashMap;

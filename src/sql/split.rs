@@ -18,7 +18,7 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 
 /// True if `sql`'s last statement is not terminated by `;` (so a `;` must
 /// be added before appending more SQL).
-pub(crate) fn needs_terminator(sql: &str) -> bool {
+pub fn needs_terminator(sql: &str) -> bool {
     let (_, tail) = scan(sql);
     has_code(&tail)
 }
