@@ -33,7 +33,15 @@ fn run_once(n: usize, per_run: bool, url_suffix: &str) -> (f64, f64) {
         ..RunOptions::default()
     };
     let started = Instant::now();
-    upgrade(&mut conn, &f.graph, "heads", &f.sql, &opts, |_, _| {}).unwrap();
+    upgrade(
+        &mut conn,
+        &f.graph,
+        "heads",
+        &f.sql,
+        &opts,
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
+    )
+    .unwrap();
     let total = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(db.audit().len(), n);
     // A bare write transaction per revision on the same server: the floor
@@ -93,7 +101,7 @@ fn bench_noop_upgrade_at_10000() {
             "heads",
             &f.sql,
             &RunOptions::default(),
-            |_, _| {},
+            |_: &mergepoint::graph::Step, _: std::time::Duration| {},
         )
         .unwrap();
         assert!(out.plan.steps.is_empty());

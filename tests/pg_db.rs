@@ -77,10 +77,11 @@ fn lock_timeout_returns_the_lock_error_with_exit_4() {
     let f = two_branches();
     let err = mergepoint::db::run(
         &mut other,
+        &f.graph,
         &f.sql,
         &opts,
-        |_| panic!("the plan must not be computed without the lock"),
-        |_, _| {},
+        |_, _| panic!("the plan must not be computed without the lock"),
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
     )
     .unwrap_err();
     let waited = started.elapsed();

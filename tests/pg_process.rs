@@ -53,7 +53,9 @@ fn child_runner() {
             "heads",
             &fixture.sql,
             &opts,
-            |s, d| println!("ran {} in {d:?}", s.revision),
+            |s: &mergepoint::graph::Step, d: std::time::Duration| {
+                println!("ran {} in {d:?}", s.revision)
+            },
         )
     }) {
         Ok(_) => 0,

@@ -23,7 +23,7 @@ fn up(conn: &mut Database, f: &Fixture, target: &str) -> Result<Vec<String>, DbE
         target,
         &f.sql,
         &RunOptions::default(),
-        |s, _| seen.push(s.revision.clone()),
+        |s: &mergepoint::graph::Step, _: std::time::Duration| seen.push(s.revision.clone()),
     )?;
     Ok(seen)
 }
@@ -36,7 +36,7 @@ fn down(conn: &mut Database, f: &Fixture, target: &str) -> Result<Vec<String>, D
         target,
         &f.sql,
         &RunOptions::default(),
-        |s, _| seen.push(s.revision.clone()),
+        |s: &mergepoint::graph::Step, _: std::time::Duration| seen.push(s.revision.clone()),
     )?;
     Ok(seen)
 }
@@ -125,17 +125,11 @@ fn a_failing_revision_leaves_schema_and_version_table_as_before() {
     // Upgrade to the failing head: aaaa00000002 commits, aaaa00000003 fails.
     let err = up(&mut conn, &f, "heads").unwrap_err();
     match &err {
-        DbError::StepFailed {
-            revision,
-            applied,
-            partial_effects,
-            message,
-            ..
-        } => {
-            assert_eq!(revision, "aaaa00000003");
-            assert_eq!(applied, &ids(&["aaaa00000002"]));
-            assert!(!partial_effects);
-            assert!(message.contains("division by zero"), "{message}");
+        DbError::StepFailed(f) => {
+            assert_eq!(f.revision, "aaaa00000003");
+            assert_eq!(f.applied, ids(&["aaaa00000002"]));
+            assert!(!f.may_have_partial_effects());
+            assert!(f.message.contains("division by zero"), "{}", f.message);
         }
         other => panic!("{other:?}"),
     }
@@ -180,7 +174,7 @@ fn concurrent_runners_apply_each_revision_exactly_once() {
                     "heads",
                     &f.sql,
                     &RunOptions::default(),
-                    |_, _| ran += 1,
+                    |_: &mergepoint::graph::Step, _: std::time::Duration| ran += 1,
                 )
                 .map(|_| ran)
             })
@@ -258,9 +252,17 @@ fn transaction_per_run_rolls_back_the_whole_run() {
         transaction_per_run: true,
         ..RunOptions::default()
     };
-    let err = upgrade(&mut conn, &f.graph, "heads", &f.sql, &opts, |_, _| {}).unwrap_err();
+    let err = upgrade(
+        &mut conn,
+        &f.graph,
+        "heads",
+        &f.sql,
+        &opts,
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
+    )
+    .unwrap_err();
     assert!(
-        matches!(&err, DbError::StepFailed { run_rolled_back: true, applied, .. } if applied.is_empty())
+        matches!(&err, DbError::StepFailed(f) if f.run == mergepoint::db::RunEffects::RunRolledBack && f.applied.is_empty())
     );
     assert!(db.rows().is_empty());
     assert_eq!(db.schema_dump(), "");
@@ -274,19 +276,20 @@ fn transaction_per_run_rolls_back_the_whole_run() {
         "aaaa00000002",
         &f.sql,
         &opts,
-        |_, _| {},
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
     )
     .unwrap();
     assert_eq!(db.rows(), ids(&["aaaa00000002"]));
     // A non-transactional step is refused up front.
     let g = two_branches();
+    let fresh = TestDb::create();
     let err = upgrade(
-        &mut conn,
+        &mut fresh.database(),
         &g.graph,
         "cccc00000002",
         &g.sql,
         &opts,
-        |_, _| {},
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
     )
     .unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
@@ -409,7 +412,15 @@ fn a_password_never_appears_in_runner_errors() {
         lock_timeout: Duration::from_millis(100),
         ..RunOptions::default()
     };
-    let err = upgrade(&mut conn, &f.graph, "heads", &f.sql, &opts, |_, _| {}).unwrap_err();
+    let err = upgrade(
+        &mut conn,
+        &f.graph,
+        "heads",
+        &f.sql,
+        &opts,
+        |_: &mergepoint::graph::Step, _: std::time::Duration| {},
+    )
+    .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(&role.password));
     drop(conn);
 }

@@ -1,16 +1,16 @@
 //! The audit table `mergepoint_history`: one row per step run (upgrade,
-//! downgrade, stamp, accepted checksum), successful or not.
+//! downgrade, stamp, accepted checksum), successful or not. Writing rows is
+//! the session's job ([`super::session::Session::write_audit`]); this
+//! module reads them and computes checksums.
 
+use super::catalog::table_exists;
 use super::error::DbError;
-use super::names::VersionTable;
-use super::version::{table_exists, Statements};
+use super::names::{VersionTable, HISTORY_TABLE};
+use super::session::{InterruptedAttempt, UNFINISHED};
+use crate::graph::Direction;
 use postgres::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::time::SystemTime;
-
-/// Name of the audit table; it lives in the version table's schema.
-pub const HISTORY_TABLE: &str = "mergepoint_history";
 
 /// Hex SHA-256 of a revision's SQL text, as stored in `sql_sha256`.
 pub fn sql_sha256(sql: &str) -> String {
@@ -22,46 +22,6 @@ pub fn sql_sha256(sql: &str) -> String {
         let _ = write!(hex, "{b:02x}");
     }
     hex
-}
-
-/// One audit row to write.
-pub(crate) struct AuditRecord<'a> {
-    pub revision: &'a str,
-    pub direction: &'a str,
-    pub sql_sha256: Option<&'a str>,
-    pub started_at: SystemTime,
-    pub duration_ms: f64,
-    pub success: bool,
-    pub error: Option<&'a str>,
-}
-
-pub(crate) fn insert_sql(table: &VersionTable) -> String {
-    format!(
-        "INSERT INTO {} (revision, direction, sql_sha256, started_at, duration_ms, db_user, client_host, success, error) \
-         VALUES ($1, $2, $3, $4, $5, current_user, coalesce(inet_client_addr()::text, 'local'), $6, $7)",
-        table.history_sql_name()
-    )
-}
-
-pub(crate) fn write(
-    client: &mut impl GenericClient,
-    st: &Statements,
-    r: &AuditRecord<'_>,
-) -> Result<(), postgres::Error> {
-    client
-        .execute(
-            &st.audit,
-            &[
-                &r.revision,
-                &r.direction,
-                &r.sql_sha256,
-                &r.started_at,
-                &r.duration_ms,
-                &r.success,
-                &r.error,
-            ],
-        )
-        .map(|_| ())
 }
 
 /// One row of `mergepoint_history`, for `log`.
@@ -81,6 +41,9 @@ pub struct HistoryEntry {
     pub error: Option<String>,
 }
 
+const STARTED_AT: &str =
+    "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
 /// The audit history, oldest first; `limit` keeps only the newest rows.
 /// A missing table means no history (an empty list).
 pub fn history(
@@ -92,8 +55,7 @@ pub fn history(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT * FROM (SELECT id, revision, direction, sql_sha256, \
-         to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+        "SELECT * FROM (SELECT id, revision, direction, sql_sha256, {STARTED_AT}, \
          duration_ms, db_user, client_host, success, error FROM {} \
          ORDER BY id DESC LIMIT $1) h ORDER BY id",
         table.history_sql_name()
@@ -114,6 +76,42 @@ pub fn history(
             client_host: r.get(7),
             success: r.get(8),
             error: r.get(9),
+        })
+        .collect())
+}
+
+/// Audit rows still marked [`UNFINISHED`]: non-transactional steps whose
+/// run ended before the step did. Oldest first.
+pub(crate) fn unfinished(
+    client: &mut impl GenericClient,
+    table: &VersionTable,
+) -> Result<Vec<InterruptedAttempt>, DbError> {
+    if !table_exists(client, &table.history_sql_name())? {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, revision, direction, {STARTED_AT}, db_user || '@' || client_host FROM {} \
+         WHERE NOT success AND error = $1 ORDER BY id",
+        table.history_sql_name()
+    );
+    let rows = client
+        .query(&sql, &[&UNFINISHED])
+        .map_err(|e| DbError::query(format!("reading {HISTORY_TABLE}"), &e))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let direction = match r.get::<_, &str>(2) {
+                "upgrade" => Direction::Upgrade,
+                "downgrade" => Direction::Downgrade,
+                _ => return None,
+            };
+            Some(InterruptedAttempt {
+                audit_id: r.get(0),
+                revision: r.get(1),
+                direction,
+                started_at: r.get(3),
+                by: r.get(4),
+            })
         })
         .collect())
 }

@@ -274,20 +274,21 @@ impl Database {
                 url,
                 message: self.scrub(&message),
             },
-            DbError::StepFailed {
-                revision,
-                direction,
-                message,
+            DbError::StepFailed(mut f) => {
+                f.message = self.scrub(&f.message);
+                f.audit_error = f.audit_error.map(|m| self.scrub(&m));
+                DbError::StepFailed(f)
+            }
+            DbError::LockLost {
+                table,
+                reason,
                 applied,
-                partial_effects,
-                run_rolled_back,
-            } => DbError::StepFailed {
-                revision,
-                direction,
-                message: self.scrub(&message),
+                stopped_before,
+            } => DbError::LockLost {
+                table,
+                reason: self.scrub(&reason),
                 applied,
-                partial_effects,
-                run_rolled_back,
+                stopped_before,
             },
             other => other,
         }

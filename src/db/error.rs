@@ -1,6 +1,9 @@
-//! The error type of the database layer, with the CLI exit code of each.
+//! The error type of the database layer. Variants carry data; the words a
+//! user reads are made here from that data, and the CLI decides the exit
+//! code and hints from the variant (`cli::error`).
 
-use crate::graph::ResolveError;
+use crate::graph::{Direction, ResolveError};
+use std::fmt;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -8,86 +11,301 @@ use thiserror::Error;
 /// contain a password: URLs are masked and driver messages are scrubbed.
 #[derive(Debug, Error)]
 pub enum DbError {
-    /// The server could not be reached or refused the login (exit code 3).
+    /// The server could not be reached or refused the login.
     #[error("cannot connect to {url}: {message}; check the URL and that the server is running")]
     Connect { url: String, message: String },
-    /// A statement of mergepoint's own failed (exit code 3).
+    /// A statement of mergepoint's own failed.
     #[error("database error while {context}: {message}")]
     Query { context: String, message: String },
-    /// The migration lock was not obtained in time (exit code 4).
-    #[error("could not take the migration lock for {table} within {:.1} s: another mergepoint run holds it; wait for it to finish or raise --lock-timeout", .waited.as_secs_f64())]
-    LockTimeout { table: String, waited: Duration },
+    /// The migration lock was not obtained in time.
+    #[error("could not take the migration lock for {table} within {:.1} s: {}; wait for it to finish or raise --lock-timeout", .waited.as_secs_f64(), holder_text(.holder.as_deref()))]
+    LockTimeout {
+        table: String,
+        waited: Duration,
+        /// Who holds it, when the server could tell.
+        holder: Option<Box<LockHolder>>,
+    },
+    /// The migration lock was lost during the run (its session was
+    /// terminated, or timed out): the run stopped before its next step.
+    #[error("{}", lock_lost_text(.table, .reason, .applied, .stopped_before.as_deref()))]
+    LockLost {
+        table: String,
+        /// What the lock check saw.
+        reason: String,
+        /// Revisions this run committed (and recorded) before it stopped.
+        applied: Vec<String>,
+        /// The step that was not started (or was rolled back) because of it.
+        stopped_before: Option<String>,
+    },
     /// Some steps of the plan have no SQL we can run (Alembic `.py`
-    /// revisions). Raised before anything is changed (exit code 2).
+    /// revisions). Raised before anything is changed.
     #[error("Alembic revisions can't be run by mergepoint: no SQL for {}; nothing was changed", .revisions.join(", "))]
     MissingSql { revisions: Vec<String> },
-    /// A table or schema name that cannot be used (exit code 2).
+    /// A table or schema name that cannot be used.
     #[error("invalid {what} '{value}': {reason}")]
     InvalidName {
         what: &'static str,
         value: String,
         reason: String,
     },
-    /// The plan could not be made from the version table (exit code 2).
+    /// The plan could not be made from the version table.
     #[error(transparent)]
     Plan(#[from] ResolveError),
-    /// The options do not fit the plan (exit code 2).
-    #[error("{0}")]
-    Usage(String),
-    /// A revision's SQL (or its version-table update) failed (exit code 3).
-    #[error("{direction} of revision {revision} failed: {message}\n{}", step_failure_note(.applied, *.partial_effects, *.run_rolled_back))]
-    StepFailed {
+    /// `--transaction-per-run` with a plan that has a non-transactional step.
+    #[error("revision {revision} is non-transactional, so the run cannot be one transaction; nothing was changed; run without --transaction-per-run")]
+    NotOneTransaction { revision: String },
+    /// A transactional revision contains a transaction-control statement
+    /// (COMMIT, ROLLBACK, ...), which would end mergepoint's transaction
+    /// half way. Refused before anything is changed.
+    #[error("{} of revision {revision} contains `{keyword}` at line {line} of its SQL, which would end the transaction mergepoint runs it in; nothing was changed; mark the revision `transactional: false`, or remove the statement", .direction.as_str())]
+    TransactionControl {
         revision: String,
-        direction: String,
-        message: String,
-        /// Revisions committed by this run before the failure, in order.
-        applied: Vec<String>,
-        /// The failing revision was non-transactional: statements before
-        /// the failing one were committed and may have left effects.
-        partial_effects: bool,
-        /// `transaction_per_run`: the whole run was rolled back.
-        run_rolled_back: bool,
+        direction: Direction,
+        keyword: String,
+        line: usize,
     },
+    /// The version table is not a valid set of applied heads for these
+    /// revisions. Refused before anything is changed.
+    #[error("{}", broken_table_text(.table, .problems))]
+    BrokenVersionTable {
+        table: String,
+        problems: Vec<VersionTableProblem>,
+    },
+    /// A revision's SQL (or its version-table update) failed.
+    #[error("{0}")]
+    StepFailed(Box<StepFailure>),
 }
 
-fn step_failure_note(applied: &[String], partial: bool, run_rolled_back: bool) -> String {
-    let mut out = String::new();
-    if partial {
-        out.push_str("This revision is non-transactional: statements before the failing one were committed, so partial effects may remain; inspect the database before re-running. The version table was not updated for it.\n");
-    } else {
-        out.push_str("Its transaction was rolled back: the schema and the version table are as they were before it.\n");
+/// The session holding a lock, from `pg_locks` and `pg_stat_activity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application_name: String,
+    /// Client address, or `local` for a unix socket.
+    pub client: String,
+    pub user: String,
+    /// When the holding session started (RFC 3339, UTC).
+    pub since: String,
+}
+
+fn holder_text(holder: Option<&LockHolder>) -> String {
+    match holder {
+        Some(h) => format!(
+            "it is held by pid {} (application '{}', user {}, from {}, connected since {}); see pg_stat_activity",
+            h.pid, h.application_name, h.user, h.client, h.since
+        ),
+        None => "another session holds it (it ended before it could be named)".to_string(),
     }
-    if run_rolled_back {
-        out.push_str("The whole run was one transaction and was rolled back: nothing from this run was applied.");
-    } else if applied.is_empty() {
-        out.push_str("No revision was applied by this run.");
+}
+
+fn lock_lost_text(table: &str, reason: &str, applied: &[String], before: Option<&str>) -> String {
+    let mut s = format!("the migration lock for {table} was lost during the run ({reason}); ");
+    match before {
+        Some(rev) => s.push_str(&format!(
+            "the run stopped before revision {rev}, so another runner cannot overlap it. "
+        )),
+        None => s.push_str("the run stopped. "),
+    }
+    if applied.is_empty() {
+        s.push_str("No revision was applied by this run.");
     } else {
-        out.push_str(&format!(
-            "Already applied (committed) by this run: {}.",
+        s.push_str(&format!(
+            "Applied and recorded by this run before that: {}.",
             applied.join(", ")
         ));
     }
-    out
+    s.push_str(
+        " Rerun to continue (check idle_session_timeout and anything that terminates sessions).",
+    );
+    s
+}
+
+/// One way the version table's rows are wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VersionTableProblem {
+    /// A row the revisions do not know.
+    UnknownRevision { revision: String },
+    /// A row that is an ancestor of another row.
+    NotAHead {
+        revision: String,
+        ancestor_of: String,
+    },
+    /// The same row more than once (the primary key is gone).
+    Duplicate { revision: String, count: usize },
+}
+
+impl fmt::Display for VersionTableProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionTableProblem::UnknownRevision { revision } => {
+                write!(f, "'{revision}' is not in the revisions directory")
+            }
+            VersionTableProblem::NotAHead {
+                revision,
+                ancestor_of,
+            } => write!(
+                f,
+                "{revision} is an ancestor of {ancestor_of}, which is also there (the rows overlap)"
+            ),
+            VersionTableProblem::Duplicate { revision, count } => {
+                write!(f, "{revision} is there {count} times")
+            }
+        }
+    }
+}
+
+fn broken_table_text(table: &str, problems: &[VersionTableProblem]) -> String {
+    let mut s = format!(
+        "the version table {table} is not a valid set of applied heads, so nothing was changed:"
+    );
+    for p in problems {
+        s.push_str("\n  ");
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+/// What happened to the failing step's own changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEffects {
+    /// Its transaction was rolled back: as if it never ran.
+    RolledBack,
+    /// A non-transactional step: this many of its statements committed
+    /// before the failure.
+    PartlyCommitted { committed: usize, total: usize },
+    /// Every statement committed, but recording it failed: the schema has
+    /// the change and the version table does not.
+    CommittedNotRecorded,
+    /// The revision's own COMMIT/ROLLBACK ended mergepoint's transaction:
+    /// some of its statements may have committed.
+    TransactionEndedByRevision,
+    /// The connection was lost while committing: it may or may not have
+    /// committed.
+    Unknown,
+}
+
+/// How the rest of the run fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEffects {
+    /// One transaction per step: the steps in `applied` stay committed.
+    PerStep,
+    /// `--transaction-per-run`, rolled back as a whole.
+    RunRolledBack,
+    /// `--transaction-per-run`, but a revision ended the run's transaction:
+    /// earlier steps may have committed.
+    RunTransactionEnded,
+    /// `--transaction-per-run`, connection lost while committing.
+    RunUnknown,
+}
+
+/// A step that failed, and exactly what it left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    pub revision: String,
+    pub direction: Direction,
+    /// The server's (or mergepoint's) error.
+    pub message: String,
+    /// Revisions committed and recorded by this run before the failure.
+    pub applied: Vec<String>,
+    pub effects: StepEffects,
+    pub run: RunEffects,
+    /// Why the failure could not be written to the audit table, if so.
+    pub audit_error: Option<String>,
+}
+
+impl StepFailure {
+    /// True if the database may hold changes the version table does not
+    /// account for.
+    pub fn may_have_partial_effects(&self) -> bool {
+        !matches!(self.effects, StepEffects::RolledBack)
+            || matches!(
+                self.run,
+                RunEffects::RunTransactionEnded | RunEffects::RunUnknown
+            )
+    }
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of revision {} failed: {}",
+            self.direction.as_str(),
+            self.revision,
+            self.message
+        )?;
+        if let Some(e) = &self.audit_error {
+            write!(
+                f,
+                " (also, the failure could not be recorded in mergepoint_history: {e})"
+            )?;
+        }
+        f.write_str("\n")?;
+        let per_run = self.run != RunEffects::PerStep;
+        match self.effects {
+            StepEffects::RolledBack if per_run => {}
+            StepEffects::RolledBack => f.write_str(
+                "Its transaction was rolled back: the schema and the version table are as they were before it.\n",
+            )?,
+            StepEffects::PartlyCommitted { committed, total } => writeln!(
+                f,
+                "This revision is non-transactional: {committed} of its {total} statements committed before the failure, so partial effects may remain; inspect the database before re-running. The version table was not updated for it."
+            )?,
+            StepEffects::CommittedNotRecorded => f.write_str(
+                "All of its statements committed, but the version table could not be updated: the schema has the change and the version table does not; inspect the database, then 'mergepoint stamp' the revision it matches.\n",
+            )?,
+            StepEffects::TransactionEndedByRevision => f.write_str(
+                "Its SQL ended mergepoint's transaction itself (COMMIT, ROLLBACK or similar): statements up to that point may have committed, and the version table was not updated for it; inspect the database before re-running.\n",
+            )?,
+            StepEffects::Unknown => f.write_str(
+                "The connection was lost while committing: the step may or may not have been committed; run 'mergepoint current' and inspect the database before re-running.\n",
+            )?,
+        }
+        match self.run {
+            RunEffects::RunRolledBack => f.write_str(
+                "The whole run was one transaction and was rolled back: nothing from this run was applied.",
+            ),
+            RunEffects::RunTransactionEnded => f.write_str(
+                "The whole run was meant to be one transaction, but a revision ended it: steps before this one may have committed; run 'mergepoint current' and inspect the database.",
+            ),
+            RunEffects::RunUnknown => f.write_str(
+                "The whole run was one transaction; whether it committed is unknown: run 'mergepoint current'.",
+            ),
+            RunEffects::PerStep if self.applied.is_empty() => {
+                f.write_str("No revision was applied by this run.")
+            }
+            RunEffects::PerStep => write!(
+                f,
+                "Already applied (committed) by this run: {}.",
+                self.applied.join(", ")
+            ),
+        }
+    }
 }
 
 impl DbError {
-    /// The process exit code for this error: 3 database, 4 lock timeout,
-    /// 2 usage or input.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            DbError::Connect { .. } | DbError::Query { .. } | DbError::StepFailed { .. } => 3,
-            DbError::LockTimeout { .. } => 4,
-            DbError::MissingSql { .. }
-            | DbError::InvalidName { .. }
-            | DbError::Plan(_)
-            | DbError::Usage(_) => 2,
-        }
-    }
-
     pub(crate) fn query(context: impl Into<String>, e: &postgres::Error) -> Self {
         DbError::Query {
             context: context.into(),
             message: pg_message(e),
+        }
+    }
+
+    /// The process exit code for this error: 3 database, 4 lock, 2 usage or
+    /// input. (Kept for library callers; the CLI maps variants itself.)
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DbError::Connect { .. }
+            | DbError::Query { .. }
+            | DbError::StepFailed(_)
+            | DbError::BrokenVersionTable { .. } => 3,
+            DbError::LockTimeout { .. } | DbError::LockLost { .. } => 4,
+            DbError::MissingSql { .. }
+            | DbError::InvalidName { .. }
+            | DbError::Plan(_)
+            | DbError::NotOneTransaction { .. }
+            | DbError::TransactionControl { .. } => 2,
         }
     }
 }

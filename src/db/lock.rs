@@ -1,39 +1,139 @@
 //! The migration lock: a session-level PostgreSQL advisory lock keyed on
-//! the version table, held on its own dedicated session.
+//! the version table, held on its own dedicated session and watched while
+//! the run goes on; and the step guard, a second advisory lock the work
+//! session holds for the whole run.
 //!
-//! A dedicated session means the lock never shows up as an open
+//! Why two locks. The lock session is idle while the migration runs, so an
+//! `idle_session_timeout`, a `pg_terminate_backend` or a proxy can end it,
+//! and with it the lock. A watcher thread keeps that session busy (a check
+//! every [`WATCH_INTERVAL`], which also keeps idle timeouts from firing) and
+//! notes at once when the lock is gone. The step guard closes the gap until
+//! the runner looks: a runner that gets the migration lock must then take
+//! the guard before it reads the version table, so it waits until the run
+//! that lost the lock has finished the step it was in and stopped. So two
+//! runners never run steps at the same time, even when a lock is lost.
+//!
+//! A dedicated session means the migration lock never shows up as an open
 //! transaction on the work session, so `CREATE INDEX CONCURRENTLY` (which
-//! waits for older transactions) is not blocked by it. If the process dies,
-//! the server ends the session and the lock is freed.
+//! waits for older transactions) is not blocked by it; neither is it by the
+//! guard (a session-level lock is not a transaction). If the process dies,
+//! the server ends both sessions and both locks are freed.
 
 use super::conn::Database;
-use super::error::DbError;
+use super::error::{pg_message, DbError, LockHolder};
 use super::names::VersionTable;
-use postgres::Client;
+use postgres::{Client, GenericClient};
 use sha2::{Digest, Sha256};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Default `--lock-timeout`.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How often the watcher checks that the lock session still holds the lock.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
 const POLL: Duration = Duration::from_millis(50);
 
-/// The advisory lock key for a version table: the first 8 bytes of
-/// SHA-256 of `mergepoint:<schema>.<table>`, as a signed 64-bit integer.
-/// Stable across processes, versions and platforms.
-pub fn lock_key(schema: &str, table: &str) -> i64 {
-    let digest = Sha256::digest(format!("mergepoint:{schema}.{table}").as_bytes());
+fn key_of(purpose: &str, schema: &str, table: &str) -> i64 {
+    let digest = Sha256::digest(format!("{purpose}:{schema}.{table}").as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(b)
 }
 
-/// A held migration lock. Released on [`MigrationLock::release`] or drop,
-/// and by the server if the process dies.
+/// The advisory lock key for a version table: the first 8 bytes of
+/// SHA-256 of `mergepoint:<schema>.<table>`, as a signed 64-bit integer.
+/// Stable across processes, versions and platforms.
+pub fn lock_key(schema: &str, table: &str) -> i64 {
+    key_of("mergepoint", schema, table)
+}
+
+/// The step guard's key (`mergepoint-step:<schema>.<table>`).
+pub fn guard_key(schema: &str, table: &str) -> i64 {
+    key_of("mergepoint-step", schema, table)
+}
+
+/// `pg_locks` matches a bigint advisory key as classid (high 32 bits),
+/// objid (low 32 bits) and objsubid 1.
+const HELD_BY_ME: &str = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+     AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
+     AND classid = (($1::bigint >> 32) & 4294967295)::oid \
+     AND objid = ($1::bigint & 4294967295)::oid)";
+
+/// Who holds advisory lock `key`, if anyone other than this session does.
+pub(crate) fn holder_of(client: &mut impl GenericClient, key: i64) -> Option<LockHolder> {
+    let row = client
+        .query_opt(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), \
+             coalesce(a.usename::text, ''), \
+             coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+             AND l.classid = (($1::bigint >> 32) & 4294967295)::oid \
+             AND l.objid = ($1::bigint & 4294967295)::oid AND l.pid <> pg_backend_pid() \
+             LIMIT 1",
+            &[&key],
+        )
+        .ok()??;
+    Some(LockHolder {
+        pid: row.get(0),
+        application_name: row.get(1),
+        client: row.get(2),
+        user: row.get(3),
+        since: row.get(4),
+    })
+}
+
+/// Polls `pg_try_advisory_lock(key)` on `client` every 50 ms until it
+/// succeeds or `deadline` passes (then [`DbError::LockTimeout`] naming the
+/// holder).
+pub(crate) fn acquire_on(
+    client: &mut Client,
+    key: i64,
+    table: &VersionTable,
+    started: Instant,
+    timeout: Duration,
+) -> Result<(), DbError> {
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .map_err(|e| DbError::query("taking the migration lock", &e))?
+            .get(0);
+        if got {
+            return Ok(());
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(DbError::LockTimeout {
+                table: table.display_name(),
+                waited,
+                holder: holder_of(client, key).map(Box::new),
+            });
+        }
+        std::thread::sleep(POLL.min(timeout - waited));
+    }
+}
+
+/// True if this session holds advisory lock `key`.
+pub(crate) fn holds(client: &mut impl GenericClient, key: i64) -> Result<bool, String> {
+    client
+        .query_one(HELD_BY_ME, &[&key])
+        .map(|r| r.get(0))
+        .map_err(|e| pg_message(&e))
+}
+
+/// A held migration lock, watched by its own thread. Released on
+/// [`MigrationLock::release`] or drop, and by the server if the process dies.
 pub struct MigrationLock {
-    session: Option<Client>,
     key: i64,
     table: String,
+    /// Set by the watcher when the lock is no longer held.
+    lost: Arc<Mutex<Option<String>>>,
+    stop: Option<mpsc::Sender<()>>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for MigrationLock {
@@ -48,50 +148,53 @@ impl std::fmt::Debug for MigrationLock {
 impl MigrationLock {
     /// Opens a new session to `db`'s server and polls
     /// `pg_try_advisory_lock` every 50 ms until it succeeds or `timeout`
-    /// runs out ([`DbError::LockTimeout`], exit code 4). With no schema
-    /// given, the key uses the session's `current_schema()`, so runners
-    /// naming the schema and runners relying on the search path agree.
+    /// runs out ([`DbError::LockTimeout`], naming the holder). With no
+    /// schema given, the key uses the session's `current_schema()`, so
+    /// runners naming the schema and runners relying on the search path
+    /// agree. Then starts the watcher.
     pub fn acquire(
         db: &Database,
         table: &VersionTable,
         timeout: Duration,
     ) -> Result<MigrationLock, DbError> {
-        let mut session = db.open_session()?;
-        let schema = match table.schema() {
-            Some(s) => s.to_string(),
-            None => session
-                .query_one("SELECT coalesce(current_schema(), '')", &[])
-                .map_err(|e| db.scrub_err(DbError::query("reading current_schema()", &e)))?
-                .get(0),
-        };
-        let key = lock_key(&schema, table.name());
         let started = Instant::now();
-        loop {
-            let got: bool = session
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .map_err(|e| db.scrub_err(DbError::query("taking the migration lock", &e)))?
-                .get(0);
-            if got {
-                return Ok(MigrationLock {
-                    session: Some(session),
-                    key,
-                    table: table.display_name(),
-                });
-            }
-            let waited = started.elapsed();
-            if waited >= timeout {
-                return Err(DbError::LockTimeout {
-                    table: table.display_name(),
-                    waited,
-                });
-            }
-            std::thread::sleep(POLL.min(timeout - waited));
-        }
+        let mut session = db.open_session()?;
+        let table =
+            super::catalog::resolve_table(&mut session, table).map_err(|e| db.scrub_err(e))?;
+        let key = lock_key(table.schema().unwrap_or_default(), table.name());
+        acquire_on(&mut session, key, &table, started, timeout).map_err(|e| db.scrub_err(e))?;
+        let lost = Arc::new(Mutex::new(None));
+        let (stop, stopped) = mpsc::channel();
+        let watcher = {
+            let lost = Arc::clone(&lost);
+            std::thread::Builder::new()
+                .name("mergepoint-lock-watch".to_string())
+                .spawn(move || watch(session, key, lost, stopped))
+                .map_err(|e| DbError::Query {
+                    context: "starting the lock watcher".to_string(),
+                    message: e.to_string(),
+                })?
+        };
+        Ok(MigrationLock {
+            key,
+            table: table.display_name(),
+            lost,
+            stop: Some(stop),
+            watcher: Some(watcher),
+        })
     }
 
     /// The advisory lock key held.
     pub fn key(&self) -> i64 {
         self.key
+    }
+
+    /// Err with what the watcher saw if the lock is no longer held.
+    pub fn check(&self) -> Result<(), String> {
+        match &*self.lost.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Releases the lock and closes its session.
@@ -100,11 +203,11 @@ impl MigrationLock {
     }
 
     fn unlock(&mut self) {
-        if let Some(mut s) = self.session.take() {
-            // Closing the session frees the lock anyway; unlock explicitly
-            // so the release does not depend on how fast the server notices.
-            let _ = s.execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
-            let _ = s.close();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
     }
 }
@@ -113,6 +216,34 @@ impl Drop for MigrationLock {
     fn drop(&mut self) {
         self.unlock();
     }
+}
+
+/// The watcher: checks every [`WATCH_INTERVAL`] that `session` still holds
+/// `key`, until told to stop; then unlocks and closes the session.
+fn watch(
+    mut session: Client,
+    key: i64,
+    lost: Arc<Mutex<Option<String>>>,
+    stop: mpsc::Receiver<()>,
+) {
+    loop {
+        match stop.recv_timeout(WATCH_INTERVAL) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let reason = match holds(&mut session, key) {
+            Ok(true) => continue,
+            Ok(false) => "the lock session no longer holds the advisory lock".to_string(),
+            Err(e) => format!("the lock session ended: {e}"),
+        };
+        *lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        // Nothing more to watch; the session is gone or useless.
+        return;
+    }
+    // Closing the session frees the lock anyway; unlock explicitly so the
+    // release does not depend on how fast the server notices.
+    let _ = session.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    let _ = session.close();
 }
 
 #[cfg(test)]
@@ -128,6 +259,10 @@ mod tests {
         assert_ne!(
             lock_key("public", "alembic_version"),
             lock_key("other", "alembic_version")
+        );
+        assert_ne!(
+            lock_key("public", "alembic_version"),
+            guard_key("public", "alembic_version")
         );
     }
 }

@@ -1,55 +1,79 @@
 //! PostgreSQL: connection, version table, migration lock, runner, audit
 //! history, drift check, stamp and offline SQL.
 //!
-//! Everything here goes through the synchronous `postgres` crate without
-//! TLS. Identifiers (version table, schema) are validated and quoted by
-//! [`VersionTable`]; values are always bind parameters online and quoted
-//! literals offline. Every error and log line uses the masked URL
-//! ([`mask_url`]); a password never appears in output.
+//! Layers, lowest first (each imports only those above it in this list):
+//!
+//! | module | owns |
+//! |---|---|
+//! | `error` | [`DbError`], [`StepFailure`]: data, rendered for people |
+//! | `names` | quoting, [`VersionTable`] names and DDL (pure) |
+//! | `step_sql` | [`StepSql`]: where each step's SQL comes from |
+//! | `conn` | [`Database`]: connecting, masking, scrubbing |
+//! | `catalog` | small catalog look-ups, [`resolve_table`] |
+//! | `version`, `audit` | reading the version and audit tables |
+//! | `session` | the [`Session`] trait: what a run needs from a session |
+//! | `lock` | [`MigrationLock`] (watched) and the step guard |
+//! | `pg_session`, `memory` | [`Session`] on PostgreSQL / in memory |
+//! | `runner`, `stamp`, `drift` | the operations, on any [`Session`] |
+//! | `offline` | offline SQL scripts (no session at all) |
+//!
+//! Identifiers (version table, schema) are validated and quoted by
+//! [`VersionTable`] and resolved to a schema once per run; values are bind
+//! parameters or quoted literals. Every error and log line uses the masked
+//! URL ([`mask_url`]); a password never appears in output.
 //!
 //! The typical online flow, used by `upgrade`, `downgrade` and `stamp`:
-//! [`Database::connect`], then [`run`] (or [`upgrade`] / [`downgrade`] /
-//! [`stamp`]), which takes the [`MigrationLock`] on its own session, reads
-//! the version table, asks the caller for the plan *after* the lock is held
-//! (so a second concurrent runner finds nothing left), and executes it.
-//!
-//! Wiring the commands:
+//! [`Database::connect`], then [`upgrade`] / [`downgrade`] / [`run`] /
+//! [`stamp`], which resolve the version table, take the [`MigrationLock`]
+//! and the step guard, read and validate the version table, ask the caller
+//! for the plan *after* the locks are held (so a second concurrent runner
+//! finds nothing left), and execute it.
 //!
 //! | command | call |
 //! |---|---|
 //! | `current` | [`current`] (+ [`classify_rows`] for unknown / non-head rows) |
 //! | `upgrade T` / `downgrade T` | [`upgrade`] / [`downgrade`] (or [`run`] with any planner) |
-//! | `upgrade A:B --sql` | plan with the graph, then [`render_offline`] (no connection) |
+//! | `upgrade A:B --sql` | plan with the graph, then [`OfflineScript`] (no connection) |
 //! | `stamp T [--purge]` | [`stamp`] (targets from the graph's resolver) |
 //! | `log` / `history --database` | [`history`] |
 //! | `check --database [--repair]` | [`check_drift`], then [`repair`] only when asked |
-//!
-//! Exit codes come from [`DbError::exit_code`]: 3 database (connection,
-//! query, failed step), 4 lock timeout, 2 input (no SQL for an Alembic
-//! revision, bad table name, unresolvable target, options that do not fit).
 //!
 //! The audit table [`HISTORY_TABLE`] lives next to the version table and is
 //! shared by every version table in that schema.
 
 mod audit;
+mod catalog;
 mod conn;
 mod drift;
 mod error;
 mod lock;
+pub mod memory;
 mod names;
 mod offline;
+mod pg_session;
 mod runner;
+mod session;
 mod stamp;
+mod step_sql;
 mod version;
 
-pub use audit::{history, HistoryEntry, HISTORY_TABLE};
+#[cfg(test)]
+mod runner_tests;
+
+pub use crate::sql::split_statements;
+pub use audit::{history, sql_sha256, HistoryEntry};
+pub use catalog::resolve_table;
 pub use conn::{connect, mask_url, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
-pub use error::DbError;
-pub use lock::{lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT};
-pub use names::{quote_ident, quote_literal, VersionTable};
-pub use offline::{render_offline, OfflineScript, StepSql};
-pub use runner::{downgrade, missing_sql, run, upgrade, RevisionSql, RunOptions, RunOutcome};
-pub use crate::sql::split_statements;
-pub use stamp::{stamp, stamp_rows, StampOutcome};
-pub use version::{classify_rows, current, RowReport};
+pub use error::{DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem};
+pub use lock::{guard_key, lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL};
+pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
+pub use offline::{render_offline, OfflineScript};
+pub use pg_session::PgSession;
+pub use runner::{downgrade, run, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome};
+pub use session::{
+    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED, UNFINISHED,
+};
+pub use stamp::{stamp, stamp_on, stamp_rows, StampOutcome};
+pub use step_sql::{missing_sql, RevisionSql, StepSql, StepText};
+pub use version::{classify_rows, current, validate_rows, RowReport};

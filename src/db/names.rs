@@ -1,8 +1,19 @@
 //! Identifiers and literals: the version table's name and schema are
 //! validated once and always quoted; literals are quoted for offline SQL.
+//! Pure: no session. Resolving an unqualified table against a session's
+//! `search_path` is [`crate::db::catalog::resolve_table`].
 
-use super::audit::HISTORY_TABLE;
 use super::error::DbError;
+
+/// Name of the audit table; it lives in the version table's schema.
+pub const HISTORY_TABLE: &str = "mergepoint_history";
+
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes: longer names
+/// are silently truncated by the server, so they are refused here.
+pub const MAX_IDENT_BYTES: usize = 63;
+
+/// The suffix of the version table's primary-key constraint (Alembic's).
+const PK_SUFFIX: &str = "_pkc";
 
 /// Quotes an SQL identifier: `"name"`, with inner `"` doubled.
 pub fn quote_ident(name: &str) -> String {
@@ -34,14 +45,28 @@ pub fn push_literal(out: &mut String, value: &str) {
     out.push('\'');
 }
 
-fn check_name(what: &'static str, value: &str) -> Result<(), DbError> {
+/// True for the session-private schemas (`pg_temp`, `pg_temp_N`,
+/// `pg_toast_temp_N`): a table there vanishes when the session ends.
+pub fn is_temporary_schema(schema: &str) -> bool {
+    let s = schema.to_ascii_lowercase();
+    s == "pg_temp" || s.starts_with("pg_temp_") || s.starts_with("pg_toast_temp_")
+}
+
+fn check_name(what: &'static str, value: &str, max: usize) -> Result<(), DbError> {
     let reason = if value.is_empty() {
         Some("it is empty".to_string())
-    } else if value.len() > 63 {
-        Some(format!(
-            "it is {} bytes long; PostgreSQL names are at most 63",
-            value.len()
-        ))
+    } else if value.len() > max {
+        Some(if max == MAX_IDENT_BYTES {
+            format!(
+                "it is {} bytes long; PostgreSQL names are at most {MAX_IDENT_BYTES}",
+                value.len()
+            )
+        } else {
+            format!(
+                "it is {} bytes long; at most {max} fit, because its primary-key constraint \"<name>{PK_SUFFIX}\" must stay within PostgreSQL's {MAX_IDENT_BYTES}",
+                value.len()
+            )
+        })
     } else if value.chars().any(|c| c.is_control()) {
         Some("it contains a control character".to_string())
     } else {
@@ -79,15 +104,29 @@ impl VersionTable {
     /// A version table name and optional schema (`None`: the first schema
     /// of the search path). Names are case-sensitive as given, at most 63
     /// bytes, without control characters; they are always quoted in SQL.
+    ///
+    /// The name leaves room for its derived constraint name (`<name>_pkc`),
+    /// and a temporary schema is refused: the version table would vanish at
+    /// disconnect and the next run would apply everything again.
     pub fn new(name: &str, schema: Option<&str>) -> Result<Self, DbError> {
-        check_name("version table name", name)?;
+        check_name(
+            "version table name",
+            name,
+            MAX_IDENT_BYTES - PK_SUFFIX.len(),
+        )?;
         if let Some(s) = schema {
-            check_name("version table schema", s)?;
+            check_name("version table schema", s, MAX_IDENT_BYTES)?;
+            refuse_temporary(s)?;
         }
         Ok(VersionTable {
             name: name.to_string(),
             schema: schema.map(str::to_string),
         })
+    }
+
+    /// The same table in `schema` (a schema resolved from the session).
+    pub fn in_schema(&self, schema: &str) -> Result<Self, DbError> {
+        VersionTable::new(&self.name, Some(schema))
     }
 
     pub fn name(&self) -> &str {
@@ -129,17 +168,42 @@ impl VersionTable {
         format!(
             "CREATE TABLE IF NOT EXISTS {} (\n    version_num VARCHAR(32) NOT NULL,\n    CONSTRAINT {} PRIMARY KEY (version_num)\n)",
             self.sql_name(),
-            quote_ident(&format!("{}_pkc", self.name))
+            quote_ident(&self.primary_key_name())
         )
+    }
+
+    /// Alembic's primary-key constraint name, `<name>_pkc`.
+    pub fn primary_key_name(&self) -> String {
+        format!("{}{PK_SUFFIX}", self.name)
     }
 
     /// DDL of the audit table.
     pub fn create_history_sql(&self) -> String {
         format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL PRIMARY KEY,\n    revision VARCHAR(32) NOT NULL,\n    direction TEXT NOT NULL,\n    sql_sha256 TEXT,\n    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    duration_ms DOUBLE PRECISION,\n    db_user TEXT NOT NULL DEFAULT current_user,\n    client_host TEXT NOT NULL DEFAULT coalesce(inet_client_addr()::text, 'local'),\n    success BOOLEAN NOT NULL,\n    error TEXT\n)",
+            "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL PRIMARY KEY,\n    revision VARCHAR(32) NOT NULL,\n    direction TEXT NOT NULL,\n    sql_sha256 TEXT,\n    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    duration_ms DOUBLE PRECISION,\n    db_user TEXT NOT NULL DEFAULT current_user,\n    client_host TEXT NOT NULL DEFAULT coalesce(inet_client_addr()::text, 'local'),\n    success BOOLEAN NOT NULL,\n    error TEXT,\n    downgrade_sha256 TEXT\n)",
             self.history_sql_name()
         )
     }
+
+    /// Brings an audit table made by an older mergepoint up to date (the
+    /// downgrade checksum column); harmless when it is.
+    pub fn upgrade_history_sql(&self) -> String {
+        format!(
+            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS downgrade_sha256 TEXT",
+            self.history_sql_name()
+        )
+    }
+}
+
+fn refuse_temporary(schema: &str) -> Result<(), DbError> {
+    if is_temporary_schema(schema) {
+        return Err(DbError::InvalidName {
+            what: "version table schema",
+            value: schema.to_string(),
+            reason: "it is a temporary schema: the version table would vanish when the session ends, and the next run would apply every revision again; name a permanent schema".to_string(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,6 +219,13 @@ mod tests {
         assert_eq!(t.sql_name(), "\"s\".\"v\"\"; drop\"");
         assert!(VersionTable::new("", None).is_err());
         assert!(VersionTable::new(&"x".repeat(64), None).is_err());
+        // "<name>_pkc" must fit in 63 bytes too.
+        assert!(VersionTable::new(&"x".repeat(60), None).is_err());
+        assert!(VersionTable::new(&"x".repeat(59), None).is_ok());
+        for temp in ["pg_temp", "PG_TEMP", "pg_temp_3", "pg_toast_temp_3"] {
+            assert!(VersionTable::new("v", Some(temp)).is_err(), "{temp}");
+        }
+        assert!(VersionTable::new("v", Some("pg_temporal")).is_ok());
         assert!(VersionTable::new("ok", Some("a\nb")).is_err());
     }
 }

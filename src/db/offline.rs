@@ -5,28 +5,13 @@
 use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
-use super::runner::{missing_sql, RevisionSql};
-use crate::sql::needs_terminator;
-use super::version::VersionOp;
+use super::step_sql::{missing_sql, RevisionSql, StepSql, StepText};
+use crate::graph::VersionOp;
 use crate::graph::{Direction, Plan, Step};
+use crate::sql::needs_terminator;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
-
-/// Where the SQL of each step of an offline script comes from.
-pub trait StepSql: Sync {
-    /// The SQL of `revision` for `direction` and whether it runs inside a
-    /// transaction; None when the revision has no SQL.
-    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)>;
-}
-
-impl StepSql for HashMap<String, RevisionSql> {
-    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
-        let rs = self.get(revision)?;
-        Some((Cow::Borrowed(rs.for_direction(direction)), rs.transactional))
-    }
-}
 
 /// Renders `plan` as one SQL script (see [`OfflineScript`]).
 pub fn render_offline(
@@ -88,6 +73,8 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         }
         preamble.push_str(&self.table.create_history_sql());
         preamble.push_str(";\n\n");
+        preamble.push_str(&self.table.upgrade_history_sql());
+        preamble.push_str(";\n\n");
         out.write_all(preamble.as_bytes())?;
         let names = (self.table.sql_name(), self.table.history_sql_name());
         let mut parts = vec![String::new(); PARTS_PER_BATCH];
@@ -112,7 +99,12 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
     /// One step: its SQL, its version-table statements and its audit row,
     /// inside BEGIN/COMMIT when transactional.
     fn render_step(&self, out: &mut String, step: &Step, (t, history): &(String, String)) {
-        let Some((text, transactional)) = self.sql.step_sql(&step.revision, step.direction) else {
+        let Some(StepText {
+            sql: text,
+            reverse,
+            transactional,
+        }) = self.sql.step_text(&step.revision, step.direction)
+        else {
             // `new` checked that every step has SQL.
             return;
         };
@@ -159,12 +151,17 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         }
         out.push_str("INSERT INTO ");
         out.push_str(history);
-        out.push_str(" (revision, direction, sql_sha256, success) VALUES (");
+        out.push_str(" (revision, direction, sql_sha256, downgrade_sha256, success) VALUES (");
         push_literal(out, &step.revision);
         out.push_str(", ");
         push_literal(out, step.direction.as_str());
         out.push_str(", ");
         push_literal(out, &sql_sha256(&text));
+        out.push_str(", ");
+        match reverse.filter(|_| step.direction == Direction::Upgrade) {
+            Some(down) => push_literal(out, &sql_sha256(&down)),
+            None => out.push_str("NULL"),
+        }
         out.push_str(", true);\n\n");
         if transactional {
             out.push_str("COMMIT;\n\n");

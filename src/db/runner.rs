@@ -1,38 +1,35 @@
-//! The runner: under the migration lock, read the version table, plan from
-//! it, and execute each step with its version-table change and audit row.
+//! The runner: under the migration lock, read and validate the version
+//! table, plan from it, and execute each step with its version-table change
+//! and audit row. The algorithm ([`run_on`]) works on any [`Session`];
+//! [`run`] wires it to PostgreSQL.
+//!
+//! What a run guarantees, step by step:
+//! - nothing changes before the version table is validated (no repeated,
+//!   unknown or overlapping rows), every step has SQL, and no
+//!   transactional step contains transaction control;
+//! - each step starts from the session's settings at connect time;
+//! - a transactional step's SQL, version-table change and audit row commit
+//!   together, or not at all; a non-transactional step's statements commit
+//!   one by one, and its audit row says `unfinished` until it is recorded;
+//! - no step starts, and no transactional step commits, once the migration
+//!   lock is lost (see [`super::lock`]);
+//! - a failure says exactly what stayed committed ([`StepFailure`]).
 
-use super::audit::{self, sql_sha256, AuditRecord};
+use super::audit::sql_sha256;
+use super::catalog;
 use super::conn::Database;
-use super::error::{pg_message, DbError};
+use super::error::{DbError, RunEffects, StepEffects, StepFailure};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
-use super::offline::StepSql;
-use crate::sql::split_statements;
-use super::version::{apply_ops, current, ensure_tables, Statements};
+use super::pg_session::PgSession;
+use super::session::{
+    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, UNFINISHED,
+};
+use super::step_sql::{missing_sql, StepSql, StepText};
+use super::version::validate_rows;
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
-use std::collections::HashMap;
+use crate::sql::split_statements;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The SQL of one native revision.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RevisionSql {
-    pub upgrade: String,
-    pub downgrade: String,
-    /// `false` for statements that cannot run in a transaction
-    /// (`CREATE INDEX CONCURRENTLY`, `ALTER TYPE ... ADD VALUE` on old
-    /// servers): they run one by one in autocommit mode.
-    pub transactional: bool,
-}
-
-impl RevisionSql {
-    /// The SQL for one direction.
-    pub fn for_direction(&self, d: Direction) -> &str {
-        match d {
-            Direction::Upgrade => &self.upgrade,
-            Direction::Downgrade => &self.downgrade,
-        }
-    }
-}
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -65,16 +62,28 @@ pub struct RunOutcome {
     pub durations: Vec<Duration>,
 }
 
-/// Revisions of `plan` with no entry in `sql` (Alembic `.py` revisions),
-/// in plan order. Empty if the plan can run.
-pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in &plan.steps {
-        if sql.step_sql(&s.revision, s.direction).is_none() && !out.contains(&s.revision) {
-            out.push(s.revision.clone());
-        }
+/// Something the user should know before the steps run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Earlier runs ended in the middle of these non-transactional steps;
+    /// statements they had committed stay committed, and this run starts
+    /// them again from their first statement.
+    Interrupted(Vec<InterruptedAttempt>),
+}
+
+/// Told about a run as it goes. Any `FnMut(&Step, Duration)` is one that
+/// ignores notices.
+pub trait RunObserver {
+    /// A step was applied (and, one transaction per step, committed).
+    fn step_done(&mut self, step: &Step, took: Duration);
+    /// See [`Notice`].
+    fn notice(&mut self, _notice: &Notice) {}
+}
+
+impl<F: FnMut(&Step, Duration)> RunObserver for F {
+    fn step_done(&mut self, step: &Step, took: Duration) {
+        self(step, took)
     }
-    out
 }
 
 /// Upgrades to `target` (any identifier the graph resolves) — see [`run`].
@@ -82,16 +91,17 @@ pub fn upgrade(
     db: &mut Database,
     graph: &RevisionGraph,
     target: &str,
-    sql: &HashMap<String, RevisionSql>,
+    sql: &impl StepSql,
     opts: &RunOptions,
-    on_step: impl FnMut(&Step, Duration),
+    observer: impl RunObserver,
 ) -> Result<RunOutcome, DbError> {
     run(
         db,
+        graph,
         sql,
         opts,
-        |rows| graph.plan_upgrade(rows, target),
-        on_step,
+        |g, rows| g.plan_upgrade(rows, target),
+        observer,
     )
 }
 
@@ -100,294 +110,560 @@ pub fn downgrade(
     db: &mut Database,
     graph: &RevisionGraph,
     target: &str,
-    sql: &HashMap<String, RevisionSql>,
+    sql: &impl StepSql,
     opts: &RunOptions,
-    on_step: impl FnMut(&Step, Duration),
+    observer: impl RunObserver,
 ) -> Result<RunOutcome, DbError> {
     run(
         db,
+        graph,
         sql,
         opts,
-        |rows| graph.plan_downgrade(rows, target),
-        on_step,
+        |g, rows| g.plan_downgrade(rows, target),
+        observer,
     )
 }
 
-/// Runs a plan against the database.
-///
-/// 1. Takes the [`MigrationLock`] (own session, `opts.lock_timeout`).
-/// 2. Reads the version table and calls `plan_for(rows)`; so a runner that
-///    waited for another one plans from what that one left, usually nothing.
-/// 3. Refuses before changing anything if a step has no SQL
-///    ([`DbError::MissingSql`]) or `transaction_per_run` meets a
-///    non-transactional step ([`DbError::Usage`]).
-/// 4. Creates the version and audit tables if missing, then runs each step:
-///    by default its SQL, version-table change and audit row commit in one
-///    transaction; non-transactional steps run statement by statement in
-///    autocommit, then the version change and audit row commit together.
-///    `on_step(step, elapsed)` is called after each step commits (with
-///    `transaction_per_run`, after each step runs; the commit is at the end).
-/// 5. A failing step is rolled back and then recorded in the audit table
-///    with `success = false` in its own transaction; the error
-///    ([`DbError::StepFailed`]) lists what this run had already committed.
-///
-/// The lock is released when this returns.
-pub fn run<P, F>(
+/// Runs a plan against the database: resolves the version table's schema
+/// once (so a revision's `search_path` cannot move it), takes the
+/// [`MigrationLock`] and the step guard, and runs [`run_on`]. Both locks
+/// are released when this returns.
+pub fn run<P, O>(
     db: &mut Database,
-    sql: &HashMap<String, RevisionSql>,
+    graph: &RevisionGraph,
+    sql: &impl StepSql,
     opts: &RunOptions,
     plan_for: P,
-    mut on_step: F,
+    observer: O,
 ) -> Result<RunOutcome, DbError>
 where
-    P: FnOnce(&[String]) -> Result<Plan, ResolveError>,
-    F: FnMut(&Step, Duration),
+    P: FnOnce(&RevisionGraph, &[String]) -> Result<Plan, ResolveError>,
+    O: RunObserver,
 {
-    let lock = MigrationLock::acquire(db, &opts.table, opts.lock_timeout)?;
-    let result = run_locked(db, sql, opts, plan_for, &mut on_step);
-    lock.release();
+    let started = Instant::now();
+    let result = (|| {
+        let table = catalog::resolve_table(db.client(), &opts.table)?;
+        let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
+        let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
+        let result = run_on(
+            &mut session,
+            graph,
+            sql,
+            opts.transaction_per_run,
+            plan_for,
+            observer,
+        );
+        session.close();
+        lock.release();
+        result
+    })();
     result.map_err(|e| db.scrub_err(e))
 }
 
-fn run_locked<P, F>(
-    db: &mut Database,
-    sql: &HashMap<String, RevisionSql>,
-    opts: &RunOptions,
+/// The run itself, on any session that holds the locks:
+///
+/// 1. reads the version table and refuses, before changing anything, rows
+///    that are repeated, unknown or overlapping
+///    ([`DbError::BrokenVersionTable`]);
+/// 2. plans from the rows (so a runner that waited plans from what the
+///    other one left, usually nothing) and refuses steps without SQL,
+///    non-transactional steps in one run transaction, and transaction
+///    control in transactional steps;
+/// 3. reports earlier interrupted non-transactional steps ([`Notice`]);
+/// 4. runs the steps, one transaction each or all in one.
+pub fn run_on<S, P, O>(
+    session: &mut S,
+    graph: &RevisionGraph,
+    sql: &impl StepSql,
+    transaction_per_run: bool,
     plan_for: P,
-    on_step: &mut F,
+    mut observer: O,
 ) -> Result<RunOutcome, DbError>
 where
-    P: FnOnce(&[String]) -> Result<Plan, ResolveError>,
-    F: FnMut(&Step, Duration),
+    S: Session,
+    P: FnOnce(&RevisionGraph, &[String]) -> Result<Plan, ResolveError>,
+    O: RunObserver,
 {
-    let table = &opts.table;
-    let client = db.client();
-    let rows = current(client, table)?;
-    let plan = plan_for(&rows)?;
-    let missing = missing_sql(&plan, sql);
-    if !missing.is_empty() {
-        return Err(DbError::MissingSql { revisions: missing });
+    let mut rows = session.version_rows()?;
+    rows.sort();
+    let problems = validate_rows(graph, &rows);
+    if !problems.is_empty() {
+        return Err(DbError::BrokenVersionTable {
+            table: session.table_name(),
+            problems,
+        });
     }
-    if opts.transaction_per_run {
-        if let Some(s) = plan.steps.iter().find(|s| !sql[&s.revision].transactional) {
-            return Err(DbError::Usage(format!(
-                "revision {} is non-transactional, so the run cannot be one transaction; run without --transaction-per-run",
-                s.revision
-            )));
-        }
-    }
+    let plan = plan_for(graph, &rows)?;
+    let texts = step_texts(&plan, sql, transaction_per_run)?;
     if plan.steps.is_empty() {
         return Ok(RunOutcome {
             plan,
             durations: Vec::new(),
         });
     }
-    ensure_tables(client, table)?;
-    let st = Statements::prepare(client, table)?;
-    let durations = if opts.transaction_per_run {
-        run_single_transaction(client, &st, &plan, sql, on_step)?
+    session.ensure_tables()?;
+    let interrupted = session.unfinished_attempts()?;
+    if !interrupted.is_empty() {
+        let ids: Vec<i64> = interrupted.iter().map(|a| a.audit_id).collect();
+        observer.notice(&Notice::Interrupted(interrupted));
+        session.mark_interrupted(&ids)?;
+    }
+    let durations = if transaction_per_run {
+        one_transaction(session, &plan, &texts, &mut observer)?
     } else {
-        run_per_step(client, &st, &plan, sql, on_step)?
+        per_step(session, &plan, &texts, &mut observer)?
     };
     Ok(RunOutcome { plan, durations })
+}
+
+/// The SQL of every step, checked before anything runs.
+fn step_texts<'s>(
+    plan: &Plan,
+    sql: &'s impl StepSql,
+    transaction_per_run: bool,
+) -> Result<Vec<StepText<'s>>, DbError> {
+    let missing = missing_sql(plan, sql);
+    if !missing.is_empty() {
+        return Err(DbError::MissingSql { revisions: missing });
+    }
+    let mut texts = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let Some(text) = sql.step_text(&step.revision, step.direction) else {
+            return Err(DbError::MissingSql {
+                revisions: vec![step.revision.clone()],
+            });
+        };
+        if transaction_per_run && !text.transactional {
+            return Err(DbError::NotOneTransaction {
+                revision: step.revision.clone(),
+            });
+        }
+        if text.transactional {
+            if let Some(c) = crate::sql::transaction_control(&text.sql) {
+                return Err(DbError::TransactionControl {
+                    revision: step.revision.clone(),
+                    direction: step.direction,
+                    keyword: c.keyword,
+                    line: c.line,
+                });
+            }
+        }
+        texts.push(text);
+    }
+    Ok(texts)
 }
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Writes the failure audit row in its own transaction (the step's own
-/// transaction is gone) and builds the error.
-#[allow(clippy::too_many_arguments)]
-fn fail(
-    client: &mut postgres::Client,
-    st: &Statements,
-    step: &Step,
-    sha: &str,
+/// The clock and checksums of one step, and the audit rows it writes.
+struct StepRun<'a> {
+    step: &'a Step,
+    sha: String,
+    down_sha: Option<String>,
     started_at: SystemTime,
     started: Instant,
-    message: String,
-    applied: Vec<String>,
-    partial_effects: bool,
-    run_rolled_back: bool,
-) -> DbError {
-    let mut message = message;
-    let record = AuditRecord {
-        revision: &step.revision,
-        direction: step.direction.as_str(),
-        sql_sha256: Some(sha),
-        started_at,
-        duration_ms: millis(started.elapsed()),
-        success: false,
-        error: Some(&message),
-    };
-    if let Err(e) = audit::write(client, st, &record) {
-        message.push_str(&format!(
-            " (also, the failure could not be recorded in {}: {})",
-            audit::HISTORY_TABLE,
-            pg_message(&e)
-        ));
+}
+
+impl<'a> StepRun<'a> {
+    fn start(step: &'a Step, text: &StepText<'_>) -> Self {
+        StepRun {
+            step,
+            sha: sql_sha256(&text.sql),
+            // Recorded with upgrades, so an edited downgrade shows as drift.
+            down_sha: match step.direction {
+                Direction::Upgrade => text.reverse.as_deref().map(sql_sha256),
+                Direction::Downgrade => None,
+            },
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+        }
     }
-    DbError::StepFailed {
-        revision: step.revision.clone(),
-        direction: step.direction.as_str().to_string(),
-        message,
-        applied,
-        partial_effects,
-        run_rolled_back,
+
+    fn record<'r>(&'r self, success: bool, error: Option<&'r str>) -> AuditRecord<'r> {
+        AuditRecord {
+            revision: &self.step.revision,
+            direction: self.step.direction.as_str(),
+            sql_sha256: Some(&self.sha),
+            downgrade_sha256: self.down_sha.as_deref(),
+            started_at: self.started_at,
+            duration_ms: millis(self.started.elapsed()),
+            success,
+            error,
+        }
+    }
+
+    /// The failure, after writing its audit row on mergepoint's own terms:
+    /// the session's settings restored, in a transaction of its own (or
+    /// into the step's `unfinished` row).
+    fn fail(
+        &self,
+        session: &mut impl Session,
+        message: String,
+        applied: &[String],
+        effects: StepEffects,
+        run: RunEffects,
+        audit_row: Option<i64>,
+    ) -> DbError {
+        let record = self.record(false, Some(&message));
+        let written = session.restore_settings().and_then(|_| match audit_row {
+            Some(id) => session.finish_audit(id, &record),
+            None => session.write_audit(&record).map(|_| ()),
+        });
+        DbError::StepFailed(Box::new(StepFailure {
+            revision: self.step.revision.clone(),
+            direction: self.step.direction,
+            message: message.clone(),
+            applied: applied.to_vec(),
+            effects,
+            run,
+            audit_error: written.err().map(|e| e.message),
+        }))
     }
 }
 
-fn run_per_step<F: FnMut(&Step, Duration)>(
-    client: &mut postgres::Client,
-    st: &Statements,
+fn lock_lost(
+    session: &impl Session,
+    reason: String,
+    applied: &[String],
+    before: Option<&Step>,
+) -> DbError {
+    DbError::LockLost {
+        table: session.table_name(),
+        reason,
+        applied: applied.to_vec(),
+        stopped_before: before.map(|s| s.revision.clone()),
+    }
+}
+
+/// One transaction per step (non-transactional steps: one per statement).
+fn per_step<S: Session>(
+    session: &mut S,
     plan: &Plan,
-    sql: &HashMap<String, RevisionSql>,
-    on_step: &mut F,
+    texts: &[StepText<'_>],
+    observer: &mut impl RunObserver,
 ) -> Result<Vec<Duration>, DbError> {
     let mut applied: Vec<String> = Vec::new();
     let mut durations = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
-        let rs = &sql[&step.revision];
-        let text = rs.for_direction(step.direction);
-        let sha = sql_sha256(text);
-        let started_at = SystemTime::now();
-        let started = Instant::now();
-        let ops = &step.version_ops;
-        let outcome: Result<(), (String, bool)> = if rs.transactional {
-            (|| {
-                let mut tx = client.transaction().map_err(|e| (pg_message(&e), false))?;
-                tx.batch_execute(text)
-                    .map_err(|e| (pg_message(&e), false))?;
-                apply_ops(&mut tx, st, ops).map_err(|m| (m, false))?;
-                let rec = AuditRecord {
-                    revision: &step.revision,
-                    direction: step.direction.as_str(),
-                    sql_sha256: Some(&sha),
-                    started_at,
-                    duration_ms: millis(started.elapsed()),
-                    success: true,
-                    error: None,
-                };
-                audit::write(&mut tx, st, &rec).map_err(|e| (pg_message(&e), false))?;
-                tx.commit().map_err(|e| (pg_message(&e), false))
-            })()
-        } else {
-            (|| {
-                let statements = split_statements(text);
-                for (i, stmt) in statements.iter().enumerate() {
-                    client.batch_execute(stmt).map_err(|e| {
-                        (
-                            format!(
-                                "statement {} of {}: {}",
-                                i + 1,
-                                statements.len(),
-                                pg_message(&e)
-                            ),
-                            true,
-                        )
-                    })?;
-                }
-                // Every statement committed: now record it.
-                let mut tx = client.transaction().map_err(|e| (pg_message(&e), true))?;
-                apply_ops(&mut tx, st, ops).map_err(|m| (m, true))?;
-                let rec = AuditRecord {
-                    revision: &step.revision,
-                    direction: step.direction.as_str(),
-                    sql_sha256: Some(&sha),
-                    started_at,
-                    duration_ms: millis(started.elapsed()),
-                    success: true,
-                    error: None,
-                };
-                audit::write(&mut tx, st, &rec).map_err(|e| (pg_message(&e), true))?;
-                tx.commit().map_err(|e| (pg_message(&e), true))
-            })()
-        };
-        if let Err((message, partial)) = outcome {
-            return Err(fail(
-                client, st, step, &sha, started_at, started, message, applied, partial, false,
+    for (step, text) in plan.steps.iter().zip(texts) {
+        match session.check_lock() {
+            LockState::Held => {}
+            LockState::LockLost(r) | LockState::GuardLost(r) => {
+                return Err(lock_lost(session, r, &applied, Some(step)))
+            }
+        }
+        let run = StepRun::start(step, text);
+        if let Err(e) = session.restore_settings() {
+            return Err(run.fail(
+                session,
+                format!("restoring the session's settings: {}", e.message),
+                &applied,
+                StepEffects::RolledBack,
+                RunEffects::PerStep,
+                None,
             ));
         }
-        let elapsed = started.elapsed();
-        durations.push(elapsed);
+        if text.transactional {
+            transactional_step(session, &run, &text.sql, &applied)?;
+        } else {
+            non_transactional_step(session, &run, &text.sql, &applied)?;
+        }
+        let took = run.started.elapsed();
+        durations.push(took);
         applied.push(step.revision.clone());
-        on_step(step, elapsed);
+        observer.step_done(step, took);
     }
-    Ok(durations)
+    // A lock lost during the last step: everything was applied, and the
+    // step guard kept others out, but the operator must hear of it.
+    match session.check_lock() {
+        LockState::Held => Ok(durations),
+        LockState::LockLost(r) | LockState::GuardLost(r) => {
+            Err(lock_lost(session, r, &applied, None))
+        }
+    }
 }
 
-fn run_single_transaction<F: FnMut(&Step, Duration)>(
-    client: &mut postgres::Client,
-    st: &Statements,
+/// The revision's SQL, the version-table change and the audit row, in one
+/// transaction.
+fn transactional_step<S: Session>(
+    session: &mut S,
+    run: &StepRun<'_>,
+    sql: &str,
+    applied: &[String],
+) -> Result<(), DbError> {
+    let fail = |session: &mut S, message: String, effects| {
+        Err(run.fail(
+            session,
+            message,
+            applied,
+            effects,
+            RunEffects::PerStep,
+            None,
+        ))
+    };
+    if let Err(e) = session.begin() {
+        return fail(
+            session,
+            format!("starting its transaction: {}", e.message),
+            StepEffects::RolledBack,
+        );
+    }
+    let ran = session.execute(sql);
+    match session.transaction_intact() {
+        Ok(true) => {}
+        Ok(false) => {
+            session.rollback();
+            let message = match ran {
+                Err(e) => e.message,
+                Ok(()) => "its SQL ended mergepoint's transaction".to_string(),
+            };
+            return fail(session, message, StepEffects::TransactionEndedByRevision);
+        }
+        Err(e) => {
+            let effects = unsure_if_lost(&e);
+            return fail(session, ran.err().unwrap_or(e).message, effects);
+        }
+    }
+    if let Err(e) = ran {
+        session.rollback();
+        return fail(session, e.message, StepEffects::RolledBack);
+    }
+    if let Err(e) = bookkeeping(session, run) {
+        session.rollback();
+        return fail(session, e.message, StepEffects::RolledBack);
+    }
+    match session.check_lock() {
+        LockState::Held => {}
+        // The guard still keeps others out: committing is safe; the run
+        // stops before the next step.
+        LockState::LockLost(_) => {}
+        LockState::GuardLost(r) => {
+            session.rollback();
+            return Err(lock_lost(session, r, applied, Some(run.step)));
+        }
+    }
+    if let Err(e) = session.commit() {
+        let effects = if e.connection_lost {
+            StepEffects::Unknown
+        } else {
+            StepEffects::RolledBack
+        };
+        return fail(session, format!("committing: {}", e.message), effects);
+    }
+    Ok(())
+}
+
+/// Settings restored, then the version-table change and the success row.
+fn bookkeeping(session: &mut impl Session, run: &StepRun<'_>) -> Result<(), SessionError> {
+    session.restore_settings()?;
+    session.apply_version_ops(&run.step.version_ops)?;
+    session.write_audit(&run.record(true, None)).map(|_| ())
+}
+
+/// A lost connection leaves the outcome unknown to us; the server rolls
+/// back an open transaction when its session ends.
+fn unsure_if_lost(e: &SessionError) -> StepEffects {
+    if e.connection_lost {
+        StepEffects::RolledBack
+    } else {
+        StepEffects::TransactionEndedByRevision
+    }
+}
+
+/// Statement by statement in autocommit, then the version-table change and
+/// the audit row (written as `unfinished` before the first statement) in
+/// one transaction.
+fn non_transactional_step<S: Session>(
+    session: &mut S,
+    run: &StepRun<'_>,
+    sql: &str,
+    applied: &[String],
+) -> Result<(), DbError> {
+    let audit_id = match session.write_audit(&run.record(false, Some(UNFINISHED))) {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(run.fail(
+                session,
+                format!("recording the start of the step: {}", e.message),
+                applied,
+                StepEffects::RolledBack,
+                RunEffects::PerStep,
+                None,
+            ))
+        }
+    };
+    let fail = |session: &mut S, message: String, effects| {
+        Err(run.fail(
+            session,
+            message,
+            applied,
+            effects,
+            RunEffects::PerStep,
+            Some(audit_id),
+        ))
+    };
+    let statements = split_statements(sql);
+    let total = statements.len();
+    for (i, statement) in statements.iter().enumerate() {
+        if i > 0 {
+            if let LockState::GuardLost(r) = session.check_lock() {
+                let message = format!(
+                    "stopped after statement {i} of {total}: the migration lock was lost ({r})"
+                );
+                let _ = fail(
+                    session,
+                    message,
+                    StepEffects::PartlyCommitted {
+                        committed: i,
+                        total,
+                    },
+                );
+                return Err(lock_lost(session, r, applied, Some(run.step)));
+            }
+        }
+        if let Err(e) = session.execute(statement) {
+            let message = format!("statement {} of {total}: {}", i + 1, e.message);
+            session.rollback();
+            return fail(
+                session,
+                message,
+                StepEffects::PartlyCommitted {
+                    committed: i,
+                    total,
+                },
+            );
+        }
+    }
+    match session.in_transaction_block() {
+        Ok(false) => {}
+        Ok(true) => {
+            session.rollback();
+            return fail(
+                session,
+                "its SQL left a transaction open (BEGIN without COMMIT); what ran since that BEGIN was rolled back".to_string(),
+                StepEffects::PartlyCommitted { committed: total, total },
+            );
+        }
+        Err(e) => return fail(session, e.message, StepEffects::CommittedNotRecorded),
+    }
+    let recorded = session.begin().and_then(|_| {
+        session.restore_settings()?;
+        session.apply_version_ops(&run.step.version_ops)?;
+        session.finish_audit(audit_id, &run.record(true, None))?;
+        session.commit()
+    });
+    if let Err(e) = recorded {
+        session.rollback();
+        return fail(
+            session,
+            format!("recording it: {}", e.message),
+            StepEffects::CommittedNotRecorded,
+        );
+    }
+    Ok(())
+}
+
+/// The whole plan in one transaction (`--transaction-per-run`).
+fn one_transaction<S: Session>(
+    session: &mut S,
     plan: &Plan,
-    sql: &HashMap<String, RevisionSql>,
-    on_step: &mut F,
+    texts: &[StepText<'_>],
+    observer: &mut impl RunObserver,
 ) -> Result<Vec<Duration>, DbError> {
     let mut durations = Vec::with_capacity(plan.steps.len());
-    let mut failure: Option<(&Step, String, SystemTime, Instant, String)> = None;
-    {
-        let mut tx = client
-            .transaction()
-            .map_err(|e| DbError::query("starting the run's transaction", &e))?;
-        for step in &plan.steps {
-            let text = sql[&step.revision].for_direction(step.direction);
-            let sha = sql_sha256(text);
-            let started_at = SystemTime::now();
-            let started = Instant::now();
-            let ops = &step.version_ops;
-            let r = tx
-                .batch_execute(text)
-                .map_err(|e| pg_message(&e))
-                .and_then(|_| apply_ops(&mut tx, st, ops))
-                .and_then(|_| {
-                    let rec = AuditRecord {
-                        revision: &step.revision,
-                        direction: step.direction.as_str(),
-                        sql_sha256: Some(&sha),
-                        started_at,
-                        duration_ms: millis(started.elapsed()),
-                        success: true,
-                        error: None,
-                    };
-                    audit::write(&mut tx, st, &rec).map_err(|e| pg_message(&e))
-                });
-            if let Err(m) = r {
-                failure = Some((step, sha, started_at, started, m));
-                break;
-            }
-            let elapsed = started.elapsed();
-            durations.push(elapsed);
-            on_step(step, elapsed);
-        }
-        if failure.is_none() {
-            if let Err(e) = tx.commit() {
-                let last = plan.steps.last().expect("non-empty plan");
-                let text = sql[&last.revision].for_direction(last.direction);
-                failure = Some((
-                    last,
-                    sql_sha256(text),
-                    SystemTime::now(),
-                    Instant::now(),
-                    format!("committing the run: {}", pg_message(&e)),
-                ));
-            } else {
-                return Ok(durations);
-            }
-        }
-        // Dropping `tx` rolls the run back.
+    let first = StepRun::start(&plan.steps[0], &texts[0]);
+    let rolled_back = |session: &mut S, run: &StepRun<'_>, message: String, run_effects| {
+        run.fail(
+            session,
+            message,
+            &[],
+            StepEffects::RolledBack,
+            run_effects,
+            None,
+        )
+    };
+    if let Err(e) = session.restore_settings().and_then(|_| session.begin()) {
+        return Err(rolled_back(
+            session,
+            &first,
+            format!("starting the run's transaction: {}", e.message),
+            RunEffects::RunRolledBack,
+        ));
     }
-    let (step, sha, started_at, started, message) = failure.expect("failure recorded");
-    Err(fail(
-        client,
-        st,
-        step,
-        &sha,
-        started_at,
-        started,
-        message,
-        Vec::new(),
-        false,
-        true,
-    ))
+    for (step, text) in plan.steps.iter().zip(texts) {
+        let run = StepRun::start(step, text);
+        if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
+            session.rollback();
+            return Err(lock_lost(session, r, &[], Some(step)));
+        }
+        let ran = session.execute(&text.sql);
+        match session.transaction_intact() {
+            Ok(true) => {}
+            Ok(false) => {
+                session.rollback();
+                let message = ran
+                    .err()
+                    .map(|e| e.message)
+                    .unwrap_or_else(|| "its SQL ended the run's transaction".to_string());
+                return Err(run.fail(
+                    session,
+                    message,
+                    &[],
+                    StepEffects::TransactionEndedByRevision,
+                    RunEffects::RunTransactionEnded,
+                    None,
+                ));
+            }
+            Err(e) if !e.connection_lost => {
+                return Err(run.fail(
+                    session,
+                    ran.err().unwrap_or(e).message,
+                    &[],
+                    StepEffects::TransactionEndedByRevision,
+                    RunEffects::RunTransactionEnded,
+                    None,
+                ));
+            }
+            Err(e) => {
+                return Err(rolled_back(
+                    session,
+                    &run,
+                    ran.err().unwrap_or(e).message,
+                    RunEffects::RunRolledBack,
+                ))
+            }
+        }
+        if let Err(e) = ran.and_then(|_| bookkeeping(session, &run)) {
+            session.rollback();
+            return Err(rolled_back(
+                session,
+                &run,
+                e.message,
+                RunEffects::RunRolledBack,
+            ));
+        }
+        let took = run.started.elapsed();
+        durations.push(took);
+        observer.step_done(step, took);
+    }
+    let last = StepRun::start(&plan.steps[plan.steps.len() - 1], &texts[texts.len() - 1]);
+    if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
+        session.rollback();
+        return Err(lock_lost(session, r, &[], None));
+    }
+    if let Err(e) = session.commit() {
+        let run_effects = if e.connection_lost {
+            RunEffects::RunUnknown
+        } else {
+            RunEffects::RunRolledBack
+        };
+        return Err(rolled_back(
+            session,
+            &last,
+            format!("committing the run: {}", e.message),
+            run_effects,
+        ));
+    }
+    Ok(durations)
 }

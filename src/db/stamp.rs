@@ -2,13 +2,15 @@
 //! existing database, or repairing the table by hand), with Alembic's
 //! semantics, under the lock and recorded in the audit table.
 
-use super::audit::{self, AuditRecord};
+use super::catalog;
 use super::conn::Database;
-use super::error::{pg_message, DbError};
+use super::error::DbError;
 use super::lock::MigrationLock;
+use super::pg_session::PgSession;
 use super::runner::RunOptions;
-use super::version::{apply_ops, current, ensure_tables, Statements, VersionOp};
-use crate::graph::{ResolveError, RevisionGraph};
+use super::session::{AuditRecord, Session, SessionError};
+use super::version::validate_rows;
+use crate::graph::{ResolveError, RevisionGraph, VersionOp};
 use std::time::{Instant, SystemTime};
 
 /// What a stamp did.
@@ -77,6 +79,10 @@ pub fn stamp_rows(
 /// rows with [`stamp_rows`], and writes them in one transaction with one
 /// audit row (direction `stamp`, no checksum) per inserted revision, or one
 /// row for `base` when the table is emptied. Creates the tables if missing.
+///
+/// Without `purge` a broken version table (repeated, unknown or overlapping
+/// rows) is refused, as Alembic does; `purge` replaces whatever is there,
+/// which is the way to repair it.
 pub fn stamp<P>(
     db: &mut Database,
     graph: &RevisionGraph,
@@ -87,68 +93,98 @@ pub fn stamp<P>(
 where
     P: FnOnce(&[String]) -> Result<Vec<String>, ResolveError>,
 {
-    let lock = MigrationLock::acquire(db, &opts.table, opts.lock_timeout)?;
-    let r = stamp_locked(db, graph, opts, purge, targets_for);
-    lock.release();
-    r.map_err(|e| db.scrub_err(e))
+    let started = Instant::now();
+    let result = (|| {
+        let table = catalog::resolve_table(db.client(), &opts.table)?;
+        let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
+        let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
+        let result = stamp_on(&mut session, graph, purge, targets_for);
+        session.close();
+        lock.release();
+        result
+    })();
+    result.map_err(|e| db.scrub_err(e))
 }
 
-fn stamp_locked<P>(
-    db: &mut Database,
+/// [`stamp`] on any session that holds the locks.
+pub fn stamp_on<S, P>(
+    session: &mut S,
     graph: &RevisionGraph,
-    opts: &RunOptions,
     purge: bool,
     targets_for: P,
 ) -> Result<StampOutcome, DbError>
 where
+    S: Session,
     P: FnOnce(&[String]) -> Result<Vec<String>, ResolveError>,
 {
-    let table = &opts.table;
-    let client = db.client();
-    let before = current(client, table)?;
+    let mut stored = session.version_rows()?;
+    stored.sort();
+    if !purge {
+        let problems = validate_rows(graph, &stored);
+        if !problems.is_empty() {
+            return Err(DbError::BrokenVersionTable {
+                table: session.table_name(),
+                problems,
+            });
+        }
+    }
+    let mut before = stored.clone();
+    before.dedup();
     let targets = targets_for(&before)?;
     let after = stamp_rows(graph, &before, &targets, purge)?;
     let started_at = SystemTime::now();
     let started = Instant::now();
-    ensure_tables(client, table)?;
-    let st = Statements::prepare(client, table)?;
-    let mut ops: Vec<VersionOp> = before
+    session.ensure_tables()?;
+    let repeated = stored.len() != before.len();
+    let mut ops: Vec<VersionOp> = Vec::new();
+    if !(purge && repeated) {
+        ops.extend(
+            before
+                .iter()
+                .filter(|r| !after.contains(r))
+                .map(|r| VersionOp::Delete { version: r.clone() }),
+        );
+    }
+    let added: Vec<&String> = after
         .iter()
-        .filter(|r| !after.contains(r))
-        .map(|r| VersionOp::Delete { version: r.clone() })
+        .filter(|r| !before.contains(r) || (purge && repeated))
         .collect();
-    let added: Vec<&String> = after.iter().filter(|r| !before.contains(r)).collect();
     ops.extend(added.iter().map(|r| VersionOp::Insert {
         version: (*r).clone(),
     }));
-    let mut tx = client
-        .transaction()
-        .map_err(|e| DbError::query("starting the stamp", &e))?;
-    apply_ops(&mut tx, &st, &ops).map_err(|m| DbError::Query {
-        context: "stamping".to_string(),
-        message: m,
-    })?;
-    let audited: Vec<&str> = if added.is_empty() && !ops.is_empty() {
+    let changed = !ops.is_empty() || (purge && repeated);
+    let audited: Vec<&str> = if added.is_empty() && changed {
         vec!["base"]
     } else {
         added.iter().map(|s| s.as_str()).collect()
     };
-    for rev in audited {
-        let rec = AuditRecord {
-            revision: rev,
-            direction: "stamp",
-            sql_sha256: None,
-            started_at,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            success: true,
-            error: None,
-        };
-        audit::write(&mut tx, &st, &rec).map_err(|e| DbError::Query {
-            context: "recording the stamp".to_string(),
-            message: pg_message(&e),
-        })?;
+    let write = |session: &mut S| -> Result<(), SessionError> {
+        session.restore_settings()?;
+        session.begin()?;
+        if purge && repeated {
+            session.clear_versions()?;
+        }
+        session.apply_version_ops(&ops)?;
+        for rev in &audited {
+            session.write_audit(&AuditRecord {
+                revision: rev,
+                direction: "stamp",
+                sql_sha256: None,
+                downgrade_sha256: None,
+                started_at,
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                success: true,
+                error: None,
+            })?;
+        }
+        session.commit()
+    };
+    if let Err(e) = write(session) {
+        session.rollback();
+        return Err(DbError::Query {
+            context: "stamping".to_string(),
+            message: e.message,
+        });
     }
-    tx.commit()
-        .map_err(|e| DbError::query("committing the stamp", &e))?;
     Ok(StampOutcome { before, after })
 }

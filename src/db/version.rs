@@ -1,29 +1,16 @@
-//! The version table: reading it, creating it, changing it, and judging
-//! whether its rows make sense for a graph.
+//! The version table: reading it, creating it, and judging whether its
+//! rows make sense for a graph (before anything moves the database).
 
-use super::error::DbError;
+use super::catalog::table_exists;
+use super::error::{DbError, VersionTableProblem};
 use super::names::VersionTable;
 use crate::graph::RevisionGraph;
 use postgres::GenericClient;
 use serde::Serialize;
 
-pub(crate) use crate::graph::VersionOp;
-
-/// True if the table named by the quoted `sql_name` exists (search path
-/// applies when unqualified).
-pub(crate) fn table_exists(
-    client: &mut impl GenericClient,
-    sql_name: &str,
-) -> Result<bool, DbError> {
-    let row = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&sql_name])
-        .map_err(|e| DbError::query(format!("looking for table {sql_name}"), &e))?;
-    Ok(row.get(0))
-}
-
-/// The rows of the version table (the applied heads), sorted. A missing
-/// table means nothing is applied: an empty list, and nothing is created.
-pub fn current(
+/// Every row of the version table as stored (duplicates kept), sorted. A
+/// missing table means nothing is applied: an empty list.
+pub(crate) fn all_rows(
     client: &mut impl GenericClient,
     table: &VersionTable,
 ) -> Result<Vec<String>, DbError> {
@@ -33,7 +20,7 @@ pub fn current(
     let rows = client
         .query(
             &format!(
-                "SELECT version_num FROM {} ORDER BY version_num",
+                "SELECT version_num::text FROM {} ORDER BY version_num",
                 table.sql_name()
             ),
             &[],
@@ -42,7 +29,20 @@ pub fn current(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Creates the version table and the audit table if missing.
+/// The rows of the version table (the applied heads), sorted, each once.
+/// A missing table means nothing is applied: an empty list, and nothing is
+/// created.
+pub fn current(
+    client: &mut impl GenericClient,
+    table: &VersionTable,
+) -> Result<Vec<String>, DbError> {
+    let mut rows = all_rows(client, table)?;
+    rows.dedup();
+    Ok(rows)
+}
+
+/// Creates the version table and the audit table if missing, and adds the
+/// columns a newer mergepoint writes to an older audit table.
 pub(crate) fn ensure_tables(
     client: &mut impl GenericClient,
     table: &VersionTable,
@@ -61,86 +61,9 @@ pub(crate) fn ensure_tables(
             }
         }
     }
-    Ok(())
-}
-
-/// The statements a run repeats, prepared once per run (saves a round
-/// trip per statement and step).
-pub(crate) struct Statements {
-    insert: postgres::Statement,
-    delete: postgres::Statement,
-    update: postgres::Statement,
-    pub(crate) audit: postgres::Statement,
-    table: String,
-}
-
-impl Statements {
-    /// Prepares them; the tables must exist.
-    pub(crate) fn prepare(
-        client: &mut impl GenericClient,
-        table: &VersionTable,
-    ) -> Result<Statements, DbError> {
-        let t = table.sql_name();
-        let mut prep = |sql: String| {
-            client
-                .prepare(&sql)
-                .map_err(|e| DbError::query(format!("preparing `{sql}`"), &e))
-        };
-        Ok(Statements {
-            insert: prep(format!("INSERT INTO {t} (version_num) VALUES ($1)"))?,
-            delete: prep(format!("DELETE FROM {t} WHERE version_num = $1"))?,
-            update: prep(format!(
-                "UPDATE {t} SET version_num = $2 WHERE version_num = $1"
-            ))?,
-            audit: prep(super::audit::insert_sql(table))?,
-            table: table.display_name(),
-        })
-    }
-}
-
-/// Applies version-table changes, checking that each UPDATE/DELETE hits
-/// exactly one row (like Alembic's online HeadMaintainer).
-pub(crate) fn apply_ops(
-    client: &mut impl GenericClient,
-    st: &Statements,
-    ops: &[VersionOp],
-) -> Result<(), String> {
-    for op in ops {
-        let (n, what, expected_one) = match op {
-            VersionOp::Insert { version } => (
-                client.execute(&st.insert, &[version]),
-                format!("inserting '{version}'"),
-                false,
-            ),
-            VersionOp::Delete { version } => (
-                client.execute(&st.delete, &[version]),
-                format!("deleting '{version}'"),
-                true,
-            ),
-            VersionOp::Update { from, to } => (
-                client.execute(&st.update, &[from, to]),
-                format!("updating '{from}' to '{to}'"),
-                true,
-            ),
-        };
-        match n {
-            Err(e) => {
-                return Err(format!(
-                    "{what} in {}: {}",
-                    st.table,
-                    super::error::pg_message(&e)
-                ))
-            }
-            Ok(count) if expected_one && count != 1 => {
-                return Err(format!(
-                    "{what} in {} was expected to match one row; {count} found (the version table changed underneath this run)",
-                    st.table
-                ))
-            }
-            Ok(_) => {}
-        }
-    }
-    Ok(())
+    client
+        .batch_execute(&table.upgrade_history_sql())
+        .map_err(|e| DbError::query(format!("updating {}", table.history_sql_name()), &e))
 }
 
 /// What is wrong with a set of version-table rows for a graph.
@@ -181,4 +104,35 @@ pub fn classify_rows(graph: &RevisionGraph, rows: &[String]) -> RowReport {
         }
     }
     report
+}
+
+/// Everything wrong with `rows` (as stored, sorted) for `graph`: repeated
+/// rows, unknown ids, rows that are ancestors of other rows. Empty when a
+/// command may move the database from them.
+pub fn validate_rows(graph: &RevisionGraph, rows: &[String]) -> Vec<VersionTableProblem> {
+    let mut problems = Vec::new();
+    let mut unique: Vec<String> = Vec::with_capacity(rows.len());
+    for group in rows.chunk_by(|a, b| a == b) {
+        if group.len() > 1 {
+            problems.push(VersionTableProblem::Duplicate {
+                revision: group[0].clone(),
+                count: group.len(),
+            });
+        }
+        unique.push(group[0].clone());
+    }
+    let report = classify_rows(graph, &unique);
+    problems.extend(
+        report
+            .unknown
+            .into_iter()
+            .map(|revision| VersionTableProblem::UnknownRevision { revision }),
+    );
+    problems.extend(report.redundant.into_iter().map(|(revision, ancestor_of)| {
+        VersionTableProblem::NotAHead {
+            revision,
+            ancestor_of,
+        }
+    }));
+    problems
 }

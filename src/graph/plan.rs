@@ -25,6 +25,14 @@ impl Direction {
             Direction::Downgrade => "downgrade",
         }
     }
+
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::Upgrade => Direction::Downgrade,
+            Direction::Downgrade => Direction::Upgrade,
+        }
+    }
 }
 
 /// One change to the version table (Alembic's `alembic_version`).

@@ -6,3 +6,5 @@
 mod split;
 
 pub use split::{needs_terminator, split_statements};
+mod control;
+pub use control::{transaction_control, ControlStatement};

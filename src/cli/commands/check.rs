@@ -89,6 +89,8 @@ fn drift_kind(f: &DriftFinding) -> &'static str {
         DriftFinding::ChecksumChanged { .. } => "checksum_changed",
         DriftFinding::UnknownRevision { .. } => "unknown_revision",
         DriftFinding::NotAHead { .. } => "not_a_head",
+        DriftFinding::DuplicateRow { .. } => "duplicate_row",
+        DriftFinding::MissingPrimaryKey { .. } => "missing_primary_key",
     }
 }
 

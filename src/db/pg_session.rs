@@ -1,0 +1,317 @@
+//! [`Session`] on a real PostgreSQL work session.
+//!
+//! mergepoint's own statements are sent as simple queries with quoted
+//! literals and the version table's schema-qualified names, never as
+//! prepared statements: a revision may `DEALLOCATE ALL`, `DISCARD ALL`,
+//! change `search_path` or `standard_conforming_strings`, and none of that
+//! can touch the bookkeeping (settings are restored before it runs).
+
+use super::audit;
+use super::conn::Database;
+use super::error::{pg_message, DbError};
+use super::lock::{self, MigrationLock};
+use super::names::{quote_literal, VersionTable};
+use super::session::{
+    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED,
+};
+use super::version;
+use crate::graph::VersionOp;
+use postgres::error::SqlState;
+use postgres::{Client, SimpleQueryMessage};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+/// The work session of one run, holding the step guard.
+pub struct PgSession<'a> {
+    client: &'a mut Client,
+    /// Schema-qualified (resolved before the run).
+    table: VersionTable,
+    lock: &'a MigrationLock,
+    guard: i64,
+    /// The transaction id `begin` saw, to notice a revision ending it.
+    xid: Option<String>,
+    /// `SET client_connection_check_interval` works (PostgreSQL 14+).
+    check_interval: bool,
+}
+
+fn err(e: &postgres::Error) -> SessionError {
+    SessionError {
+        message: pg_message(e),
+        connection_lost: e.is_closed(),
+    }
+}
+
+impl<'a> PgSession<'a> {
+    /// Takes the step guard on `db`'s work session, waiting (within what is
+    /// left of `timeout` since `started`) for a run that lost its lock to
+    /// finish its step. `table` must be schema-qualified.
+    pub fn open(
+        db: &'a mut Database,
+        table: &VersionTable,
+        lock: &'a MigrationLock,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<PgSession<'a>, DbError> {
+        let client = db.client();
+        let guard = lock::guard_key(table.schema().unwrap_or_default(), table.name());
+        lock::acquire_on(client, guard, table, started, timeout)?;
+        let version: i32 = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .map_err(|e| DbError::query("reading the server version", &e))?
+            .get(0);
+        Ok(PgSession {
+            client,
+            table: table.clone(),
+            lock,
+            guard,
+            xid: None,
+            check_interval: version >= 140_000,
+        })
+    }
+
+    /// Lets go of the step guard.
+    pub fn close(self) {
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.guard]);
+    }
+
+    fn simple(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, SessionError> {
+        self.client.simple_query(sql).map_err(|e| err(&e))
+    }
+
+    /// The first column of the first row of a simple query.
+    fn scalar(&mut self, sql: &str) -> Result<Option<String>, SessionError> {
+        for m in self.simple(sql)? {
+            if let SimpleQueryMessage::Row(r) = m {
+                return Ok(r.get(0).map(str::to_string));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// `'…'` or `NULL`.
+fn opt_literal(v: Option<&str>) -> String {
+    v.map(quote_literal).unwrap_or_else(|| "NULL".to_string())
+}
+
+fn timestamp_literal(t: std::time::SystemTime) -> String {
+    let t: chrono::DateTime<chrono::Utc> = t.into();
+    format!(
+        "{}::timestamptz",
+        quote_literal(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    )
+}
+
+fn number_literal(ms: f64) -> String {
+    if ms.is_finite() {
+        format!("{ms}")
+    } else {
+        "NULL".to_string()
+    }
+}
+
+impl Session for PgSession<'_> {
+    fn table_name(&self) -> String {
+        self.table.display_name()
+    }
+
+    fn version_rows(&mut self) -> Result<Vec<String>, DbError> {
+        version::all_rows(self.client, &self.table)
+    }
+
+    fn ensure_tables(&mut self) -> Result<(), DbError> {
+        version::ensure_tables(self.client, &self.table)
+    }
+
+    fn unfinished_attempts(&mut self) -> Result<Vec<InterruptedAttempt>, DbError> {
+        audit::unfinished(self.client, &self.table)
+    }
+
+    fn mark_interrupted(&mut self, audit_ids: &[i64]) -> Result<(), DbError> {
+        if audit_ids.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .execute(
+                &format!(
+                    "UPDATE {} SET error = $1 WHERE id = ANY($2)",
+                    self.table.history_sql_name()
+                ),
+                &[&INTERRUPTED, &audit_ids],
+            )
+            .map_err(|e| DbError::query("marking interrupted attempts", &e))?;
+        Ok(())
+    }
+
+    fn restore_settings(&mut self) -> Result<(), SessionError> {
+        let mut sql = String::from("RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
+        if self.check_interval {
+            // Lets the server notice within a second that this process died
+            // mid-statement, and abort instead of finishing it.
+            sql.push_str("; SET client_connection_check_interval = 1000");
+        }
+        self.simple(&sql).map(|_| ())
+    }
+
+    fn begin(&mut self) -> Result<(), SessionError> {
+        self.simple("BEGIN")?;
+        self.xid = self.scalar("SELECT txid_current()::text")?;
+        Ok(())
+    }
+
+    fn transaction_intact(&mut self) -> Result<bool, SessionError> {
+        match self
+            .client
+            .simple_query("SELECT txid_current_if_assigned()::text")
+        {
+            Ok(rows) => {
+                let now = rows
+                    .into_iter()
+                    .find_map(|m| match m {
+                        SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+                        _ => None,
+                    })
+                    .flatten();
+                Ok(now.is_some() && now == self.xid)
+            }
+            // Aborted by the revision's error: still our transaction.
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Ok(true),
+            Err(e) => Err(err(&e)),
+        }
+    }
+
+    fn in_transaction_block(&mut self) -> Result<bool, SessionError> {
+        // In autocommit mode a statement's transaction starts with it, so
+        // now() (transaction start) equals statement_timestamp().
+        match self
+            .client
+            .simple_query("SELECT now() <> statement_timestamp()")
+        {
+            Ok(rows) => Ok(rows.into_iter().any(|m| match m {
+                SimpleQueryMessage::Row(r) => r.get(0) == Some("t"),
+                _ => false,
+            })),
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Ok(true),
+            Err(e) => Err(err(&e)),
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), SessionError> {
+        self.xid = None;
+        self.simple("COMMIT").map(|_| ())
+    }
+
+    fn rollback(&mut self) {
+        self.xid = None;
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<(), SessionError> {
+        self.client.batch_execute(sql).map_err(|e| err(&e))
+    }
+
+    fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let t = self.table.sql_name();
+        let mut sql = String::new();
+        for op in ops {
+            // Writing into a String cannot fail.
+            let _ = match op {
+                VersionOp::Insert { version } => write!(
+                    sql,
+                    "INSERT INTO {t} (version_num) VALUES ({});",
+                    quote_literal(version)
+                ),
+                VersionOp::Delete { version } => write!(
+                    sql,
+                    "DELETE FROM {t} WHERE version_num = {};",
+                    quote_literal(version)
+                ),
+                VersionOp::Update { from, to } => write!(
+                    sql,
+                    "UPDATE {t} SET version_num = {} WHERE version_num = {};",
+                    quote_literal(to),
+                    quote_literal(from)
+                ),
+            };
+        }
+        let table = self.table.display_name();
+        let messages = self.simple(&sql).map_err(|e| SessionError {
+            message: format!("changing {table}: {}", e.message),
+            ..e
+        })?;
+        let counts = messages.iter().filter_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        });
+        for (op, n) in ops.iter().zip(counts) {
+            let what = match op {
+                VersionOp::Insert { .. } => continue,
+                VersionOp::Delete { version } => format!("deleting '{version}'"),
+                VersionOp::Update { from, to } => format!("updating '{from}' to '{to}'"),
+            };
+            if n != 1 {
+                return Err(SessionError::new(format!(
+                    "{what} in {table} was expected to match one row; {n} found (the version table changed underneath this run)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn clear_versions(&mut self) -> Result<(), SessionError> {
+        let sql = format!("DELETE FROM {}", self.table.sql_name());
+        self.simple(&sql).map(|_| ())
+    }
+
+    fn write_audit(&mut self, r: &AuditRecord<'_>) -> Result<i64, SessionError> {
+        let sql = format!(
+            "INSERT INTO {} (revision, direction, sql_sha256, downgrade_sha256, started_at, duration_ms, \
+             db_user, client_host, success, error) VALUES ({}, {}, {}, {}, {}, {}, current_user, \
+             coalesce(inet_client_addr()::text, 'local'), {}, {}) RETURNING id",
+            self.table.history_sql_name(),
+            quote_literal(r.revision),
+            quote_literal(r.direction),
+            opt_literal(r.sql_sha256),
+            opt_literal(r.downgrade_sha256),
+            timestamp_literal(r.started_at),
+            number_literal(r.duration_ms),
+            r.success,
+            opt_literal(r.error),
+        );
+        let id = self.scalar(&sql)?;
+        id.and_then(|s| s.parse().ok())
+            .ok_or_else(|| SessionError::new("the audit row's id was not returned"))
+    }
+
+    fn finish_audit(&mut self, id: i64, r: &AuditRecord<'_>) -> Result<(), SessionError> {
+        let sql = format!(
+            "UPDATE {} SET duration_ms = {}, success = {}, error = {} WHERE id = {id}",
+            self.table.history_sql_name(),
+            number_literal(r.duration_ms),
+            r.success,
+            opt_literal(r.error),
+        );
+        self.simple(&sql).map(|_| ())
+    }
+
+    fn check_lock(&mut self) -> LockState {
+        match lock::holds(self.client, self.guard) {
+            Ok(true) => {}
+            Ok(false) => {
+                return LockState::GuardLost(
+                    "the work session no longer holds the step guard (did a revision run pg_advisory_unlock_all() or DISCARD ALL?)".to_string(),
+                )
+            }
+            Err(e) => return LockState::GuardLost(format!("the work session failed: {e}")),
+        }
+        match self.lock.check() {
+            Ok(()) => LockState::Held,
+            Err(reason) => LockState::LockLost(reason),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The seam between the runner and a database: what a run needs from its
+//! work session, and nothing more. [`super::pg_session::PgSession`] is the
+//! PostgreSQL implementation; [`super::memory::MemorySession`] is an
+//! in-memory double the runner's unit tests use to reach every failure path.
+//!
+//! The runner drives transactions explicitly (`begin`, `commit`,
+//! `rollback`), so a session needs no transaction object of its own. Every
+//! statement of mergepoint's own bookkeeping (version rows, audit rows) is
+//! written by the session with schema-qualified names resolved before the
+//! run, and after [`Session::restore_settings`], so nothing a revision does
+//! to the session (`search_path`, `SET ROLE`, `statement_timeout`) moves
+//! or breaks it.
+
+use super::error::DbError;
+use crate::graph::{Direction, VersionOp};
+use std::time::SystemTime;
+
+/// A failure of one session call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionError {
+    /// One line: the server's error, or the driver's.
+    pub message: String,
+    /// The connection is gone: nothing more can be done on this session.
+    pub connection_lost: bool,
+}
+
+impl SessionError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SessionError {
+            message: message.into(),
+            connection_lost: false,
+        }
+    }
+}
+
+/// One audit row (`mergepoint_history`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord<'a> {
+    pub revision: &'a str,
+    /// `upgrade`, `downgrade`, `stamp` or `accept`.
+    pub direction: &'a str,
+    /// Checksum of the SQL that ran (None for stamps).
+    pub sql_sha256: Option<&'a str>,
+    /// With an upgrade: checksum of the downgrade SQL at that time.
+    pub downgrade_sha256: Option<&'a str>,
+    pub started_at: SystemTime,
+    pub duration_ms: f64,
+    pub success: bool,
+    pub error: Option<&'a str>,
+}
+
+/// What the audit row of a non-transactional step says while the step
+/// runs. If the process dies, the row stays like this, and the next run
+/// reports the interrupted attempt before it retries.
+pub const UNFINISHED: &str =
+    "unfinished: this non-transactional step started and has not finished (still running, or interrupted)";
+
+/// What such a row says once a later run has reported it.
+pub const INTERRUPTED: &str =
+    "interrupted: the run ended during this non-transactional step; statements it had committed stay committed, and the step was not recorded";
+
+/// An earlier attempt of a non-transactional step that never finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedAttempt {
+    /// Its audit row.
+    pub audit_id: i64,
+    pub revision: String,
+    pub direction: Direction,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// `user@host` that ran it.
+    pub by: String,
+}
+
+/// What the runner needs from its work session.
+pub trait Session {
+    /// The version table's name for messages (`schema.table`).
+    fn table_name(&self) -> String;
+
+    /// The version table's rows exactly as stored, duplicates kept, in
+    /// any order; empty if there is no table.
+    fn version_rows(&mut self) -> Result<Vec<String>, DbError>;
+
+    /// Creates the version and audit tables if missing (and brings an old
+    /// audit table up to date).
+    fn ensure_tables(&mut self) -> Result<(), DbError>;
+
+    /// Audit rows of non-transactional steps that started and never
+    /// finished (see [`UNFINISHED`]).
+    fn unfinished_attempts(&mut self) -> Result<Vec<InterruptedAttempt>, DbError>;
+
+    /// Marks those rows as reported ([`INTERRUPTED`]).
+    fn mark_interrupted(&mut self, audit_ids: &[i64]) -> Result<(), DbError>;
+
+    /// Puts the session back to its settings at connect time (`RESET ALL`,
+    /// `RESET ROLE`, `RESET SESSION AUTHORIZATION`, then mergepoint's own).
+    /// Works inside a transaction too.
+    fn restore_settings(&mut self) -> Result<(), SessionError>;
+
+    /// Opens a transaction.
+    fn begin(&mut self) -> Result<(), SessionError>;
+
+    /// True if the transaction [`Session::begin`] opened is still the
+    /// session's transaction (a revision's own COMMIT or ROLLBACK ends it).
+    /// Also true while it is aborted by an error, waiting for a rollback.
+    fn transaction_intact(&mut self) -> Result<bool, SessionError>;
+
+    /// True if the session is inside a transaction block (in autocommit
+    /// mode a revision's own BEGIN leaves one open).
+    fn in_transaction_block(&mut self) -> Result<bool, SessionError>;
+
+    fn commit(&mut self) -> Result<(), SessionError>;
+
+    /// Rolls back whatever transaction is open; best effort.
+    fn rollback(&mut self);
+
+    /// Runs a revision's SQL (one statement or a whole script).
+    fn execute(&mut self, sql: &str) -> Result<(), SessionError>;
+
+    /// Changes the version table, checking that each UPDATE and DELETE
+    /// hits exactly one row.
+    fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError>;
+
+    /// Deletes every version-table row (`stamp --purge` of a table whose
+    /// rows repeat, where row-by-row deletes cannot be checked).
+    fn clear_versions(&mut self) -> Result<(), SessionError>;
+
+    /// Writes an audit row; returns its id.
+    fn write_audit(&mut self, record: &AuditRecord<'_>) -> Result<i64, SessionError>;
+
+    /// Rewrites the audit row `id` (a non-transactional step's, written
+    /// before it started) with how the step ended.
+    fn finish_audit(&mut self, id: i64, record: &AuditRecord<'_>) -> Result<(), SessionError>;
+
+    /// Whether this run still holds the migration lock and the step guard
+    /// (see [`super::lock`]); checked before each step, between statements
+    /// of non-transactional steps and before each commit.
+    fn check_lock(&mut self) -> LockState;
+}
+
+/// What [`Session::check_lock`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// Both held.
+    Held,
+    /// The migration lock is gone, but the work session still holds the
+    /// step guard: no other runner can start a step until this run lets go
+    /// of it, so the step in progress may finish; no new one starts.
+    LockLost(String),
+    /// The step guard is gone too (or cannot be checked): stop at once.
+    GuardLost(String),
+}

@@ -1,0 +1,86 @@
+//! Where the SQL of each step comes from: one source for online runs and
+//! offline scripts alike ([`StepSql`]), and the plain map of native
+//! revisions' SQL ([`RevisionSql`]) that tests and simple callers use.
+
+use crate::graph::{Direction, Plan};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The SQL of one native revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RevisionSql {
+    pub upgrade: String,
+    pub downgrade: String,
+    /// `false` for statements that cannot run in a transaction
+    /// (`CREATE INDEX CONCURRENTLY`, `ALTER TYPE ... ADD VALUE` on old
+    /// servers): they run one by one in autocommit mode.
+    pub transactional: bool,
+}
+
+impl RevisionSql {
+    /// The SQL for one direction.
+    pub fn for_direction(&self, d: Direction) -> &str {
+        match d {
+            Direction::Upgrade => &self.upgrade,
+            Direction::Downgrade => &self.downgrade,
+        }
+    }
+}
+
+/// The SQL one step runs, as read for that step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepText<'a> {
+    /// The SQL of the step's direction.
+    pub sql: Cow<'a, str>,
+    /// The other direction's SQL, when known: its checksum is recorded with
+    /// an upgrade, so `check --database` sees a later edit of the downgrade.
+    pub reverse: Option<Cow<'a, str>>,
+    /// Whether it runs inside a transaction.
+    pub transactional: bool,
+}
+
+/// Where the SQL of each step comes from (online and offline).
+pub trait StepSql: Sync {
+    /// The SQL of `revision` for `direction` and whether it runs inside a
+    /// transaction; None when the revision has no SQL (an Alembic revision).
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)>;
+
+    /// [`Self::step_sql`] plus the other direction's SQL. The default knows
+    /// no reverse; sources that have it should say so.
+    fn step_text(&self, revision: &str, direction: Direction) -> Option<StepText<'_>> {
+        let (sql, transactional) = self.step_sql(revision, direction)?;
+        Some(StepText {
+            sql,
+            reverse: None,
+            transactional,
+        })
+    }
+}
+
+impl StepSql for HashMap<String, RevisionSql> {
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
+        let rs = self.get(revision)?;
+        Some((Cow::Borrowed(rs.for_direction(direction)), rs.transactional))
+    }
+
+    fn step_text(&self, revision: &str, direction: Direction) -> Option<StepText<'_>> {
+        let rs = self.get(revision)?;
+        Some(StepText {
+            sql: Cow::Borrowed(rs.for_direction(direction)),
+            reverse: Some(Cow::Borrowed(rs.for_direction(direction.reverse()))),
+            transactional: rs.transactional,
+        })
+    }
+}
+
+/// Revisions of `plan` with no SQL in `sql` (Alembic `.py` revisions), in
+/// plan order, each once. Empty if the plan can run.
+pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &plan.steps {
+        if sql.step_sql(&s.revision, s.direction).is_none() && !out.contains(&s.revision) {
+            out.push(s.revision.clone());
+        }
+    }
+    out
+}
