@@ -8,74 +8,10 @@
 mod common;
 
 use common::pg::{TestDb, TestRole};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use common::project::{bin, text, Project};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_mergepoint"))
-}
-
-/// A native project: `mergepoint.yaml` and YAML revisions.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mergepoint.yaml"), "format: native\n").unwrap();
-        std::fs::create_dir(dir.path().join("revisions")).unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn rev(&self, id: &str, parents: &[&str], transactional: bool, up: &str, down: &str) {
-        let indent = |s: &str| s.lines().map(|l| format!("  {l}\n")).collect::<String>();
-        let text = format!(
-            "id: {id}\nparents: [{}]\nmessage: rev {id}\ncreated: 2026-11-22T10:15:00Z\ntransactional: {transactional}\nupgrade: |\n{}downgrade: |\n{}",
-            parents.join(", "),
-            indent(up),
-            indent(down)
-        );
-        std::fs::write(
-            self.path().join("revisions").join(format!("{id}_rev.yaml")),
-            text,
-        )
-        .unwrap();
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        c.arg("--dir").arg(self.path()).args(args);
-        c.env_remove("DATABASE_URL");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn linear_project(n: usize) -> Project {
     let p = Project::new();

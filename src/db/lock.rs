@@ -72,6 +72,7 @@ pub(crate) fn holder_of(client: &mut impl GenericClient, key: i64) -> Option<Loc
              coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND l.classid = (($1::bigint >> 32) & 4294967295)::oid \
              AND l.objid = ($1::bigint & 4294967295)::oid AND l.pid <> pg_backend_pid() \
              LIMIT 1",
