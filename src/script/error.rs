@@ -53,6 +53,11 @@ pub enum LoadError {
     /// Nothing recognisable where a project was expected.
     #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
     NoProject { dir: PathBuf, looked_for: String },
+    /// Something named like a revision file that is not a regular file (a
+    /// directory, FIFO, socket or device). It is never opened: opening a
+    /// FIFO blocks until a writer comes.
+    #[error("{}: is a {kind}, not a regular file; revision files must be regular files: remove it, or rename it so that it is not named like a revision file", .path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     /// Writing would overwrite an existing file.
     #[error("{}: already exists; refusing to overwrite it{hint}", .path.display())]
     Exists { path: PathBuf, hint: String },
@@ -80,6 +85,7 @@ impl LoadError {
             | LoadError::MissingField { path, .. }
             | LoadError::Python { path, .. }
             | LoadError::NotARevision { path, .. }
+            | LoadError::NotAFile { path, .. }
             | LoadError::Config { path, .. }
             | LoadError::Exists { path, .. } => path,
             LoadError::NoProject { dir, .. } => dir,

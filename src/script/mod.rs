@@ -351,6 +351,11 @@ fn sniff(dir: &Path) -> (bool, bool) {
         if (!native || yaml) && (!alembic || py) {
             continue;
         }
+        // Only regular files are read (a FIFO would block the open); the
+        // loader reports anything else named like a revision.
+        if !fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         let Ok(text) = fs::read_to_string(e.path()) else {
             continue;
         };

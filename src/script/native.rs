@@ -48,7 +48,13 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
     {
         Ok(f) => f,
         Err(e) => {
-            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(trimmed) {
+            // Too deep for serde_yaml is never a revision's mapping; do not
+            // scan such a text a second time.
+            let too_deep = e.to_string().contains("recursion limit");
+            if let Some(v) = (!too_deep)
+                .then(|| serde_yaml::from_str::<serde_yaml::Value>(trimmed).ok())
+                .flatten()
+            {
                 if !v.is_mapping() {
                     return Err(LoadError::NotARevision {
                         path: path.to_path_buf(),

@@ -1725,3 +1725,54 @@ fn load_dir_repeatedly() {
         (cpu_ns() - cpu) as f64 / 20e6
     );
 }
+
+// ------------------------------------------------------ hostile nesting
+
+#[test]
+fn alembic_deep_nesting_is_a_named_error_not_a_stack_overflow() {
+    let deep = format!(
+        "\"\"\"m\"\"\"\nrevision = 'a1'\ndown_revision = {}'a0'{}\n",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    );
+    let e = parse_alembic(&p("versions/a1_x.py"), &deep).unwrap_err();
+    assert_names(&e, "versions/a1_x.py", Some(3));
+    assert!(e.to_string().contains("more than 200 deep"), "{e}");
+    // Python's own limit: 200 open brackets read, 201 do not.
+    let ok = format!(
+        "revision = 'a1'\ndown_revision = {}'a0'{}\n",
+        "(".repeat(200),
+        ")".repeat(200)
+    );
+    assert_eq!(parse_alembic(&p("x.py"), &ok).unwrap().parents, vec!["a0"]);
+    let over = ok.replacen('(', "((", 1).replacen(')', "))", 1);
+    assert!(parse_alembic(&p("x.py"), &over).is_err());
+    // Nested f-strings and nested format specs recurse in the lexer.
+    for text in [
+        format!("x = {}1{}\n", "f'{".repeat(50_000), "}'".repeat(50_000)),
+        format!("x = f'{{a:{}{}'\n", "{a:".repeat(50_000), "}".repeat(50_000)),
+    ] {
+        let e = parse_alembic(&p("x.py"), &text).unwrap_err();
+        assert!(e.to_string().contains("deep"), "{e}");
+    }
+}
+
+#[test]
+fn native_deep_nesting_is_a_yaml_error_not_a_stack_overflow() {
+    // serde_yaml stops at 128 levels, but libyaml scans the whole text
+    // first, in time quadratic in the nesting: 50,000 levels take seconds,
+    // so only the first case is that deep.
+    for deep in [
+        format!("id: a\nparents: {}\n", "[".repeat(50_000)),
+        format!("id: a\nparents: {}{}\n", "[".repeat(5_000), "]".repeat(5_000)),
+        format!("id: a\nparents: {}\n", "{a: ".repeat(5_000)),
+        format!("{}\n", "- ".repeat(5_000)),
+    ] {
+        let e = parse_native(&p("revisions/x.yaml"), &deep).unwrap_err();
+        assert_eq!(e.path(), Path::new("revisions/x.yaml"), "{e}");
+        if deep.len() < 50_000 {
+            let c = crate::config::Config::parse(Path::new("mergepoint.yaml"), &deep);
+            assert!(c.is_err());
+        }
+    }
+}
