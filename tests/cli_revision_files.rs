@@ -32,7 +32,11 @@ fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
         !stderr.contains("panicked") && !stderr.contains("overflowed"),
         "{args:?}: {stderr}"
     );
-    (code, String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
 }
 
 /// Asserts that every command in `commands` exits 2 with `needle` in its
@@ -99,7 +103,10 @@ fn a_fifo_named_like_a_revision_is_an_error_not_a_hang() {
 #[test]
 fn a_fifo_in_an_alembic_versions_dir_is_an_error() {
     let env = TestEnv::new();
-    env.write("alembic.ini", "[alembic]\nscript_location = %(here)s/alembic\n");
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/alembic\n",
+    );
     env.write(
         "alembic/versions/a1_x.py",
         "revision = 'a1'\ndown_revision = None\n",
@@ -173,5 +180,35 @@ fn deeply_nested_headers_are_errors_not_crashes() {
         &env,
         GRAPH_COMMANDS,
         "versions/a1_x.py:2: brackets nest more than 200 deep",
+    );
+}
+
+// ----------------------------------- 10.9: ids too long for version_num
+
+#[test]
+fn ids_longer_than_32_characters_are_refused_everywhere() {
+    let long = "a123456789b123456789c123456789d12"; // 33
+    let env = TestEnv::native(&graphs::fork());
+    for args in [
+        &["revision", "-m", "x", "--head", "cccc", "--rev-id", long][..],
+        &["merge", "heads", "-m", "x", "--rev-id", long][..],
+    ] {
+        let (code, _, err) = run_in(env.root(), args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("ids are at most 32"), "{err}");
+    }
+    assert_eq!(env.list("revisions").len(), 3, "nothing was written");
+    let ok = &long[..32];
+    let (code, _, err) = run_in(env.root(), &["merge", "heads", "-m", "x", "--rev-id", ok]);
+    assert_eq!(code, 0, "{err}");
+
+    env.write(
+        "revisions/zz_long.yaml",
+        &format!("id: {long}\nparents: [{ok}]\nmessage: m\nupgrade: ''\ndowngrade: ''\n"),
+    );
+    all_refuse(
+        &env,
+        GRAPH_COMMANDS,
+        "revisions/zz_long.yaml:1: revision id 'a123456789b123456789c123456789d12' is 33 characters long",
     );
 }

@@ -720,6 +720,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
     }
 
     let [revision, down, labels, deps] = values;
+    let id_line = revision.as_ref().map(|(line, _)| *line);
     let id = match revision {
         Some((_, PyVal::Str(s))) => s,
         Some((line, _)) => {
@@ -748,6 +749,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
             }
         }
     };
+    LoadError::check_id_length(path, id_line, &id)?;
     let parents = match down {
         Some((_, v)) => to_list(v),
         None => {

@@ -43,6 +43,8 @@ pub(crate) mod native;
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fs;
@@ -146,6 +148,11 @@ pub struct NewRevision {
 }
 
 const ALEMBIC_INI: &str = "alembic.ini";
+
+/// The longest revision id, in characters: Alembic's version table stores
+/// ids in `version_num varchar(32)`, so a longer one could be applied but
+/// never recorded. Refused when a revision is read or written.
+pub const MAX_REVISION_ID_CHARS: usize = 32;
 
 impl Project {
     /// Finds the project at `dir` (None: the current directory).
@@ -424,6 +431,7 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
             reason: format!("cannot write revision id '{}': {reason}", rev.id),
         });
     }
+    LoadError::check_id_length(&dir, None, &rev.id)?;
     let (ext, text) = match project.format {
         Format::Native => {
             let r = Revision {

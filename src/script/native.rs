@@ -103,6 +103,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
             "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
         )
     })?;
+    LoadError::check_id_length(path, line_of_key(trimmed, "id"), &id)?;
     if let Some(c) = &file.created {
         if chrono::DateTime::parse_from_rfc3339(c).is_err() {
             return Err(LoadError::Yaml {

@@ -1750,7 +1750,11 @@ fn alembic_deep_nesting_is_a_named_error_not_a_stack_overflow() {
     // Nested f-strings and nested format specs recurse in the lexer.
     for text in [
         format!("x = {}1{}\n", "f'{".repeat(50_000), "}'".repeat(50_000)),
-        format!("x = f'{{a:{}{}'\n", "{a:".repeat(50_000), "}".repeat(50_000)),
+        format!(
+            "x = f'{{a:{}{}'\n",
+            "{a:".repeat(50_000),
+            "}".repeat(50_000)
+        ),
     ] {
         let e = parse_alembic(&p("x.py"), &text).unwrap_err();
         assert!(e.to_string().contains("deep"), "{e}");
@@ -1764,7 +1768,11 @@ fn native_deep_nesting_is_a_yaml_error_not_a_stack_overflow() {
     // so only the first case is that deep.
     for deep in [
         format!("id: a\nparents: {}\n", "[".repeat(50_000)),
-        format!("id: a\nparents: {}{}\n", "[".repeat(5_000), "]".repeat(5_000)),
+        format!(
+            "id: a\nparents: {}{}\n",
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        ),
         format!("id: a\nparents: {}\n", "{a: ".repeat(5_000)),
         format!("{}\n", "- ".repeat(5_000)),
     ] {
@@ -1775,4 +1783,52 @@ fn native_deep_nesting_is_a_yaml_error_not_a_stack_overflow() {
             assert!(c.is_err());
         }
     }
+}
+
+#[test]
+fn ids_longer_than_the_version_column_are_refused_on_read_and_write() {
+    let long = "a".repeat(33);
+    let ok = "b".repeat(32);
+    let native =
+        |id: &str| format!("message: m\nid: {id}\nparents: []\nupgrade: ''\ndowngrade: ''\n");
+    assert_eq!(parse_native(&p("x.yaml"), &native(&ok)).unwrap().0.id, ok);
+    let e = parse_native(&p("revisions/x.yaml"), &native(&long)).unwrap_err();
+    assert_names(&e, "revisions/x.yaml", Some(2));
+    assert!(
+        e.to_string()
+            .contains("33 characters long, but ids are at most 32"),
+        "{e}"
+    );
+    // Characters, as varchar counts them, not bytes.
+    let wide = "é".repeat(32);
+    assert!(parse_native(&p("x.yaml"), &native(&wide)).is_ok());
+
+    let py = |id: &str| format!("\"\"\"m\"\"\"\n\nrevision = '{id}'\ndown_revision = None\n");
+    assert_eq!(parse_alembic(&p("x.py"), &py(&ok)).unwrap().id, ok);
+    let e = parse_alembic(&p("versions/x.py"), &py(&long)).unwrap_err();
+    assert_names(&e, "versions/x.py", Some(3));
+    assert!(e.to_string().contains("at most 32"), "{e}");
+    // The legacy id taken from a `<hex>.py` file name is held to it too.
+    let name = format!("versions/{}.py", "a".repeat(40));
+    assert!(parse_alembic(&p(&name), "down_revision = None\n").is_err());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let project = init_project(tmp.path()).unwrap();
+    let new = NewRevision {
+        id: long,
+        parents: vec![],
+        depends_on: vec![],
+        branch_labels: vec![],
+        message: "m".into(),
+        created: chrono::Utc::now(),
+        transactional: true,
+        upgrade: String::new(),
+        downgrade: String::new(),
+    };
+    let e = write_revision(&project, &new).unwrap_err();
+    assert!(e.to_string().contains("at most 32"), "{e}");
+    assert!(fs::read_dir(&project.revisions_dirs[0])
+        .unwrap()
+        .next()
+        .is_none());
 }
