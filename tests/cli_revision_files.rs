@@ -212,3 +212,24 @@ fn ids_longer_than_32_characters_are_refused_everywhere() {
         "revisions/zz_long.yaml:1: revision id 'a123456789b123456789c123456789d12' is 33 characters long",
     );
 }
+
+// ------------------------- 10.3: transaction control in a transactional one
+
+#[test]
+fn transaction_control_in_a_transactional_revision_is_refused_by_every_command() {
+    let env = TestEnv::native(&graphs::linear());
+    env.write(
+        "revisions/dddd_commit.yaml",
+        "id: dddd\nparents: [cccc]\nmessage: sneaky\nupgrade: |\n  create table c1(x int);\n  commit;\n  create table c2();\ndowngrade: ''\n",
+    );
+    let needle = "revisions/dddd_commit.yaml:6: COMMIT at the top level of the upgrade SQL of a transactional revision";
+    all_refuse(&env, GRAPH_COMMANDS, needle);
+    all_refuse(&env, &[&["upgrade", "base:heads", "--sql"]], needle);
+    // Allowed in a non-transactional revision.
+    env.write(
+        "revisions/dddd_commit.yaml",
+        "id: dddd\nparents: [cccc]\nmessage: fine\ntransactional: false\nupgrade: |\n  commit;\ndowngrade: ''\n",
+    );
+    let (code, out, err) = run_in(env.root(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

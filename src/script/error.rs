@@ -53,6 +53,16 @@ pub enum LoadError {
     /// Nothing recognisable where a project was expected.
     #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
     NoProject { dir: PathBuf, looked_for: String },
+    /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) at the
+    /// top level of a transactional revision's SQL.
+    #[error("{}: {keyword} at the top level of the {field} SQL of a transactional revision: mergepoint runs that SQL and the version-table update in one transaction, which this statement would end or change behind its back; make the revision `transactional: false` or remove the statement", at(.path, Some(*.line), None))]
+    TransactionControl {
+        path: PathBuf,
+        line: usize,
+        /// `upgrade` or `downgrade`.
+        field: &'static str,
+        keyword: &'static str,
+    },
     /// A revision id longer than the version table can hold.
     #[error("{}: revision id '{id}' is {len} characters long, but ids are at most {limit} (the version table's version_num column is varchar({limit})); choose a shorter id", at(.path, *.line, None))]
     IdTooLong {
@@ -96,6 +106,7 @@ impl LoadError {
             | LoadError::NotARevision { path, .. }
             | LoadError::NotAFile { path, .. }
             | LoadError::IdTooLong { path, .. }
+            | LoadError::TransactionControl { path, .. }
             | LoadError::Config { path, .. }
             | LoadError::Exists { path, .. } => path,
             LoadError::NoProject { dir, .. } => dir,
@@ -109,7 +120,9 @@ impl LoadError {
             | LoadError::MissingField { line, .. }
             | LoadError::Config { line, .. }
             | LoadError::IdTooLong { line, .. } => *line,
-            LoadError::Python { line, .. } => Some(*line),
+            LoadError::Python { line, .. } | LoadError::TransactionControl { line, .. } => {
+                Some(*line)
+            }
             _ => None,
         }
     }

@@ -1832,3 +1832,37 @@ fn ids_longer_than_the_version_column_are_refused_on_read_and_write() {
         .next()
         .is_none());
 }
+
+#[test]
+fn transaction_control_in_a_transactional_revision_is_refused_on_load() {
+    let file = |tx: &str, up: &str| {
+        format!(
+            "id: a\nparents: []\nmessage: m\ntransactional: {tx}\nupgrade: |\n{up}downgrade: ''\n"
+        )
+    };
+    let up = "  create table c1(x int);\n  commit;\n  create table c2();\n";
+    let e = parse_native(&p("revisions/a.yaml"), &file("true", up)).unwrap_err();
+    assert_names(&e, "revisions/a.yaml", Some(7));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("COMMIT at the top level of the upgrade SQL"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("`transactional: false` or remove the statement"),
+        "{msg}"
+    );
+    // Fine when not transactional, and in function bodies.
+    assert!(parse_native(&p("a.yaml"), &file("false", up)).is_ok());
+    let body = "  DO $$ BEGIN PERFORM 1; END $$;\n  select begin from t;\n";
+    assert!(parse_native(&p("a.yaml"), &file("true", body)).is_ok());
+    // The downgrade too; a quoted scalar points at its key's line.
+    let down = "id: a\nparents: []\nmessage: m\nupgrade: ''\ndowngrade: \"select 1; rollback\"\n";
+    let e = parse_native(&p("a.yaml"), down).unwrap_err();
+    assert_names(&e, "a.yaml", Some(5));
+    assert!(
+        e.to_string()
+            .contains("ROLLBACK at the top level of the downgrade SQL"),
+        "{e}"
+    );
+}
