@@ -43,7 +43,10 @@ fn wait_for_query(db: &TestDb, needle: &str, child: &mut std::process::Child) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the runner ended before running `{needle}`: {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "never saw `{needle}`");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never saw `{needle}`"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -51,7 +54,13 @@ fn wait_for_query(db: &TestDb, needle: &str, child: &mut std::process::Child) {
 /// r1 creates `log`; r2 (non-transactional) logs, sleeps, logs again.
 fn logging_project(sleep: &str) -> Project {
     let p = Project::new();
-    p.rev(R1, &[], true, "CREATE TABLE log (msg text);", "DROP TABLE log;");
+    p.rev(
+        R1,
+        &[],
+        true,
+        "CREATE TABLE log (msg text);",
+        "DROP TABLE log;",
+    );
     p.rev(
         R2,
         &[R1],
@@ -85,11 +94,18 @@ fn r10_1_a_lost_lock_is_noticed_and_a_second_runner_never_overlaps() {
     // The first run finished the step it was in (its step guard kept the
     // second one out), recorded it, and then failed with exit 4.
     assert_eq!(first.status.code(), Some(4), "{}", text(&first));
-    assert!(stderr(&first).contains("migration lock"), "{}", text(&first));
+    assert!(
+        stderr(&first).contains("migration lock"),
+        "{}",
+        text(&first)
+    );
     assert!(stderr(&first).contains("lost"), "{}", text(&first));
     assert!(second.status.success(), "{}", text(&second));
     assert_eq!(count(&db, "SELECT count(*) FROM log WHERE msg = 'r2'"), 1);
-    assert_eq!(count(&db, "SELECT count(*) FROM log WHERE msg = 'r2 end'"), 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM log WHERE msg = 'r2 end'"),
+        1
+    );
     assert_eq!(db.rows(), vec![R2.to_string()]);
 }
 
@@ -106,7 +122,13 @@ fn r10_1_idle_session_timeout_shorter_than_a_step_keeps_the_lock() {
 fn three_step_project() -> Project {
     let p = Project::new();
     p.rev(R1, &[], true, "CREATE TABLE t (x int);", "DROP TABLE t;");
-    p.rev(R2, &[R1], false, "CREATE INDEX CONCURRENTLY t_x ON t (x);", "DROP INDEX CONCURRENTLY t_x;");
+    p.rev(
+        R2,
+        &[R1],
+        false,
+        "CREATE INDEX CONCURRENTLY t_x ON t (x);",
+        "DROP INDEX CONCURRENTLY t_x;",
+    );
     p.rev(R3, &[R2], true, "CREATE TABLE u (x int);", "DROP TABLE u;");
     p
 }
@@ -115,7 +137,10 @@ fn three_step_project() -> Project {
 fn r10_2_overlapping_rows_are_refused_by_every_move() {
     let db = TestDb::create();
     let p = three_step_project();
-    assert!(p.run(&["upgrade", "heads", "--database-url", &db.url]).status.success());
+    assert!(p
+        .run(&["upgrade", "heads", "--database-url", &db.url])
+        .status
+        .success());
     db.client()
         .batch_execute(&format!("INSERT INTO alembic_version VALUES ('{R1}')"))
         .unwrap();
@@ -131,7 +156,10 @@ fn r10_2_overlapping_rows_are_refused_by_every_move() {
         let out = p.run(&full);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
         let err = stderr(&out);
-        assert!(err.contains(&format!("{R1} is an ancestor of {R3}")), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{R1} is an ancestor of {R3}")),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("nothing was changed"), "{err}");
         assert!(err.contains("check --database --repair"), "{err}");
     }
@@ -140,14 +168,20 @@ fn r10_2_overlapping_rows_are_refused_by_every_move() {
     let out = p.run(&["check", "--database", "--repair", "--database-url", &db.url]);
     assert!(out.status.code() != Some(3), "{}", text(&out));
     assert_eq!(db.rows(), vec![R3.to_string()]);
-    assert!(p.run(&["downgrade", "base", "--database-url", &db.url]).status.success());
+    assert!(p
+        .run(&["downgrade", "base", "--database-url", &db.url])
+        .status
+        .success());
 }
 
 #[test]
 fn r10_2_repeated_rows_are_refused_before_a_non_transactional_step() {
     let db = TestDb::create();
     let p = three_step_project();
-    assert!(p.run(&["upgrade", "heads", "--database-url", &db.url]).status.success());
+    assert!(p
+        .run(&["upgrade", "heads", "--database-url", &db.url])
+        .status
+        .success());
     db.client()
         .batch_execute(&format!(
             "ALTER TABLE alembic_version DROP CONSTRAINT alembic_version_pkc; INSERT INTO alembic_version VALUES ('{R3}')"
@@ -155,7 +189,11 @@ fn r10_2_repeated_rows_are_refused_before_a_non_transactional_step() {
         .unwrap();
     let out = p.run(&["downgrade", "base", "--database-url", &db.url]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("{R3} is there 2 times")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("{R3} is there 2 times")),
+        "{}",
+        text(&out)
+    );
     // The index of the non-transactional step is still there.
     assert!(db.schema_dump().contains("t_x"), "{}", db.schema_dump());
     let check = p.run(&["check", "--database", "--json", "--database-url", &db.url]);
@@ -167,10 +205,16 @@ fn r10_2_repeated_rows_are_refused_before_a_non_transactional_step() {
     assert!(fixed.status.code() != Some(3), "{}", text(&fixed));
     assert_eq!(db.rows(), vec![R3.to_string()]);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM pg_constraint WHERE conname = 'alembic_version_pkc'"),
+        count(
+            &db,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'alembic_version_pkc'"
+        ),
         1
     );
-    assert!(p.run(&["downgrade", "base", "--database-url", &db.url]).status.success());
+    assert!(p
+        .run(&["downgrade", "base", "--database-url", &db.url])
+        .status
+        .success());
 }
 
 #[test]
@@ -189,10 +233,18 @@ fn r10_3_transaction_control_in_a_transactional_revision_is_refused() {
     let err = stderr(&out);
     assert!(err.contains("transactional: false"), "{err}");
     assert!(!err.contains("rolled back"), "{err}");
-    assert_eq!(count(&db, "SELECT count(*) FROM pg_class WHERE relname = 'c1'"), 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pg_class WHERE relname = 'c1'"),
+        0
+    );
     let check = p.run(&["check"]);
     assert_eq!(check.status.code(), Some(2), "{}", text(&check));
-    assert!(String::from_utf8_lossy(&check.stdout).contains("commit") || stderr(&check).contains("commit"), "{}", text(&check));
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("commit")
+            || stderr(&check).contains("commit"),
+        "{}",
+        text(&check)
+    );
 }
 
 #[test]
@@ -202,14 +254,35 @@ fn r10_4_a_revision_changing_search_path_cannot_move_the_bookkeeping() {
         .batch_execute("CREATE SCHEMA app; CREATE SCHEMA other; CREATE TABLE other.alembic_version (version_num varchar(32) primary key)")
         .unwrap();
     let p = Project::new();
-    p.rev(R1, &[], true, "SET LOCAL search_path = app;\nCREATE TABLE widgets (id int);", "DROP TABLE app.widgets;");
-    p.rev(R2, &[R1], true, "SET search_path = other;\nCREATE TABLE w2 (id int);", "DROP TABLE other.w2;");
+    p.rev(
+        R1,
+        &[],
+        true,
+        "SET LOCAL search_path = app;\nCREATE TABLE widgets (id int);",
+        "DROP TABLE app.widgets;",
+    );
+    p.rev(
+        R2,
+        &[R1],
+        true,
+        "SET search_path = other;\nCREATE TABLE w2 (id int);",
+        "DROP TABLE other.w2;",
+    );
     let out = p.run(&["upgrade", "heads", "--database-url", &db.url]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(db.rows(), vec![R2.to_string()]);
     assert_eq!(count(&db, "SELECT count(*) FROM other.alembic_version"), 0);
-    assert_eq!(count(&db, "SELECT count(*) FROM public.mergepoint_history WHERE success"), 2);
-    assert!(p.run(&["downgrade", "base", "--database-url", &db.url]).status.success());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM public.mergepoint_history WHERE success"
+        ),
+        2
+    );
+    assert!(p
+        .run(&["downgrade", "base", "--database-url", &db.url])
+        .status
+        .success());
 }
 
 #[test]
@@ -227,7 +300,13 @@ fn r10_5_session_settings_do_not_leak_into_the_next_revision() {
         ),
         "",
     );
-    p.rev(R2, &[R1], true, "SELECT pg_sleep(0.05);\nCREATE TABLE t2 (x int);", "DROP TABLE t2;");
+    p.rev(
+        R2,
+        &[R1],
+        true,
+        "SELECT pg_sleep(0.05);\nCREATE TABLE t2 (x int);",
+        "DROP TABLE t2;",
+    );
     p.rev(R3, &[R2], true, "SELECT 1/0;", "");
     let out = p.run(&["upgrade", "heads", "--database-url", &db.url]);
     // r3 fails on its own; r1's settings broke neither r2 nor the audit.
@@ -236,18 +315,36 @@ fn r10_5_session_settings_do_not_leak_into_the_next_revision() {
     assert_eq!(db.rows(), vec![R2.to_string()]);
     let audit = db.audit();
     let outcome: Vec<(&str, bool)> = audit.iter().map(|a| (a.0.as_str(), a.2)).collect();
-    assert_eq!(outcome, vec![(R1, true), (R2, true), (R3, false)], "{audit:?}");
+    assert_eq!(
+        outcome,
+        vec![(R1, true), (R2, true), (R3, false)],
+        "{audit:?}"
+    );
 }
 
 #[test]
 fn temporary_schemas_and_names_too_long_for_their_constraint_are_refused() {
     let db = TestDb::create();
     let p = three_step_project();
-    let out = p.run(&["upgrade", "heads", "--database-url", &db.url, "--version-table-schema", "pg_temp"]);
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        &db.url,
+        "--version-table-schema",
+        "pg_temp",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("temporary schema"), "{}", text(&out));
     let long = "v".repeat(61);
-    let out = p.run(&["upgrade", "heads", "--database-url", &db.url, "--version-table", &long]);
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        &db.url,
+        "--version-table",
+        &long,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("_pkc"), "{}", text(&out));
     assert_eq!(db.schema_dump(), "");
@@ -269,7 +366,11 @@ fn an_interrupted_non_transactional_step_is_reported_by_the_next_run() {
     assert!(err.contains(R2), "{err}");
     // The first attempt's audit row says what happened to it.
     let log = p2.run(&["log", "--database-url", &db.url]);
-    assert!(String::from_utf8_lossy(&log.stdout).contains("interrupted"), "{}", text(&log));
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("interrupted"),
+        "{}",
+        text(&log)
+    );
 }
 
 #[test]
@@ -288,7 +389,14 @@ fn the_lock_timeout_names_the_holder() {
         "SELECT l.pid::bigint FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
     );
-    let out = p.run(&["upgrade", "heads", "--database-url", &db.url, "--lock-timeout", "1"]);
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--database-url",
+        &db.url,
+        "--lock-timeout",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains(&format!("pid {pid}")), "{err}");
@@ -299,15 +407,29 @@ fn the_lock_timeout_names_the_holder() {
 fn check_database_reports_a_changed_downgrade() {
     let db = TestDb::create();
     let p = three_step_project();
-    assert!(p.run(&["upgrade", "heads", "--database-url", &db.url]).status.success());
-    p.rev(R3, &[R2], true, "CREATE TABLE u (x int);", "DROP TABLE u CASCADE;");
+    assert!(p
+        .run(&["upgrade", "heads", "--database-url", &db.url])
+        .status
+        .success());
+    p.rev(
+        R3,
+        &[R2],
+        true,
+        "CREATE TABLE u (x int);",
+        "DROP TABLE u CASCADE;",
+    );
     let out = p.run(&["check", "--database", "--database-url", &db.url]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("downgrade SQL changed"), "{all}");
     assert!(!all.contains("upgrade SQL changed"), "{all}");
     // Accepting it records the new checksum: clean afterwards.
-    assert!(p.run(&["check", "--database", "--repair", "--database-url", &db.url]).status.code() != Some(3));
+    assert!(
+        p.run(&["check", "--database", "--repair", "--database-url", &db.url])
+            .status
+            .code()
+            != Some(3)
+    );
     let again = p.run(&["check", "--database", "--database-url", &db.url]);
     assert!(again.status.success(), "{}", text(&again));
 }

@@ -243,7 +243,7 @@ fn step_texts<'s>(
                 return Err(DbError::TransactionControl {
                     revision: step.revision.clone(),
                     direction: step.direction,
-                    keyword: c.keyword,
+                    keyword: c.keyword.to_string(),
                     line: c.line,
                 });
             }

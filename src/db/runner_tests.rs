@@ -173,7 +173,11 @@ fn a_failing_version_update_or_audit_row_rolls_the_step_back() {
 
 #[test]
 fn a_revision_that_ends_the_transaction_never_claims_a_rollback() {
-    let (g, sql) = chain(&[(B, "create table c1; COMMIT; create table c2; FAIL", true)]);
+    let (g, sql) = chain(&[(
+        B,
+        "create table c1; CALL sneaky_commit(); create table c2; FAIL",
+        true,
+    )]);
     let mut s = MemorySession::default();
     let f = failure(upgrade(&mut s, &g, &sql, false, &mut Seen::default()).unwrap_err());
     assert_eq!(f.effects, StepEffects::TransactionEndedByRevision);
@@ -193,7 +197,7 @@ fn transaction_per_run_rolls_everything_back_or_says_it_could_not() {
     assert!(s.committed.rows.is_empty() && s.committed.schema.is_empty());
     assert!(f.to_string().contains("nothing from this run was applied"));
 
-    let (g, sql) = chain(&[(B, "create table b; COMMIT", true)]);
+    let (g, sql) = chain(&[(B, "create table b; CALL sneaky_commit()", true)]);
     let mut s = MemorySession::default();
     let f = failure(upgrade(&mut s, &g, &sql, true, &mut Seen::default()).unwrap_err());
     assert_eq!(f.run, RunEffects::RunTransactionEnded);
@@ -202,6 +206,28 @@ fn transaction_per_run_rolls_everything_back_or_says_it_could_not() {
         "{f}"
     );
     assert!(!s.committed.schema.is_empty());
+}
+
+#[test]
+fn transaction_control_in_a_transactional_step_is_refused_before_any_change() {
+    let (g, sql) = chain(&[(B, "create table c1;\ncommit;\ncreate table c2", true)]);
+    let mut s = MemorySession::default();
+    let e = upgrade(&mut s, &g, &sql, false, &mut Seen::default()).unwrap_err();
+    match e {
+        DbError::TransactionControl {
+            revision,
+            keyword,
+            line,
+            ..
+        } => {
+            assert_eq!(
+                (revision.as_str(), keyword.as_str(), line),
+                (B, "COMMIT", 2)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.committed.schema.is_empty() && s.committed.audit.is_empty());
 }
 
 #[test]

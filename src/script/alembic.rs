@@ -53,7 +53,10 @@ struct Lexer<'a> {
     pos: usize,
     line: usize,
     line_start: usize,
+    /// Open brackets at this point.
     depth: usize,
+    /// f-string replacement fields open at this point.
+    fstring_depth: usize,
 }
 
 const OPS: [&str; 27] = [
@@ -65,6 +68,18 @@ const SINGLE_OPS: [&str; 20] = [
     "(", ")", "[", "]", "{", "}", ".", ";", "+", "-", "*", "/", "%", "@", "&", "|", "^", "~", "<",
     ">",
 ];
+
+/// Python's own limit on open brackets (`MAXLEVEL` in its tokenizer: "too
+/// many nested parentheses"). Also what keeps the recursive literal reader
+/// below from overflowing the stack on hostile input.
+const MAX_BRACKETS: usize = 200;
+
+/// Python's limit on f-strings nested in f-strings (`MAXFSTRINGLEVEL`).
+const MAX_FSTRING_NESTING: usize = 150;
+
+fn too_deep(what: &str, limit: usize) -> String {
+    format!("{what} nest more than {limit} deep (Python refuses this too); a revision header needs no nesting: write down_revision = 'id' or ('id1', 'id2')")
+}
 
 /// A tokenizing failure: line and message.
 type LexError = (usize, String);
@@ -78,6 +93,7 @@ impl<'a> Lexer<'a> {
             line: 1,
             line_start: 0,
             depth: 0,
+            fstring_depth: 0,
         }
     }
 
@@ -177,6 +193,9 @@ impl<'a> Lexer<'a> {
                         Some(op) => {
                             self.pos += op.len();
                             match op {
+                                "(" | "[" | "{" if self.depth >= MAX_BRACKETS => {
+                                    return Err((self.line, too_deep("brackets", MAX_BRACKETS)))
+                                }
                                 "(" | "[" | "{" => self.depth += 1,
                                 ")" | "]" | "}" => self.depth = self.depth.saturating_sub(1),
                                 _ => {}
@@ -275,6 +294,16 @@ impl Lexer<'_> {
     /// Skips an f-string replacement field (after its `{`), which may hold
     /// any expression, including strings with the same quotes (Python 3.12).
     fn skip_replacement_field(&mut self, start_line: usize) -> Result<(), LexError> {
+        if self.fstring_depth >= MAX_FSTRING_NESTING {
+            return Err((self.line, too_deep("f-string fields", MAX_FSTRING_NESTING)));
+        }
+        self.fstring_depth += 1;
+        let r = self.skip_replacement_field_inner(start_line);
+        self.fstring_depth -= 1;
+        r
+    }
+
+    fn skip_replacement_field_inner(&mut self, start_line: usize) -> Result<(), LexError> {
         let mut depth = 1usize;
         while self.pos < self.src.len() {
             let b = self.src[self.pos];
@@ -430,7 +459,11 @@ enum PyVal {
 
 /// Evaluates `toks` as a literal: None, a string, or a tuple/list of strings.
 fn literal(toks: &[Spanned<'_>]) -> Result<PyVal, String> {
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let v = p.expr_list()?;
     if p.pos < toks.len() {
         return Err("unexpected text after the value".to_string());
@@ -441,6 +474,9 @@ fn literal(toks: &[Spanned<'_>]) -> Result<PyVal, String> {
 struct Parser<'t> {
     toks: &'t [Spanned<'t>],
     pos: usize,
+    /// Brackets open at this point (the lexer already bounds them; this
+    /// keeps the recursion bounded whatever the tokens).
+    depth: usize,
 }
 
 #[derive(Debug)]
@@ -473,6 +509,16 @@ impl<'t> Parser<'t> {
 
     fn seq(&mut self, close: &'static str) -> Result<Item, String> {
         // Called after the opening bracket; handles (), (x), (x,), [x, y,].
+        if self.depth >= MAX_BRACKETS {
+            return Err(too_deep("brackets", MAX_BRACKETS));
+        }
+        self.depth += 1;
+        let r = self.seq_items(close);
+        self.depth -= 1;
+        r
+    }
+
+    fn seq_items(&mut self, close: &'static str) -> Result<Item, String> {
         let mut items = Vec::new();
         let mut saw_comma = false;
         loop {
@@ -674,6 +720,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
     }
 
     let [revision, down, labels, deps] = values;
+    let id_line = revision.as_ref().map(|(line, _)| *line);
     let id = match revision {
         Some((_, PyVal::Str(s))) => s,
         Some((line, _)) => {
@@ -702,6 +749,7 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
             }
         }
     };
+    LoadError::check_id_length(path, id_line, &id)?;
     let parents = match down {
         Some((_, v)) => to_list(v),
         None => {

@@ -65,7 +65,10 @@ impl DirHandle {
         let fd = rustix::fs::openat(
             &self.fd,
             name,
-            OFlags::RDONLY | OFlags::CLOEXEC,
+            // Non-blocking: if the entry was swapped for a FIFO after it was
+            // listed as a regular file, the open returns at once and the
+            // type check in `read_into` refuses it.
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
             Mode::empty(),
         )?;
         Ok(File::from(fd))
@@ -121,11 +124,28 @@ impl DirHandle {
     }
 }
 
+/// The error of [`DirHandle::read_into`] on something that is not a regular
+/// file (it changed type after it was listed).
+#[derive(Debug)]
+pub(super) struct NotRegular(pub &'static str);
+
+impl std::fmt::Display for NotRegular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not a regular file but a {}", self.0)
+    }
+}
+
+impl std::error::Error for NotRegular {}
+
 impl DirHandle {
     /// Reads the whole of `name` into `buf` (reused across files, grown as
     /// needed): open, read until end of file, close; no allocation per file.
     pub fn read_into(&self, name: &OsStr, buf: &mut Vec<u8>) -> io::Result<usize> {
         let mut f = self.open_file(name)?;
+        let t = f.metadata()?.file_type();
+        if !t.is_file() {
+            return Err(io::Error::other(NotRegular(super::load::special_kind(&t))));
+        }
         if buf.len() < 16 * 1024 {
             buf.resize(16 * 1024, 0);
         }

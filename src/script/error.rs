@@ -53,6 +53,30 @@ pub enum LoadError {
     /// Nothing recognisable where a project was expected.
     #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
     NoProject { dir: PathBuf, looked_for: String },
+    /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) at the
+    /// top level of a transactional revision's SQL.
+    #[error("{}: {keyword} at the top level of the {field} SQL of a transactional revision: mergepoint runs that SQL and the version-table update in one transaction, which this statement would end or change behind its back; make the revision `transactional: false` or remove the statement", at(.path, Some(*.line), None))]
+    TransactionControl {
+        path: PathBuf,
+        line: usize,
+        /// `upgrade` or `downgrade`.
+        field: &'static str,
+        keyword: &'static str,
+    },
+    /// A revision id longer than the version table can hold.
+    #[error("{}: revision id '{id}' is {len} characters long, but ids are at most {limit} (the version table's version_num column is varchar({limit})); choose a shorter id", at(.path, *.line, None))]
+    IdTooLong {
+        path: PathBuf,
+        line: Option<usize>,
+        id: String,
+        len: usize,
+        limit: usize,
+    },
+    /// Something named like a revision file that is not a regular file (a
+    /// directory, FIFO, socket or device). It is never opened: opening a
+    /// FIFO blocks until a writer comes.
+    #[error("{}: is a {kind}, not a regular file; revision files must be regular files: remove it, or rename it so that it is not named like a revision file", .path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     /// Writing would overwrite an existing file.
     #[error("{}: already exists; refusing to overwrite it{hint}", .path.display())]
     Exists { path: PathBuf, hint: String },
@@ -80,6 +104,9 @@ impl LoadError {
             | LoadError::MissingField { path, .. }
             | LoadError::Python { path, .. }
             | LoadError::NotARevision { path, .. }
+            | LoadError::NotAFile { path, .. }
+            | LoadError::IdTooLong { path, .. }
+            | LoadError::TransactionControl { path, .. }
             | LoadError::Config { path, .. }
             | LoadError::Exists { path, .. } => path,
             LoadError::NoProject { dir, .. } => dir,
@@ -91,10 +118,33 @@ impl LoadError {
         match self {
             LoadError::Yaml { line, .. }
             | LoadError::MissingField { line, .. }
-            | LoadError::Config { line, .. } => *line,
-            LoadError::Python { line, .. } => Some(*line),
+            | LoadError::Config { line, .. }
+            | LoadError::IdTooLong { line, .. } => *line,
+            LoadError::Python { line, .. } | LoadError::TransactionControl { line, .. } => {
+                Some(*line)
+            }
             _ => None,
         }
+    }
+
+    /// [`LoadError::IdTooLong`] if `id` is longer than
+    /// [`MAX_REVISION_ID_CHARS`](super::MAX_REVISION_ID_CHARS).
+    pub(crate) fn check_id_length(
+        path: &Path,
+        line: Option<usize>,
+        id: &str,
+    ) -> Result<(), LoadError> {
+        let len = id.chars().count();
+        if len <= super::MAX_REVISION_ID_CHARS {
+            return Ok(());
+        }
+        Err(LoadError::IdTooLong {
+            path: path.to_path_buf(),
+            line,
+            id: id.to_string(),
+            len,
+            limit: super::MAX_REVISION_ID_CHARS,
+        })
     }
 
     pub(crate) fn io(path: &Path, action: &'static str, err: &std::io::Error) -> Self {

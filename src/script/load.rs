@@ -13,7 +13,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
-use super::dirfile::{DirHandle, FileStamp};
+use super::dirfile::{DirHandle, FileStamp, NotRegular};
 use super::{
     alembic, is_alembic_file, is_native_file, parse_alembic, parse_native, Body, Format, LoadError,
     Loaded, Project,
@@ -183,31 +183,41 @@ fn walk(
             return;
         }
     };
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    for e in entries.flatten() {
-        let is_dir = match e.file_type() {
-            Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()),
-            Ok(t) => t.is_dir(),
-            Err(_) => false,
-        };
-        if is_dir {
-            dirs.push(e.file_name());
-        } else if let Ok(name) = e.file_name().into_string() {
-            let keep = match project.format {
-                Format::Native => is_native_file(&name),
-                Format::Alembic => is_alembic_file(&name),
-            };
-            if keep {
-                files.push(name);
-            }
-        }
-    }
-    files.sort_unstable();
     let skip_files = project.format == Format::Alembic
         && dir
             .file_name()
             .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"));
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let revision_like = name.to_str().is_some_and(|n| match project.format {
+            Format::Native => is_native_file(n),
+            Format::Alembic => is_alembic_file(n),
+        });
+        // Decided by metadata only (the entry's type, or a stat through a
+        // symlink): a FIFO or device named like a revision is never opened.
+        match entry_kind(&e) {
+            EntryKind::Dir if revision_like && !skip_files => problems.push(LoadError::NotAFile {
+                path: e.path(),
+                kind: "directory",
+            }),
+            EntryKind::Dir => dirs.push(name),
+            EntryKind::File if revision_like => {
+                if let Ok(name) = name.into_string() {
+                    files.push(name);
+                }
+            }
+            EntryKind::Special(kind) if revision_like && !skip_files => {
+                problems.push(LoadError::NotAFile {
+                    path: e.path(),
+                    kind,
+                })
+            }
+            _ => {}
+        }
+    }
+    files.sort_unstable();
     if !skip_files {
         let index = out.dirs.len();
         for name in files {
@@ -224,6 +234,58 @@ fn walk(
     }
 }
 
+/// What a directory entry is, as far as loading is concerned.
+enum EntryKind {
+    Dir,
+    /// A regular file, a symlink to one, or a dangling symlink (whose read
+    /// then fails with a message naming it).
+    File,
+    /// A FIFO, socket or device: never to be opened.
+    Special(&'static str),
+}
+
+fn entry_kind(e: &std::fs::DirEntry) -> EntryKind {
+    let Ok(t) = e.file_type() else {
+        return EntryKind::File;
+    };
+    if t.is_symlink() {
+        return match std::fs::metadata(e.path()) {
+            Ok(m) => kind_of(&m.file_type()),
+            Err(_) => EntryKind::File,
+        };
+    }
+    kind_of(&t)
+}
+
+fn kind_of(t: &std::fs::FileType) -> EntryKind {
+    if t.is_dir() {
+        EntryKind::Dir
+    } else if t.is_file() {
+        EntryKind::File
+    } else {
+        EntryKind::Special(special_kind(t))
+    }
+}
+
+/// The name of a file type that is neither a file nor a directory.
+pub(super) fn special_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "device";
+        }
+    }
+    let _ = t;
+    "special file"
+}
+
 thread_local! {
     /// One read buffer per thread, reused for every file it loads.
     static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -237,9 +299,15 @@ fn load_file(
     buf: &mut Vec<u8>,
 ) -> Result<(Revision, Body), LoadError> {
     let path = Path::new(&file.path);
-    let len = dir
-        .read_into(file.name(), buf)
-        .map_err(|e| LoadError::io(path, "read", &e))?;
+    let len = dir.read_into(file.name(), buf).map_err(|e| {
+        match e.get_ref().and_then(|e| e.downcast_ref::<NotRegular>()) {
+            Some(NotRegular(kind)) => LoadError::NotAFile {
+                path: path.to_path_buf(),
+                kind,
+            },
+            None => LoadError::io(path, "read", &e),
+        }
+    })?;
     let bytes = &buf[..len];
     let latin1;
     let text = match std::str::from_utf8(bytes) {

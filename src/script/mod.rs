@@ -43,6 +43,8 @@ pub(crate) mod native;
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fs;
@@ -146,6 +148,11 @@ pub struct NewRevision {
 }
 
 const ALEMBIC_INI: &str = "alembic.ini";
+
+/// The longest revision id, in characters: Alembic's version table stores
+/// ids in `version_num varchar(32)`, so a longer one could be applied but
+/// never recorded. Refused when a revision is read or written.
+pub const MAX_REVISION_ID_CHARS: usize = 32;
 
 impl Project {
     /// Finds the project at `dir` (None: the current directory).
@@ -351,6 +358,11 @@ fn sniff(dir: &Path) -> (bool, bool) {
         if (!native || yaml) && (!alembic || py) {
             continue;
         }
+        // Only regular files are read (a FIFO would block the open); the
+        // loader reports anything else named like a revision.
+        if !fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         let Ok(text) = fs::read_to_string(e.path()) else {
             continue;
         };
@@ -419,6 +431,7 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
             reason: format!("cannot write revision id '{}': {reason}", rev.id),
         });
     }
+    LoadError::check_id_length(&dir, None, &rev.id)?;
     let (ext, text) = match project.format {
         Format::Native => {
             let r = Revision {

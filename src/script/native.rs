@@ -48,7 +48,13 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
     {
         Ok(f) => f,
         Err(e) => {
-            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(trimmed) {
+            // Too deep for serde_yaml is never a revision's mapping; do not
+            // scan such a text a second time.
+            let too_deep = e.to_string().contains("recursion limit");
+            if let Some(v) = (!too_deep)
+                .then(|| serde_yaml::from_str::<serde_yaml::Value>(trimmed).ok())
+                .flatten()
+            {
                 if !v.is_mapping() {
                     return Err(LoadError::NotARevision {
                         path: path.to_path_buf(),
@@ -97,6 +103,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
             "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
         )
     })?;
+    LoadError::check_id_length(path, line_of_key(trimmed, "id"), &id)?;
     if let Some(c) = &file.created {
         if chrono::DateTime::parse_from_rfc3339(c).is_err() {
             return Err(LoadError::Yaml {
@@ -109,6 +116,19 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
             });
         }
     }
+    let transactional = file.transactional.unwrap_or(true);
+    if transactional {
+        for (field, sql) in [("upgrade", &upgrade), ("downgrade", &downgrade)] {
+            if let Some(c) = crate::sql::transaction_control(sql) {
+                return Err(LoadError::TransactionControl {
+                    path: path.to_path_buf(),
+                    line: sql_line_in_file(trimmed, field, c.line),
+                    field,
+                    keyword: c.keyword,
+                });
+            }
+        }
+    }
     let rev = Revision {
         id,
         parents,
@@ -119,7 +139,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
     };
     let body = NativeBody {
         created: file.created,
-        transactional: file.transactional.unwrap_or(true),
+        transactional,
         upgrade,
         downgrade,
     };
@@ -146,6 +166,25 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
                 .is_some_and(|rest| rest.trim_start().starts_with(':'))
         })
         .map(|i| i + 1)
+}
+
+/// The line of the file holding line `sql_line` of the SQL under `key`:
+/// exact for a literal block (`key: |`), whose lines follow the key's one
+/// for one; the key's own line for a quoted or plain scalar.
+fn sql_line_in_file(text: &str, key: &str, sql_line: usize) -> usize {
+    let Some(key_line) = line_of_key(text, key) else {
+        return 1;
+    };
+    let value = text
+        .lines()
+        .nth(key_line - 1)
+        .and_then(|l| l.split_once(':'))
+        .map_or("", |(_, v)| v.trim_start());
+    if value.starts_with('|') {
+        key_line + sql_line
+    } else {
+        key_line
+    }
 }
 
 /// Renders a native revision file. The result parses back to exactly the
