@@ -7,7 +7,9 @@ hints that say what to do next. Library errors convert into it with `From`,
 so commands can use `?` and still give the user something actionable.
 */
 
+use crate::db::DbError;
 use crate::graph::{GraphErrors, ResolveError};
+use crate::script::LoadError;
 use std::fmt;
 
 /// What went wrong, in the terms the exit code speaks.
@@ -137,6 +139,30 @@ impl From<serde_json::Error> for CliError {
         } else {
             CliError::new(ErrorKind::Io, format!("could not write JSON: {err}"))
         }
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(err: LoadError) -> Self {
+        CliError::input(err.to_string())
+    }
+}
+
+impl From<DbError> for CliError {
+    fn from(err: DbError) -> Self {
+        // Every variant is named, so a new one must be given its kind here.
+        let kind = match err {
+            // Keeps the planner's hints (e.g. several heads).
+            DbError::Plan(e) => return CliError::from(e),
+            DbError::Connect { .. } | DbError::Query { .. } | DbError::StepFailed { .. } => {
+                ErrorKind::Database
+            }
+            DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
+            DbError::MissingSql { .. } | DbError::InvalidName { .. } | DbError::Usage(_) => {
+                ErrorKind::Input
+            }
+        };
+        CliError::new(kind, err.to_string())
     }
 }
 

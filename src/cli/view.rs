@@ -136,6 +136,11 @@ impl<'g> RevisionView<'g> {
 
     /// Alembic's multi-line form (`Script.log_entry`), ending in a newline.
     pub fn entry(&self) -> String {
+        self.entry_with(EntryOpts::default())
+    }
+
+    /// [`Self::entry`] with the extra marks of `opts`.
+    pub fn entry_with(&self, opts: EntryOpts) -> String {
         let mut e = format!("Rev: {}", self.revision);
         if self.is_head {
             e.push_str(" (head)");
@@ -145,6 +150,10 @@ impl<'g> RevisionView<'g> {
         }
         if self.is_mergepoint {
             e.push_str(" (mergepoint)");
+        }
+        if !self.is_head && opts.mark_not_head {
+            // Alembic marks heads only; `current --verbose` says it plainly.
+            e.push_str(" (not a head)");
         }
         e.push('\n');
         let key = if self.is_mergepoint {
@@ -197,4 +206,11 @@ pub struct LineOpts {
     pub tree: bool,
     /// `, message` at the end.
     pub message: bool,
+}
+
+/// Extra marks for [`RevisionView::entry_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryOpts {
+    /// ` (not a head)` at the end of the first line when it is not a head.
+    pub mark_not_head: bool,
 }

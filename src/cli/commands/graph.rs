@@ -1,7 +1,7 @@
 //! `mergepoint graph`: the revision graph as Graphviz dot or Mermaid.
 
 use crate::cli::view::RevisionView;
-use crate::cli::{resolve, CliResult, Ctx};
+use crate::cli::{CliResult, Ctx};
 use crate::graph::RevisionGraph;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -76,7 +76,7 @@ pub fn run(ctx: &mut Ctx, args: GraphArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
     // Oldest first reads best top to bottom: reverse history order.
-    let mut order = resolve::history(g, None)?;
+    let mut order = g.history(None)?;
     order.reverse();
     if args.json {
         let view = GraphView {

@@ -1,6 +1,5 @@
 //! `mergepoint plan FROM TO`: the steps between two points of the graph.
 
-use crate::cli::resolve;
 use crate::cli::{CliResult, Ctx};
 use crate::graph::{Direction, Step};
 use clap::Args;
@@ -65,7 +64,7 @@ fn rows(ids: &[String]) -> String {
 pub fn run(ctx: &mut Ctx, args: PlanArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
-    let plan = resolve::plan_between(g, &args.from, &args.to)?;
+    let plan = g.plan_between(&args.from, &args.to)?;
     let view = PlanView {
         from: args.from,
         to: args.to,
