@@ -8,7 +8,7 @@ so commands can use `?` and still give the user something actionable.
 */
 
 use crate::db::DbError;
-use crate::graph::{GraphErrors, ResolveError};
+use crate::graph::{GraphErrors, LookedUp, ResolveError};
 use crate::script::LoadError;
 use std::fmt;
 
@@ -103,9 +103,17 @@ impl From<std::io::Error> for CliError {
 impl From<ResolveError> for CliError {
     fn from(err: ResolveError) -> Self {
         let hint = match &err {
-            ResolveError::MultipleHeads { .. } => {
-                Some("run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them")
-            }
+            ResolveError::MultipleHeads { .. } => Some(
+                "run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them",
+            ),
+            ResolveError::Unknown {
+                ident,
+                looked_up: LookedUp::Revision,
+            } => Some(if ident.chars().count() < 4 {
+                "give at least four characters of a revision id"
+            } else {
+                "run 'mergepoint history' to see the revisions"
+            }),
             _ => None,
         };
         let out = CliError::input(err.to_string());

@@ -24,7 +24,8 @@ pub struct RevisionView<'g> {
     pub depends_on: &'g [String],
     /// Branch labels, including those inherited along the branch, sorted.
     pub branch_labels: &'g [String],
-    /// First line of the message / docstring.
+    /// The message (a native revision's may have several lines; an
+    /// Alembic docstring's first line).
     pub message: &'g str,
     /// Nothing has this revision as a parent.
     pub is_head: bool,
@@ -130,7 +131,7 @@ impl<'g> RevisionView<'g> {
         }
         if opts.message {
             text.push_str(", ");
-            text.push_str(self.message);
+            text.push_str(first_line(self.message));
         }
     }
 
@@ -183,6 +184,12 @@ impl<'g> RevisionView<'g> {
         }
         e
     }
+}
+
+/// The first line of a revision message: what one-line output shows (as
+/// Alembic does); `show`, `--verbose` and JSON keep the whole text.
+pub fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
 }
 
 /// `a, b, c`.

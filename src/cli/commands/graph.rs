@@ -1,6 +1,6 @@
 //! `mergepoint graph`: the revision graph as Graphviz dot or Mermaid.
 
-use crate::cli::view::RevisionView;
+use crate::cli::view::{first_line, RevisionView};
 use crate::cli::{CliResult, Ctx};
 use crate::graph::RevisionGraph;
 use clap::{Args, ValueEnum};
@@ -99,7 +99,7 @@ fn caption(v: &RevisionView) -> (String, String) {
     if !v.branch_labels.is_empty() {
         first.push_str(&format!(" ({})", v.branch_labels.join(", ")));
     }
-    (first, v.message.to_string())
+    (first, first_line(v.message).to_string())
 }
 
 fn dot_escape(s: &str) -> String {

@@ -1,5 +1,6 @@
 //! `mergepoint plan FROM TO`: the steps between two points of the graph.
 
+use crate::cli::view::first_line;
 use crate::cli::{CliResult, Ctx};
 use crate::graph::{Direction, Step};
 use clap::Args;
@@ -106,7 +107,12 @@ pub fn run(ctx: &mut Ctx, args: PlanArgs) -> CliResult {
         if n == 1 { "" } else { "s" }
     )?;
     for s in &view.steps {
-        writeln!(ctx.out, "  {}, {}", s.step.short_log(), s.message)?;
+        writeln!(
+            ctx.out,
+            "  {}, {}",
+            s.step.short_log(),
+            first_line(&s.message)
+        )?;
     }
     writeln!(ctx.out, "version table before: {}", rows(&view.start_heads))?;
     writeln!(ctx.out, "version table after:  {}", rows(&view.end_heads))?;

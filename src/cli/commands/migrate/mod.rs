@@ -6,6 +6,7 @@ mod offline;
 
 use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
 use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::view::first_line;
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::{DbError, RunOutcome};
 use crate::graph::{Direction, ResolveError, Step};
@@ -131,7 +132,7 @@ impl Progress<'_> {
                 "{}  {}  {}  ({} ms)",
                 step.direction.as_str(),
                 step.revision,
-                message.lines().next().unwrap_or(""),
+                first_line(message),
                 took.as_millis()
             )
             .and_then(|_| self.out.flush())
