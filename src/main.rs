@@ -16,11 +16,10 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    cli::timings::start();
+    cli::timings::init();
     // clap prints help/version (exit 0) and usage errors (exit 2) itself.
     let parsed = Cli::parse();
     let result = run(parsed);
-    cli::timings::mark("teardown");
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(&err),
@@ -30,10 +29,10 @@ fn main() -> ExitCode {
 fn run(parsed: Cli) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    cli::run(parsed, &mut out)?;
-    cli::timings::mark("command");
-    out.flush()?;
-    cli::timings::mark("output");
+    tracing::info_span!("command").in_scope(|| cli::run(parsed, &mut out))?;
+    tracing::info_span!("output").in_scope(|| out.flush())?;
+    let _phase = tracing::info_span!("teardown").entered();
+    drop(out);
     Ok(())
 }
 

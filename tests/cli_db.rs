@@ -706,3 +706,46 @@ fn offline_from_must_be_a_single_revision() {
     );
     assert!(run.stdout.is_empty());
 }
+
+/// Issue 10: a multi-line message printed raw newlines into the step
+/// lines of upgrade/downgrade. Each step is one line with the message's
+/// first line; the JSON step keeps the whole message. And `upgrade -0` /
+/// `downgrade -0` online say what is wrong instead of sending the user to
+/// the other command.
+#[test]
+fn step_lines_show_the_first_line_of_a_multi_line_message() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::native(&graphs::linear()[..1]);
+    env.write(
+        "revisions/bbbb_rev.yaml",
+        "id: bbbb\nparents: [aaaa]\nmessage: |\n  add orders\n  because reasons\ncreated: 2026-11-22T10:15:00Z\nupgrade: |\n  CREATE TABLE t_bbbb (id int);\ndowngrade: |\n  DROP TABLE t_bbbb;\n",
+    );
+    let url = db.url.as_str();
+    let up = env.run(&with_url(&["upgrade", "head"], url));
+    assert_eq!(up.code, 0, "{}", up.transcript());
+    assert_eq!(up.stdout.lines().count(), 2, "{}", up.stdout);
+    let line = up.stdout.lines().nth(1).unwrap();
+    assert!(
+        line.starts_with("upgrade  bbbb  add orders  ("),
+        "{}",
+        up.stdout
+    );
+    assert!(!up.stdout.contains("because"), "{}", up.stdout);
+    for target in ["-0", "+0"] {
+        for command in ["upgrade", "downgrade"] {
+            let run = env.run(&with_url(&[command, target], url));
+            assert_eq!(run.code, 2, "{}", run.transcript());
+            assert!(
+                run.stderr.contains("is a walk of zero steps") && !run.stderr.contains("use `"),
+                "{}",
+                run.transcript()
+            );
+        }
+    }
+    let down = env.run(&with_url(&["downgrade", "aaaa", "--json"], url));
+    assert_eq!(down.code, 0, "{}", down.transcript());
+    let step: serde_json::Value =
+        serde_json::from_str(down.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(step["message"], "add orders\nbecause reasons\n");
+    assert_eq!(db.rows(), ["aaaa"]);
+}

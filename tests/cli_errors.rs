@@ -215,3 +215,61 @@ fn init_twice() {
     env.settings()
         .bind(|| insta::assert_snapshot!("error_init_twice", t));
 }
+
+/// Issue 10: `upgrade -0` sent the user to `downgrade -0` and back, and
+/// `+0`/`-0` elsewhere meant base; a walk of zero steps names nothing.
+#[test]
+fn zero_steps_are_refused_for_what_they_are() {
+    let env = TestEnv::native(&graphs::linear());
+    for args in [
+        &["upgrade", "-0", "--sql"][..],
+        &["upgrade", "+0", "--sql"],
+        &["downgrade", "cccc:-0", "--sql"],
+        &["downgrade", "cccc:+0", "--sql"],
+        &["show", "-0"],
+        &["plan", "cccc", "-0"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, 2, "{}", run.transcript());
+        assert!(
+            run.stderr.contains("is a walk of zero steps"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            !run.stderr.contains("use `upgrade") && !run.stderr.contains("use `downgrade"),
+            "sends the user to the other command: {}",
+            run.transcript()
+        );
+    }
+    // A walk the wrong way still says which command walks that way.
+    let run = env.run(&["upgrade", "-1", "--sql"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("use `downgrade -1`"), "{}", run.stderr);
+}
+
+/// Issue 10: `show base-1` walked down from the heads (and showed the head
+/// when there was one); nothing lies below base.
+#[test]
+fn nothing_lies_below_base() {
+    for graph in [graphs::linear(), graphs::fork()] {
+        let env = TestEnv::native(&graph);
+        for args in [
+            &["show", "base-1"][..],
+            &["downgrade", "cccc:base-1", "--sql"],
+        ] {
+            let run = env.run(args);
+            assert_eq!(run.code, 2, "{}", run.transcript());
+            assert!(
+                run.stderr
+                    .starts_with("error: 'base-1' walks past the base of the graph"),
+                "{}",
+                run.transcript()
+            );
+        }
+        // Up from base is still the first revision.
+        let run = env.run(&["show", "base+1"]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.starts_with("Rev: aaaa"), "{}", run.stdout);
+    }
+}

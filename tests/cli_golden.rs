@@ -331,3 +331,59 @@ fn dir_points_at_root_or_revisions() {
         run.stderr
     );
 }
+
+/// Writes A <- B where B's message has three lines.
+fn multi_line_message() -> TestEnv {
+    let env = TestEnv::native(&graphs::linear()[..1]);
+    env.write(
+        "revisions/bbbb_rev.yaml",
+        "id: bbbb\nparents: [aaaa]\nmessage: |\n  add orders\n\n  Second paragraph: why.\ncreated: 2026-11-22T10:15:00Z\nupgrade: |\n  CREATE TABLE t_bbbb (id int);\ndowngrade: |\n  DROP TABLE t_bbbb;\n",
+    );
+    env
+}
+
+/// Issue 10: a multi-line message printed raw newlines into one-line
+/// output. One-line forms show the first line (as Alembic does); `show`,
+/// `--verbose` and JSON keep the whole text.
+#[test]
+fn multi_line_messages_print_their_first_line_on_one_line() {
+    let env = multi_line_message();
+    for args in [
+        &["history"][..],
+        &["branches", "--verbose"],
+        &["plan", "base", "heads"],
+        &["graph"],
+        &["graph", "--format", "mermaid"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(!run.stdout.contains("why."), "{}", run.transcript());
+    }
+    let history = env.run(&["history"]);
+    assert_eq!(
+        history.stdout,
+        "aaaa -> bbbb (head), add orders\n<base> -> aaaa, create users\n"
+    );
+    let plan = env.run(&["plan", "base", "heads"]);
+    assert!(
+        plan.stdout.contains("upgrade aaaa -> bbbb, add orders\n"),
+        "{}",
+        plan.stdout
+    );
+    for args in [&["show", "bbbb"][..], &["history", "--verbose"]] {
+        let run = env.run(args);
+        assert!(
+            run.stdout
+                .contains("    add orders\n    \n    Second paragraph: why.\n"),
+            "{}",
+            run.transcript()
+        );
+    }
+    let json = env.run(&["show", "bbbb", "--json"]).json();
+    assert_eq!(json[0]["message"], "add orders\n\nSecond paragraph: why.\n");
+    let json = env.run(&["plan", "base", "heads", "--json"]).json();
+    assert_eq!(
+        json["steps"][1]["message"],
+        "add orders\n\nSecond paragraph: why.\n"
+    );
+}

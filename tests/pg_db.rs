@@ -20,14 +20,14 @@ fn connection_failure_is_exit_3_and_masks_the_password() {
     let url = "postgresql://someone:hunter2secret@127.0.0.1:1/nowhere";
     let err = Database::connect(url).unwrap_err();
     assert!(matches!(err, DbError::Connect { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 3);
     let text = format!("{err} {err:?}");
     assert!(!text.contains("hunter2secret"), "{text}");
     assert!(text.contains("someone:***@127.0.0.1:1/nowhere"), "{text}");
 
     let bad = "postgresql://someone:hunter2secret@127.0.0.1:notaport/x";
     let err = Database::connect(bad).unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 3);
     assert!(!format!("{err} {err:?}").contains("hunter2secret"));
 }
 
@@ -86,7 +86,7 @@ fn lock_timeout_returns_the_lock_error_with_exit_4() {
     .unwrap_err();
     let waited = started.elapsed();
     assert!(matches!(err, DbError::LockTimeout { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 4);
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(waited < Duration::from_secs(10), "{waited:?}");
     assert!(err.to_string().contains("alembic_version"), "{err}");
@@ -329,7 +329,7 @@ fn custom_version_table_name_and_schema_are_quoted() {
     // The default table is untouched.
     assert!(db.rows().is_empty());
     let err = VersionTable::new("", None).unwrap_err();
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 2);
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn child_runner() {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("{e}");
-            e.exit_code()
+            i32::from(mergepoint::cli::error::db_error_kind(&e).0.exit_code())
         }
     };
     std::process::exit(code);

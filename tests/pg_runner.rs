@@ -133,8 +133,8 @@ fn a_failing_revision_leaves_schema_and_version_table_as_before() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.exit_code(), 3);
     let text = err.to_string();
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 3);
     assert!(text.contains("rolled back"), "{text}");
     assert!(text.contains("aaaa00000002"), "{text}");
     assert_eq!(db.rows(), ids(&["aaaa00000002"]));
@@ -292,7 +292,12 @@ fn transaction_per_run_rolls_back_the_whole_run() {
         |_: &mergepoint::graph::Step, _: std::time::Duration| {},
     )
     .unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    let shown = err.to_string();
+    assert_eq!(
+        mergepoint::cli::error::db_error_kind(&err).0.exit_code(),
+        2,
+        "{shown}"
+    );
 }
 
 #[test]

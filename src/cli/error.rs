@@ -7,7 +7,9 @@ hints that say what to do next. Library errors convert into it with `From`,
 so commands can use `?` and still give the user something actionable.
 */
 
-use crate::graph::{GraphErrors, ResolveError};
+use crate::db::DbError;
+use crate::graph::{GraphErrors, LookedUp, ResolveError};
+use crate::script::LoadError;
 use std::fmt;
 
 /// What went wrong, in the terms the exit code speaks.
@@ -101,9 +103,17 @@ impl From<std::io::Error> for CliError {
 impl From<ResolveError> for CliError {
     fn from(err: ResolveError) -> Self {
         let hint = match &err {
-            ResolveError::MultipleHeads { .. } => {
-                Some("run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them")
-            }
+            ResolveError::MultipleHeads { .. } => Some(
+                "run 'mergepoint heads' to list them, or 'mergepoint merge heads -m MSG' to join them",
+            ),
+            ResolveError::Unknown {
+                ident,
+                looked_up: LookedUp::Revision,
+            } => Some(if ident.chars().count() < 4 {
+                "give at least four characters of a revision id"
+            } else {
+                "run 'mergepoint history' to see the revisions"
+            }),
             _ => None,
         };
         let out = CliError::input(err.to_string());
@@ -137,6 +147,48 @@ impl From<serde_json::Error> for CliError {
         } else {
             CliError::new(ErrorKind::Io, format!("could not write JSON: {err}"))
         }
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(err: LoadError) -> Self {
+        CliError::input(err.to_string())
+    }
+}
+
+/// The kind (so the exit code) and hints of a database error. Every
+/// variant is named, so a new one must be given its kind here.
+pub fn db_error_kind(err: &DbError) -> (ErrorKind, &'static [&'static str]) {
+    match err {
+        DbError::Plan(_) => (ErrorKind::Input, &[]),
+        DbError::Connect { .. } | DbError::Query { .. } | DbError::StepFailed(_) => {
+            (ErrorKind::Database, &[])
+        }
+        DbError::BrokenVersionTable { .. } => (
+            ErrorKind::Database,
+            &[
+                "'mergepoint check --database' shows the exact repair SQL; 'mergepoint check --database --repair' runs it",
+                "or replace the rows outright with 'mergepoint stamp --purge TARGET'",
+            ],
+        ),
+        DbError::LockTimeout { .. } | DbError::LockLost { .. } => (ErrorKind::LockTimeout, &[]),
+        DbError::MissingSql { .. }
+        | DbError::InvalidName { .. }
+        | DbError::NotOneTransaction { .. }
+        | DbError::TransactionControl { .. } => (ErrorKind::Input, &[]),
+    }
+}
+
+impl From<DbError> for CliError {
+    fn from(err: DbError) -> Self {
+        if let DbError::Plan(e) = err {
+            // Keeps the planner's hints (e.g. several heads).
+            return CliError::from(e);
+        }
+        let (kind, hints) = db_error_kind(&err);
+        hints
+            .iter()
+            .fold(CliError::new(kind, err.to_string()), |e, h| e.with_hint(*h))
     }
 }
 

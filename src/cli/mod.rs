@@ -10,17 +10,17 @@ and the `error:` line to `main`.
 */
 
 pub mod commands;
+pub mod database;
 pub mod error;
-pub mod project;
-pub mod resolve;
 pub mod timings;
 pub mod view;
+pub mod workspace;
 
 pub use error::{CliError, CliResult, ErrorKind};
+pub use workspace::Workspace;
 
-use crate::graph::RevisionGraph;
+use crate::script::Project;
 use clap::{Parser, Subcommand};
-use project::{Loaded, Project};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -99,20 +99,20 @@ pub enum Command {
     #[command(after_help = commands::graph::AFTER_HELP)]
     Graph(commands::graph::GraphArgs),
     /// Show the revisions applied to the database.
-    #[command(after_help = commands::db::CURRENT_AFTER_HELP)]
-    Current(commands::db::CurrentArgs),
+    #[command(after_help = commands::current::AFTER_HELP)]
+    Current(commands::current::CurrentArgs),
     /// Upgrade the database to a target revision.
-    #[command(after_help = commands::db::UPGRADE_AFTER_HELP)]
-    Upgrade(commands::db::MoveArgs),
+    #[command(after_help = commands::migrate::UPGRADE_AFTER_HELP)]
+    Upgrade(commands::migrate::MoveArgs),
     /// Downgrade the database to a target revision.
-    #[command(after_help = commands::db::DOWNGRADE_AFTER_HELP)]
-    Downgrade(commands::db::MoveArgs),
+    #[command(after_help = commands::migrate::DOWNGRADE_AFTER_HELP)]
+    Downgrade(commands::migrate::MoveArgs),
     /// Show the audit history: every step run against the database.
-    #[command(after_help = commands::db::LOG_AFTER_HELP)]
-    Log(commands::db::LogArgs),
+    #[command(after_help = commands::log::AFTER_HELP)]
+    Log(commands::log::LogArgs),
     /// Set the version table to a revision without running any migration.
-    #[command(after_help = commands::db::STAMP_AFTER_HELP)]
-    Stamp(commands::db::StampArgs),
+    #[command(after_help = commands::stamp::AFTER_HELP)]
+    Stamp(commands::stamp::StampArgs),
     /// Convert an Alembic project into a native one, SQL from Alembic's offline mode.
     #[command(after_help = commands::import_alembic::AFTER_HELP)]
     ImportAlembic(commands::import_alembic::ImportAlembicArgs),
@@ -124,58 +124,16 @@ pub struct Ctx<'a> {
     pub out: &'a mut dyn Write,
 }
 
-/// A loaded, validated project: what most read commands work on.
-pub struct Workspace {
-    pub project: Project,
-    pub graph: RevisionGraph,
-    /// What each revision runs, by graph index (load order).
-    pub bodies: Vec<crate::script::Body>,
-}
-
 impl Ctx<'_> {
     /// Finds the project (`--dir` or the current directory).
     pub fn project(&self) -> CliResult<Project> {
-        project::locate(self.dir.as_deref())
+        Ok(Project::locate(self.dir.as_deref())?)
     }
 
     /// Loads every revision and builds the graph; any file that fails to
     /// parse or any graph problem is an input error listing all of them.
     pub fn workspace(&self) -> CliResult<Workspace> {
-        self.workspace_of(self.project()?)
-    }
-
-    /// [`Self::workspace`] for a project already located.
-    pub fn workspace_of(&self, project: Project) -> CliResult<Workspace> {
-        let Loaded {
-            revisions,
-            problems,
-            bodies,
-            cache,
-        } = project::load(&project);
-        timings::mark("load");
-        timings::cache(&cache);
-        if !problems.is_empty() {
-            let mut message = if problems.len() == 1 {
-                "a revision file could not be read:".to_string()
-            } else {
-                format!("{} revision files could not be read:", problems.len())
-            };
-            for p in &problems {
-                message.push_str("\n  ");
-                message.push_str(&p.to_string());
-            }
-            return Err(CliError::input(message)
-                .with_hint("fix or remove the file; 'mergepoint check' lists every problem"));
-        }
-        // A graph that builds kept every revision, in order, so bodies[i]
-        // belongs to graph index i.
-        let graph = RevisionGraph::build(revisions)?;
-        timings::mark("graph");
-        Ok(Workspace {
-            project,
-            graph,
-            bodies,
-        })
+        workspace::survey(self.project()?).into_workspace()
     }
 
     /// Writes `value` as pretty JSON and a newline.
@@ -189,6 +147,7 @@ impl Ctx<'_> {
 /// Runs a parsed command line, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
     let mut ctx = Ctx { dir: cli.dir, out };
+    use crate::graph::Direction;
     use commands::*;
     let result = match cli.command {
         Command::Init(args) => init::run(&mut ctx, args),
@@ -201,11 +160,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Plan(args) => plan::run(&mut ctx, args),
         Command::Check(args) => check::run(&mut ctx, args),
         Command::Graph(args) => graph::run(&mut ctx, args),
-        Command::Current(args) => db::current(&mut ctx, args),
-        Command::Upgrade(args) => db::upgrade(&mut ctx, args),
-        Command::Downgrade(args) => db::downgrade(&mut ctx, args),
-        Command::Stamp(args) => db::stamp(&mut ctx, args),
-        Command::Log(args) => db::log(&mut ctx, args),
+        Command::Current(args) => current::run(&mut ctx, args),
+        Command::Upgrade(args) => migrate::run(&mut ctx, args, Direction::Upgrade),
+        Command::Downgrade(args) => migrate::run(&mut ctx, args, Direction::Downgrade),
+        Command::Stamp(args) => stamp::run(&mut ctx, args),
+        Command::Log(args) => log::run(&mut ctx, args),
         Command::ImportAlembic(args) => import_alembic::run(&mut ctx, args),
     };
     result?;

@@ -1,48 +1,43 @@
-//! `MERGEPOINT_TIMINGS=1`: where one run spends its time, phase by phase,
-//! on stderr (`timing: load 31.20 ms`, ...). Used by scripts/bench to split
-//! file loading from graph work; costs nothing when the variable is unset.
+/*!
+`MERGEPOINT_TIMINGS=1`: where one run spends its time, phase by phase, on
+stderr (`timing: load        31.20 ms`, ...). Used by scripts/bench to split
+file loading from graph work.
 
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+Phases are `tracing` spans (`load`, `graph`, `plan`, `render`, `command`,
+`output`, `teardown`); [`init`] installs a subscriber that prints each
+span's own time (its time minus that of the spans inside it) when it
+closes, so an enclosing `command` reports only what its inner phases did
+not. Without the variable no subscriber is installed and a span costs a
+few nanoseconds. The parse cache's report is an event, printed as is.
+*/
 
-static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
-fn enabled() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("MERGEPOINT_TIMINGS").is_some_and(|v| v != "0"))
-}
-
-/// Starts the clock (call first thing in `main`).
-pub fn start() {
-    if enabled() {
-        *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-    }
-}
-
-/// Reports the time since the previous mark as `phase`.
-pub fn mark(phase: &str) {
-    if !enabled() {
+/// Installs the timing subscriber when `MERGEPOINT_TIMINGS` is set (and
+/// not `0`). Call first thing in `main`.
+pub fn init() {
+    if std::env::var_os("MERGEPOINT_TIMINGS").is_none_or(|v| v == "0") {
         return;
     }
-    let now = Instant::now();
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(prev) = *last {
-        eprintln!(
-            "timing: {phase:<8} {:>8.2} ms",
-            now.duration_since(prev).as_secs_f64() * 1000.0
-        );
-    }
-    *last = Some(now);
+    let subscriber = tracing_subscriber::registry().with(PhaseTimes);
+    // Only fails if a subscriber is already set, which then reports instead.
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// Reports how the parse cache served the load (`timing: cache ...`).
 pub fn cache(report: &crate::script::CacheReport) {
-    if !enabled() {
+    if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    if report.enabled {
-        eprintln!(
-            "timing: cache    {} hits, {} parsed, listing {}, {}",
+    let text = if report.enabled {
+        format!(
+            "{} hits, {} parsed, listing {}, {}",
             report.hits,
             report.parsed,
             if report.listing { "cached" } else { "read" },
@@ -51,8 +46,85 @@ pub fn cache(report: &crate::script::CacheReport) {
             } else {
                 "not written"
             }
-        );
+        )
     } else {
-        eprintln!("timing: cache    off");
+        "off".to_string()
+    };
+    tracing::info!(phase = "cache", "{text}");
+}
+
+/// When a span started and how much of it its inner spans took.
+struct Started {
+    at: Instant,
+    inner: Duration,
+}
+
+/// The layer that prints `timing:` lines.
+struct PhaseTimes;
+
+impl<S> Layer<S> for PhaseTimes
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Started {
+                at: Instant::now(),
+                inner: Duration::ZERO,
+            });
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some((took, inner)) = span
+            .extensions()
+            .get::<Started>()
+            .map(|s| (s.at.elapsed(), s.inner))
+        else {
+            return;
+        };
+        if let Some(parent) = span.parent() {
+            if let Some(p) = parent.extensions_mut().get_mut::<Started>() {
+                p.inner += took;
+            }
+        }
+        let own = took.saturating_sub(inner);
+        eprintln!(
+            "timing: {:<8} {:>8.2} ms",
+            span.name(),
+            own.as_secs_f64() * 1000.0
+        );
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        eprintln!("timing: {:<8} {}", fields.phase, fields.message);
+    }
+}
+
+/// The `phase` and message of a timing event.
+#[derive(Default)]
+struct Fields {
+    phase: String,
+    message: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "phase" {
+            self.phase = value.to_string();
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        }
     }
 }

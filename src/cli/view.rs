@@ -24,7 +24,8 @@ pub struct RevisionView<'g> {
     pub depends_on: &'g [String],
     /// Branch labels, including those inherited along the branch, sorted.
     pub branch_labels: &'g [String],
-    /// First line of the message / docstring.
+    /// The message (a native revision's may have several lines; an
+    /// Alembic docstring's first line).
     pub message: &'g str,
     /// Nothing has this revision as a parent.
     pub is_head: bool,
@@ -130,12 +131,17 @@ impl<'g> RevisionView<'g> {
         }
         if opts.message {
             text.push_str(", ");
-            text.push_str(self.message);
+            text.push_str(first_line(self.message));
         }
     }
 
     /// Alembic's multi-line form (`Script.log_entry`), ending in a newline.
     pub fn entry(&self) -> String {
+        self.entry_with(EntryOpts::default())
+    }
+
+    /// [`Self::entry`] with the extra marks of `opts`.
+    pub fn entry_with(&self, opts: EntryOpts) -> String {
         let mut e = format!("Rev: {}", self.revision);
         if self.is_head {
             e.push_str(" (head)");
@@ -145,6 +151,10 @@ impl<'g> RevisionView<'g> {
         }
         if self.is_mergepoint {
             e.push_str(" (mergepoint)");
+        }
+        if !self.is_head && opts.mark_not_head {
+            // Alembic marks heads only; `current --verbose` says it plainly.
+            e.push_str(" (not a head)");
         }
         e.push('\n');
         let key = if self.is_mergepoint {
@@ -176,6 +186,12 @@ impl<'g> RevisionView<'g> {
     }
 }
 
+/// The first line of a revision message: what one-line output shows (as
+/// Alembic does); `show`, `--verbose` and JSON keep the whole text.
+pub fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
+}
+
 /// `a, b, c`.
 fn push_joined<S: AsRef<str>>(text: &mut String, items: &[S]) {
     for (i, item) in items.iter().enumerate() {
@@ -197,4 +213,11 @@ pub struct LineOpts {
     pub tree: bool,
     /// `, message` at the end.
     pub message: bool,
+}
+
+/// Extra marks for [`RevisionView::entry_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryOpts {
+    /// ` (not a head)` at the end of the first line when it is not a head.
+    pub mark_not_head: bool,
 }

@@ -1,6 +1,7 @@
 //! Errors of the graph core: a graph that cannot be built, an identifier
 //! that does not resolve, a plan that cannot be made.
 
+use super::Direction;
 use thiserror::Error;
 
 /// One problem found while building the graph. `check` reports all of them;
@@ -75,11 +76,12 @@ pub struct GraphErrors {
 }
 
 /// An identifier that does not name exactly one thing, or a walk or range
-/// that cannot be made.
+/// that cannot be made. Each variant carries the identifiers at fault; the
+/// CLI adds what to do next.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ResolveError {
-    #[error("no revision or branch label '{ident}'{hint}")]
-    Unknown { ident: String, hint: String },
+    #[error("no revision or branch label '{ident}'{}", .looked_up.note())]
+    Unknown { ident: String, looked_up: LookedUp },
     #[error("'{prefix}' is ambiguous: it starts {} revisions: {}; give more characters", .candidates.len(), .candidates.join(", "))]
     AmbiguousPrefix {
         prefix: String,
@@ -106,8 +108,96 @@ pub enum ResolveError {
     NotOnBranch { revision: String, label: String },
     #[error("invalid identifier '{ident}': {reason}")]
     Invalid { ident: String, reason: String },
-    #[error("{message}")]
-    Range { message: String },
+    /// `+0` / `-0` with nothing to step from: neither up nor down.
+    #[error("'{ident}' is a walk of zero steps, so it names no revision; step at least one revision (+1, -1) or name the revision")]
+    ZeroStep { ident: String },
+    /// A relative target that walks the other way than the command moves.
+    #[error("'{ident}' would move {}; use `{} {ident}` to {}", .walks.word(), .walks.as_str(), .walks.purpose())]
+    WrongDirection { ident: String, walks: Direction },
+    #[error("'{ident}' lands below the first revision; there is nothing to upgrade to (to remove revisions use `downgrade`)")]
+    UpgradeBelowBase { ident: String },
+    #[error("'{ident}': branch '{branch}' is not applied (current heads: {})", base_or(.current))]
+    BranchNotApplied {
+        ident: String,
+        branch: String,
+        current: Vec<String>,
+    },
+    #[error("'{ident}': nothing is applied, there is nothing to downgrade")]
+    NothingApplied { ident: String },
+    #[error("'{ident}' is not a valid downgrade target from the current heads")]
+    NotADowngradeTarget { ident: String },
+    #[error("nothing to downgrade: {revision} is not applied below the current heads ({})", base_or(.current))]
+    NotAppliedBelow {
+        revision: String,
+        current: Vec<String>,
+    },
+    /// Alembic's "overlaps": one requested revision is an ancestor of
+    /// another.
+    #[error("requested revision {revision} overlaps with other requested revisions {}", .others.join(", "))]
+    Overlap {
+        revision: String,
+        others: Vec<String>,
+    },
+    #[error("revision {revision} is not an ancestor of '{upper}'; swap the ends of the range")]
+    RangeNotAncestor { revision: String, upper: String },
+    #[error("the range '{lower}:{upper}' is not connected: some revisions in it are reachable from '{upper}' only through revisions outside it; widen the range")]
+    RangeNotConnected { lower: String, upper: String },
+}
+
+/// What an unknown identifier was looked up as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookedUp {
+    /// A revision id, prefix or branch label.
+    Revision,
+    /// The branch part of `label@...`; the labels the graph has, sorted.
+    BranchName { known_labels: Vec<String> },
+    /// A row of the version table.
+    VersionRow,
+}
+
+impl LookedUp {
+    fn note(&self) -> String {
+        match self {
+            LookedUp::Revision => String::new(),
+            LookedUp::BranchName { known_labels } => format!(
+                " (used as a branch name; known labels: {})",
+                if known_labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    known_labels.join(", ")
+                }
+            ),
+            LookedUp::VersionRow => {
+                " (it is in the version table but not in the revisions directory)".to_string()
+            }
+        }
+    }
+}
+
+/// Revision ids joined by commas, or `base` for none.
+fn base_or(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "base".to_string()
+    } else {
+        ids.join(", ")
+    }
+}
+
+impl Direction {
+    /// `up` / `down`.
+    fn word(self) -> &'static str {
+        match self {
+            Direction::Upgrade => "up",
+            Direction::Downgrade => "down",
+        }
+    }
+
+    fn purpose(self) -> &'static str {
+        match self {
+            Direction::Upgrade => "apply revisions",
+            Direction::Downgrade => "remove revisions",
+        }
+    }
 }
 
 impl ResolveError {

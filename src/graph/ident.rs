@@ -8,7 +8,7 @@
 //! `_parse_downgrade_target`), except that where Alembic guesses we refuse
 //! and list the candidates.
 
-use super::{Ix, ResolveError, RevisionGraph};
+use super::{Direction, Ix, LookedUp, ResolveError, RevisionGraph};
 
 /// A parsed identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +221,13 @@ impl RevisionGraph {
                 Ok(out)
             }
             Ident::Relative {
+                anchor: None,
+                steps: 0,
+                ..
+            } => Err(ResolveError::ZeroStep {
+                ident: ident.to_string(),
+            }),
+            Ident::Relative {
                 branch,
                 anchor,
                 steps,
@@ -249,13 +256,7 @@ impl RevisionGraph {
             return Ok(ix);
         }
         self.revision_for_ident(label, None)
-            .map_err(|_| ResolveError::Unknown {
-                ident: label.to_string(),
-                hint: format!(
-                    " (used as a branch name; known labels: {})",
-                    self.known_labels()
-                ),
-            })
+            .map_err(|_| self.unknown_branch(label))
     }
 
     /// A branch name must match a label, an id, or at least a prefix.
@@ -266,22 +267,15 @@ impl RevisionGraph {
         {
             return Ok(());
         }
-        Err(ResolveError::Unknown {
-            ident: name.to_string(),
-            hint: format!(
-                " (used as a branch name; known labels: {})",
-                self.known_labels()
-            ),
-        })
+        Err(self.unknown_branch(name))
     }
 
-    fn known_labels(&self) -> String {
-        let mut labels: Vec<&str> = self.label_owner.keys().map(String::as_str).collect();
-        labels.sort_unstable();
-        if labels.is_empty() {
-            "none".to_string()
-        } else {
-            labels.join(", ")
+    fn unknown_branch(&self, name: &str) -> ResolveError {
+        let mut known_labels: Vec<String> = self.label_owner.keys().cloned().collect();
+        known_labels.sort_unstable();
+        ResolveError::Unknown {
+            ident: name.to_string(),
+            looked_up: LookedUp::BranchName { known_labels },
         }
     }
 
@@ -336,11 +330,7 @@ impl RevisionGraph {
                     0 => {
                         return Err(ResolveError::Unknown {
                             ident: ident.to_string(),
-                            hint: if ident.chars().count() < 4 {
-                                "; give at least four characters of a revision id".to_string()
-                            } else {
-                                "; run `mergepoint history` to see the revisions".to_string()
-                            },
+                            looked_up: LookedUp::Revision,
                         })
                     }
                     1 => candidates[0].1,
@@ -384,9 +374,12 @@ impl RevisionGraph {
             Some(b) => format!("{b}@{rev}"),
             None => rev.to_string(),
         };
+        // An anchor that resolves to no revision is base (`base-1`,
+        // `label@base+2`): the point below every base revision, from which
+        // nothing lies further down.
         Ok(match self.resolve_one(&ident)? {
             Some(ix) => Pos::Rev(ix),
-            None => Pos::Nothing,
+            None => Pos::Base,
         })
     }
 
@@ -443,15 +436,6 @@ impl RevisionGraph {
             Pos::Rev(ix) => self.id(ix).to_string(),
         }
     }
-
-    /// Revision ids joined by commas, or `base` for none.
-    pub(super) fn ids_or_base(&self, rows: &[Ix]) -> String {
-        if rows.is_empty() {
-            "base".to_string()
-        } else {
-            self.ids(rows).join(", ")
-        }
-    }
 }
 
 /// Alembic's `_parse_upgrade_target`: what an upgrade `target` means given
@@ -471,19 +455,13 @@ pub(crate) fn parse_upgrade_target(
     };
     if steps <= 0 {
         let Some(anchor) = anchor else {
-            return Err(ResolveError::Range {
-                message: format!(
-                    "'{target}' would move down; use `downgrade {target}` to remove revisions"
-                ),
-            });
+            return Err(unanchored(target, steps, Direction::Downgrade));
         };
         let start = g.anchor_pos(&anchor, branch.as_deref())?;
         return match g.walk(target, start, steps, None)? {
             Some(Pos::Rev(ix)) => Ok(vec![ix]),
-            Some(_) => Err(ResolveError::Range {
-                message: format!(
-                    "'{target}' lands below the first revision; there is nothing to upgrade to (to remove revisions use `downgrade`)"
-                ),
+            Some(_) => Err(ResolveError::UpgradeBelowBase {
+                ident: target.to_string(),
             }),
             None => Err(ResolveError::WalkedTooFar {
                 ident: target.to_string(),
@@ -551,131 +529,158 @@ pub(crate) fn parse_downgrade_target(
     current: &[Ix],
     target: &str,
 ) -> Result<(Option<String>, DowngradeTarget), ResolveError> {
-    let to_target = |pos: Pos| match pos {
-        Pos::Rev(ix) => DowngradeTarget::Rev(ix),
-        Pos::Base | Pos::Nothing => DowngradeTarget::Base,
-    };
     match parse_ident(target)? {
         Ident::Relative {
             branch,
             anchor,
             steps,
-        } => {
-            if steps >= 0 {
-                let Some(anchor) = anchor else {
-                    return Err(ResolveError::Range {
-                        message: format!(
-                            "'{target}' would move up; use `upgrade {target}` to apply revisions"
-                        ),
-                    });
-                };
-                let start = g.anchor_pos(&anchor, None)?;
-                return match g.walk(target, start, steps, branch.as_deref())? {
-                    Some(pos) => Ok((branch, to_target(pos))),
-                    None => Err(ResolveError::WalkedTooFar {
-                        ident: target.to_string(),
-                        end: "heads",
-                    }),
-                };
-            }
-            let (branch, anchor) = match anchor {
-                Some(a) => (branch, a),
-                None => {
-                    let symbol = match &branch {
-                        Some(b) => {
-                            let mut on_branch = g.filter_for_lineage(current, b)?;
-                            if on_branch.is_empty() {
-                                on_branch = g.all_current_on_branch(current, b)?;
-                            }
-                            match on_branch.as_slice() {
-                                [one] => *one,
-                                [] => {
-                                    return Err(ResolveError::Range {
-                                        message: format!(
-                                            "'{target}': branch '{b}' is not applied (current heads: {})",
-                                            g.ids_or_base(current)
-                                        ),
-                                    })
-                                }
-                                many => {
-                                    return Err(ResolveError::AmbiguousWalk {
-                                        ident: target.to_string(),
-                                        from: "the current heads".to_string(),
-                                        direction: "down",
-                                        candidates: g.ids(many),
-                                    })
-                                }
-                            }
-                        }
-                        None => {
-                            let mut distinct = current.to_vec();
-                            distinct.sort_unstable();
-                            distinct.dedup();
-                            match distinct.as_slice() {
-                                [] => {
-                                    return Err(ResolveError::Range {
-                                        message: format!(
-                                            "'{target}': nothing is applied, there is nothing to downgrade"
-                                        ),
-                                    })
-                                }
-                                [_] => current[0],
-                                _ => {
-                                    // Alembic warns and picks the first head;
-                                    // we refuse rather than guess.
-                                    return Err(ResolveError::AmbiguousCurrentHead {
-                                        ident: target.to_string(),
-                                        heads: g.ids(current),
-                                        suggestions: current
-                                            .iter()
-                                            .map(|&c| format!("{}@{}", g.id(c), target))
-                                            .collect(),
-                                    });
-                                }
-                            }
-                        }
-                    };
-                    // Alembic limits the downgrade to the branch of the head it
-                    // walked from.
-                    let id = g.id(symbol).to_string();
-                    (branch.or(Some(id.clone())), id)
-                }
-            };
-            let start = match &branch {
-                Some(b) => g.anchor_pos(&anchor, Some(b))?,
-                None => g.anchor_pos(&anchor, None)?,
-            };
-            match g.walk(target, start, steps, None)? {
-                Some(pos) => Ok((branch, to_target(pos))),
-                None => Err(ResolveError::WalkedTooFar {
-                    ident: target.to_string(),
-                    end: "base",
-                }),
-            }
+        } => relative_downgrade_target(g, current, target, branch, anchor, steps),
+        _ => absolute_downgrade_target(g, target),
+    }
+}
+
+/// The error for `+N` / `-N` without an anchor that walks against the
+/// command (`walks`), or not at all.
+fn unanchored(target: &str, steps: i64, walks: Direction) -> ResolveError {
+    if steps == 0 {
+        ResolveError::ZeroStep {
+            ident: target.to_string(),
         }
-        _ => {
-            // Absolute: `label@rev` limits the downgrade to that branch;
-            // the revision itself is resolved without the label.
-            let (branch, symbol) = match target.rsplit_once('@') {
-                Some((b, s)) => (Some(b.to_string()), s),
-                None => (None, target),
-            };
-            // Alembic resolves the branch only if it has to choose between
-            // several roots, so an ambiguous prefix passes; a name that
-            // matches nothing at all is refused (Alembic would silently
-            // ignore a typo and downgrade every branch).
-            if let Some(b) = &branch {
-                g.check_branch_name(b)?;
-            }
-            Ok((
-                branch,
-                match g.resolve_one(symbol)? {
-                    Some(ix) => DowngradeTarget::Rev(ix),
-                    None => DowngradeTarget::Base,
-                },
-            ))
+    } else {
+        ResolveError::WrongDirection {
+            ident: target.to_string(),
+            walks,
         }
     }
+}
+
+/// `-N`, `rev-N`, `label@-N` (and `rev+N`) as a downgrade target.
+fn relative_downgrade_target(
+    g: &RevisionGraph,
+    current: &[Ix],
+    target: &str,
+    branch: Option<String>,
+    anchor: Option<String>,
+    steps: i64,
+) -> Result<(Option<String>, DowngradeTarget), ResolveError> {
+    let to_target = |pos: Pos| match pos {
+        Pos::Rev(ix) => DowngradeTarget::Rev(ix),
+        Pos::Base | Pos::Nothing => DowngradeTarget::Base,
+    };
+    if steps >= 0 {
+        let Some(anchor) = anchor else {
+            return Err(unanchored(target, steps, Direction::Upgrade));
+        };
+        let start = g.anchor_pos(&anchor, None)?;
+        return match g.walk(target, start, steps, branch.as_deref())? {
+            Some(pos) => Ok((branch, to_target(pos))),
+            None => Err(ResolveError::WalkedTooFar {
+                ident: target.to_string(),
+                end: "heads",
+            }),
+        };
+    }
+    let (branch, anchor) = match anchor {
+        Some(a) => (branch, a),
+        None => {
+            let symbol = match &branch {
+                Some(b) => applied_on_branch(g, current, target, b)?,
+                None => single_current_head(g, current, target)?,
+            };
+            // Alembic limits the downgrade to the branch of the head it
+            // walked from.
+            let id = g.id(symbol).to_string();
+            (branch.or(Some(id.clone())), id)
+        }
+    };
+    let start = g.anchor_pos(&anchor, branch.as_deref())?;
+    match g.walk(target, start, steps, None)? {
+        Some(pos) => Ok((branch, to_target(pos))),
+        None => Err(ResolveError::WalkedTooFar {
+            ident: target.to_string(),
+            end: "base",
+        }),
+    }
+}
+
+/// Where `label@-N` starts: the one applied revision at the top of
+/// branch `b`.
+fn applied_on_branch(
+    g: &RevisionGraph,
+    current: &[Ix],
+    target: &str,
+    b: &str,
+) -> Result<Ix, ResolveError> {
+    let mut on_branch = g.filter_for_lineage(current, b)?;
+    if on_branch.is_empty() {
+        on_branch = g.all_current_on_branch(current, b)?;
+    }
+    match on_branch.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(ResolveError::BranchNotApplied {
+            ident: target.to_string(),
+            branch: b.to_string(),
+            current: g.ids(current),
+        }),
+        many => Err(ResolveError::AmbiguousWalk {
+            ident: target.to_string(),
+            from: "the current heads".to_string(),
+            direction: "down",
+            candidates: g.ids(many),
+        }),
+    }
+}
+
+/// Where `-N` starts: the one applied head.
+fn single_current_head(
+    g: &RevisionGraph,
+    current: &[Ix],
+    target: &str,
+) -> Result<Ix, ResolveError> {
+    let mut distinct = current.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    match distinct.as_slice() {
+        [] => Err(ResolveError::NothingApplied {
+            ident: target.to_string(),
+        }),
+        [_] => Ok(current[0]),
+        // Alembic warns and picks the first head; we refuse rather than
+        // guess.
+        _ => Err(ResolveError::AmbiguousCurrentHead {
+            ident: target.to_string(),
+            heads: g.ids(current),
+            suggestions: current
+                .iter()
+                .map(|&c| format!("{}@{}", g.id(c), target))
+                .collect(),
+        }),
+    }
+}
+
+/// A revision, `base`, `label@rev` as a downgrade target.
+fn absolute_downgrade_target(
+    g: &RevisionGraph,
+    target: &str,
+) -> Result<(Option<String>, DowngradeTarget), ResolveError> {
+    // `label@rev` limits the downgrade to that branch; the revision itself
+    // is resolved without the label.
+    let (branch, symbol) = match target.rsplit_once('@') {
+        Some((b, s)) => (Some(b.to_string()), s),
+        None => (None, target),
+    };
+    // Alembic resolves the branch only if it has to choose between several
+    // roots, so an ambiguous prefix passes; a name that matches nothing at
+    // all is refused (Alembic would silently ignore a typo and downgrade
+    // every branch).
+    if let Some(b) = &branch {
+        g.check_branch_name(b)?;
+    }
+    let to = match g.resolve_one(symbol)? {
+        Some(ix) => DowngradeTarget::Rev(ix),
+        None => DowngradeTarget::Base,
+    };
+    Ok((branch, to))
 }
 
 impl RevisionGraph {

@@ -13,7 +13,7 @@ mod order;
 pub mod plan;
 mod revision;
 
-pub use error::{GraphErrors, GraphProblem, ResolveError};
+pub use error::{GraphErrors, GraphProblem, LookedUp, ResolveError};
 pub use ident::{parse_ident, Ident};
 pub use plan::{Direction, Plan, Step, VersionOp};
 pub use revision::{id_problem, Revision, ILLEGAL_ID_CHARS};

@@ -7,7 +7,7 @@
 //! heads), we refuse and list the candidates instead.
 
 use super::ident::{parse_downgrade_target, parse_upgrade_target, DowngradeTarget};
-use super::{Ix, ResolveError, RevisionGraph};
+use super::{Ix, LookedUp, ResolveError, RevisionGraph};
 use serde::Serialize;
 
 /// Which way a step or plan moves.
@@ -101,8 +101,7 @@ impl RevisionGraph {
             .map(|r| {
                 self.find(r).ok_or_else(|| ResolveError::Unknown {
                     ident: r.clone(),
-                    hint: " (it is in the version table but not in the revisions directory)"
-                        .to_string(),
+                    looked_up: LookedUp::VersionRow,
                 })
             })
             .collect()
@@ -144,10 +143,8 @@ impl RevisionGraph {
                 let below = self.ancestors(&[anchor]);
                 roots.retain(|&r| below[r]);
                 if roots.is_empty() {
-                    return Err(ResolveError::Range {
-                        message: format!(
-                            "'{target}' is not a valid downgrade target from the current heads"
-                        ),
+                    return Err(ResolveError::NotADowngradeTarget {
+                        ident: target.to_string(),
                     });
                 }
             }
@@ -159,12 +156,9 @@ impl RevisionGraph {
         }
         if let Some(ix) = target_ix {
             if !drop.iter().any(|&d| d) && !rows.contains(&ix) {
-                return Err(ResolveError::Range {
-                    message: format!(
-                        "nothing to downgrade: {} is not applied below the current heads ({})",
-                        self.id(ix),
-                        self.ids_or_base(&rows)
-                    ),
+                return Err(ResolveError::NotAppliedBelow {
+                    revision: self.id(ix).to_string(),
+                    current: self.ids(&rows),
                 });
             }
         }
@@ -292,12 +286,9 @@ fn check_no_overlap(g: &RevisionGraph, targets: &[Ix]) -> Result<(), ResolveErro
             .map(|&o| g.id(o).to_string())
             .collect();
         if !overlaps.is_empty() {
-            return Err(ResolveError::Range {
-                message: format!(
-                    "requested revision {} overlaps with other requested revisions {}",
-                    g.id(t),
-                    overlaps.join(", ")
-                ),
+            return Err(ResolveError::Overlap {
+                revision: g.id(t).to_string(),
+                others: overlaps,
             });
         }
     }
@@ -336,11 +327,9 @@ impl RevisionGraph {
         check_no_overlap(self, &targets)?;
         let mut needed = self.ancestors_with_deps(&targets);
         if let Some(&outside) = lower_rows.iter().find(|&&r| !needed[r]) {
-            return Err(ResolveError::Range {
-                message: format!(
-                    "revision {} is not an ancestor of '{upper}'; swap the ends of the range",
-                    self.id(outside)
-                ),
+            return Err(ResolveError::RangeNotAncestor {
+                revision: self.id(outside).to_string(),
+                upper: upper.to_string(),
             });
         }
         if !lower_rows.is_empty() {
@@ -355,10 +344,9 @@ impl RevisionGraph {
         }
         let order = self.alembic_order(&needed, &targets);
         if order.len() != needed.iter().filter(|&&n| n).count() {
-            return Err(ResolveError::Range {
-                message: format!(
-                    "the range '{lower}:{upper}' is not connected: some revisions in it are reachable from '{upper}' only through revisions outside it; widen the range"
-                ),
+            return Err(ResolveError::RangeNotConnected {
+                lower: lower.to_string(),
+                upper: upper.to_string(),
             });
         }
         Ok(order)

@@ -1,6 +1,5 @@
 //! `mergepoint branches`: branch points and what branches off them.
 
-use crate::cli::resolve;
 use crate::cli::view::{LineOpts, RevisionView};
 use crate::cli::{CliResult, Ctx};
 use clap::Args;
@@ -35,7 +34,7 @@ pub struct BranchView<'g> {
 pub fn run(ctx: &mut Ctx, args: BranchesArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
-    let order = resolve::history(g, None)?;
+    let order = g.history(None)?;
     let views: Vec<BranchView> = order
         .into_iter()
         .filter(|&ix| g.is_branchpoint(ix))

@@ -1,12 +1,13 @@
 //! `mergepoint check`: the CI gate. Reports every problem, not the first.
 
-use super::db::{connect, revision_sql, run_options, DbArgs};
-use crate::cli::project::{self, LoadError};
+use crate::cli::database::{self, connect, run_options, DbArgs, WorkspaceSql};
+use crate::cli::workspace::{self, Survey};
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
-use crate::db::{self, DriftFinding};
-use crate::graph::{GraphProblem, RevisionGraph};
+use crate::db::DriftFinding;
+use crate::graph::GraphProblem;
+use crate::script::LoadError;
 use clap::Args;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 pub const AFTER_HELP: &str = "\
 Checks, in one run: every revision file parses; no duplicate revision ids or
@@ -75,99 +76,144 @@ pub struct CheckReport {
     pub database: Option<DatabaseCheck>,
 }
 
-/// Kinds that mean "the check found something" (exit 1) rather than
-/// "the input is broken" (exit 2).
-const FINDINGS: [&str; 4] = [
-    "multiple_heads",
-    "checksum_changed",
-    "unknown_revision",
-    "not_a_head",
-];
-
-fn drift_kind(f: &DriftFinding) -> &'static str {
-    match f {
-        DriftFinding::ChecksumChanged { .. } => "checksum_changed",
-        DriftFinding::UnknownRevision { .. } => "unknown_revision",
-        DriftFinding::NotAHead { .. } => "not_a_head",
-        DriftFinding::DuplicateRow { .. } => "duplicate_row",
-        DriftFinding::MissingPrimaryKey { .. } => "missing_primary_key",
-    }
-}
-
 /// One problem: a stable kind for scripts and a message for people.
 #[derive(Debug, Serialize)]
 pub struct ProblemView {
-    pub kind: &'static str,
+    pub kind: ProblemKind,
     pub message: String,
 }
 
-fn load_kind(p: &LoadError) -> &'static str {
-    match p {
-        LoadError::Io { .. } => "unreadable_file",
-        LoadError::Config { .. } | LoadError::NoProject { .. } => "config",
-        _ => "parse_error",
+/// What kind of problem `check` found; in JSON and text as its snake_case
+/// name (docs/json.md lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    UnreadableFile,
+    Config,
+    ParseError,
+    DuplicateId,
+    MissingParent,
+    MissingDependency,
+    SelfReference,
+    DuplicateLabel,
+    LabelIsRevisionId,
+    InvalidName,
+    Cycle,
+    DependencyCycle,
+    MultipleHeads,
+    ChecksumChanged,
+    UnknownRevision,
+    NotAHead,
+    DuplicateRow,
+    MissingPrimaryKey,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::UnreadableFile => "unreadable_file",
+            ProblemKind::Config => "config",
+            ProblemKind::ParseError => "parse_error",
+            ProblemKind::DuplicateId => "duplicate_id",
+            ProblemKind::MissingParent => "missing_parent",
+            ProblemKind::MissingDependency => "missing_dependency",
+            ProblemKind::SelfReference => "self_reference",
+            ProblemKind::DuplicateLabel => "duplicate_label",
+            ProblemKind::LabelIsRevisionId => "label_is_revision_id",
+            ProblemKind::InvalidName => "invalid_name",
+            ProblemKind::Cycle => "cycle",
+            ProblemKind::DependencyCycle => "dependency_cycle",
+            ProblemKind::MultipleHeads => "multiple_heads",
+            ProblemKind::ChecksumChanged => "checksum_changed",
+            ProblemKind::UnknownRevision => "unknown_revision",
+            ProblemKind::NotAHead => "not_a_head",
+            ProblemKind::DuplicateRow => "duplicate_row",
+            ProblemKind::MissingPrimaryKey => "missing_primary_key",
+        }
+    }
+
+    /// True when the check did its job and found something to act on
+    /// (exit 1), false when the input is broken (exit 2).
+    pub fn is_finding(self) -> bool {
+        match self {
+            ProblemKind::MultipleHeads
+            | ProblemKind::ChecksumChanged
+            | ProblemKind::UnknownRevision
+            | ProblemKind::NotAHead
+            | ProblemKind::DuplicateRow
+            | ProblemKind::MissingPrimaryKey => true,
+            ProblemKind::UnreadableFile
+            | ProblemKind::Config
+            | ProblemKind::ParseError
+            | ProblemKind::DuplicateId
+            | ProblemKind::MissingParent
+            | ProblemKind::MissingDependency
+            | ProblemKind::SelfReference
+            | ProblemKind::DuplicateLabel
+            | ProblemKind::LabelIsRevisionId
+            | ProblemKind::InvalidName
+            | ProblemKind::Cycle
+            | ProblemKind::DependencyCycle => false,
+        }
+    }
+
+    fn of_load(p: &LoadError) -> Self {
+        match p {
+            LoadError::Io { .. } => ProblemKind::UnreadableFile,
+            LoadError::Config { .. } | LoadError::NoProject { .. } => ProblemKind::Config,
+            _ => ProblemKind::ParseError,
+        }
+    }
+
+    fn of_graph(p: &GraphProblem) -> Self {
+        match p {
+            GraphProblem::DuplicateId { .. } => ProblemKind::DuplicateId,
+            GraphProblem::MissingParent { .. } => ProblemKind::MissingParent,
+            GraphProblem::MissingDependency { .. } => ProblemKind::MissingDependency,
+            GraphProblem::SelfReference { .. } => ProblemKind::SelfReference,
+            GraphProblem::DuplicateLabel { .. } => ProblemKind::DuplicateLabel,
+            GraphProblem::LabelIsRevisionId { .. } => ProblemKind::LabelIsRevisionId,
+            GraphProblem::InvalidName { .. } => ProblemKind::InvalidName,
+            GraphProblem::Cycle { .. } => ProblemKind::Cycle,
+            GraphProblem::DependencyCycle { .. } => ProblemKind::DependencyCycle,
+        }
+    }
+
+    fn of_drift(f: &DriftFinding) -> Self {
+        match f {
+            DriftFinding::ChecksumChanged { .. } => ProblemKind::ChecksumChanged,
+            DriftFinding::UnknownRevision { .. } => ProblemKind::UnknownRevision,
+            DriftFinding::NotAHead { .. } => ProblemKind::NotAHead,
+            DriftFinding::DuplicateRow { .. } => ProblemKind::DuplicateRow,
+            DriftFinding::MissingPrimaryKey { .. } => ProblemKind::MissingPrimaryKey,
+        }
     }
 }
 
-fn kind_of(p: &GraphProblem) -> &'static str {
-    match p {
-        GraphProblem::DuplicateId { .. } => "duplicate_id",
-        GraphProblem::MissingParent { .. } => "missing_parent",
-        GraphProblem::MissingDependency { .. } => "missing_dependency",
-        GraphProblem::SelfReference { .. } => "self_reference",
-        GraphProblem::DuplicateLabel { .. } => "duplicate_label",
-        GraphProblem::LabelIsRevisionId { .. } => "label_is_revision_id",
-        GraphProblem::InvalidName { .. } => "invalid_name",
-        GraphProblem::Cycle { .. } => "cycle",
-        GraphProblem::DependencyCycle { .. } => "dependency_cycle",
+impl std::fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProblemKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl ProblemView {
+    fn new(kind: ProblemKind, message: impl ToString) -> Self {
+        ProblemView {
+            kind,
+            message: message.to_string(),
+        }
     }
 }
 
 pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
-    let project = ctx.project()?;
-    let loaded = project::load(&project);
-    crate::cli::timings::mark("load");
-    crate::cli::timings::cache(&loaded.cache);
-    let mut problems: Vec<ProblemView> = loaded
-        .problems
-        .iter()
-        .map(|p| ProblemView {
-            kind: load_kind(p),
-            message: p.to_string(),
-        })
-        .collect();
-    let revisions = loaded.revisions.len();
-    let mut heads = Vec::new();
-    let clean_load = problems.is_empty();
-    let mut workspace = None;
-    match RevisionGraph::build(loaded.revisions) {
-        Ok(g) => {
-            // Every head counts, as for `upgrade head`: a head that another
-            // revision only depends on still makes `head` ambiguous.
-            heads = g.ids(g.heads());
-            if heads.len() > 1 {
-                problems.push(ProblemView {
-                    kind: "multiple_heads",
-                    message: format!(
-                        "there are {} heads: {}; merge them with 'mergepoint merge heads -m MSG'",
-                        heads.len(),
-                        heads.join(", ")
-                    ),
-                });
-            }
-            if clean_load {
-                workspace = Some(Workspace {
-                    project,
-                    graph: g,
-                    bodies: loaded.bodies,
-                });
-            }
-        }
-        Err(errs) => problems.extend(errs.problems.iter().map(|p| ProblemView {
-            kind: kind_of(p),
-            message: p.to_string(),
-        })),
-    }
+    let survey = workspace::survey(ctx.project()?);
+    let revisions = survey.revisions;
+    let (mut problems, heads, workspace) = file_problems(survey);
     let mut database = None;
     if args.database {
         let Some(ws) = &workspace else {
@@ -176,29 +222,9 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
             )
             .with_hint("run 'mergepoint check' without --database and fix what it lists first"));
         };
-        let opts = run_options(ws, &args.db)?;
-        let sql = revision_sql(ws);
-        let mut conn = connect(ws, &args.db)?;
-        let mut drift = db::check_drift(conn.client(), &ws.graph, &sql, &opts.table)?;
-        let mut repaired = false;
-        if args.repair && !drift.repair_sql.is_empty() {
-            let ran = db::repair(&mut conn, &ws.graph, &sql, &opts)?;
-            repaired = true;
-            // What is left after the repair (unknown rows are never
-            // deleted automatically).
-            drift = db::check_drift(conn.client(), &ws.graph, &sql, &opts.table)?;
-            drift.repair_sql = ran.repair_sql;
-        }
-        problems.extend(drift.findings.iter().map(|f| ProblemView {
-            kind: drift_kind(f),
-            message: f.to_string(),
-        }));
-        database = Some(DatabaseCheck {
-            database: conn.masked_url().to_string(),
-            rows: drift.rows,
-            repair_sql: drift.repair_sql,
-            repaired,
-        });
+        let (check, findings) = check_database(ws, &args)?;
+        problems.extend(findings);
+        database = Some(check);
     }
     let report = CheckReport {
         ok: problems.is_empty(),
@@ -209,7 +235,79 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     };
     if args.json {
         ctx.json(&report)?;
-    } else if report.ok {
+    } else {
+        write_text(ctx, &report)?;
+    }
+    verdict(&report)
+}
+
+/// Every problem of the files and the graph, the heads, and the workspace
+/// when there is no problem that stops a database check.
+fn file_problems(survey: Survey) -> (Vec<ProblemView>, Vec<String>, Option<Workspace>) {
+    let mut problems: Vec<ProblemView> = survey
+        .load_problems
+        .iter()
+        .map(|p| ProblemView::new(ProblemKind::of_load(p), p))
+        .collect();
+    let mut heads = Vec::new();
+    match &survey.graph {
+        Ok(g) => {
+            // Every head counts, as for `upgrade head`: a head that another
+            // revision only depends on still makes `head` ambiguous.
+            heads = g.ids(g.heads());
+            if heads.len() > 1 {
+                let message = format!(
+                    "there are {} heads: {}; merge them with 'mergepoint merge heads -m MSG'",
+                    heads.len(),
+                    heads.join(", ")
+                );
+                problems.push(ProblemView::new(ProblemKind::MultipleHeads, message));
+            }
+        }
+        Err(errs) => problems.extend(
+            errs.problems
+                .iter()
+                .map(|p| ProblemView::new(ProblemKind::of_graph(p), p)),
+        ),
+    }
+    let workspace = survey.into_workspace().ok();
+    (problems, heads, workspace)
+}
+
+/// `--database` (and `--repair`): the drift check, with what it found.
+fn check_database(
+    ws: &Workspace,
+    args: &CheckArgs,
+) -> CliResult<(DatabaseCheck, Vec<ProblemView>)> {
+    let opts = run_options(ws, &args.db)?;
+    let sql = WorkspaceSql(ws);
+    let mut conn = connect(ws, &args.db)?;
+    let mut drift = database::check_drift(&mut conn, &sql, &opts)?;
+    let mut repaired = false;
+    if args.repair && !drift.repair_sql.is_empty() {
+        let ran = database::repair(&mut conn, &sql, &opts)?;
+        repaired = true;
+        // What is left after the repair (unknown rows are never deleted
+        // automatically).
+        drift = database::check_drift(&mut conn, &sql, &opts)?;
+        drift.repair_sql = ran.repair_sql;
+    }
+    let findings = drift
+        .findings
+        .iter()
+        .map(|f| ProblemView::new(ProblemKind::of_drift(f), f))
+        .collect();
+    let check = DatabaseCheck {
+        database: conn.masked_url().to_string(),
+        rows: drift.rows,
+        repair_sql: drift.repair_sql,
+        repaired,
+    };
+    Ok((check, findings))
+}
+
+fn write_text(ctx: &mut Ctx, report: &CheckReport) -> CliResult {
+    if report.ok {
         if report.heads.is_empty() {
             writeln!(ctx.out, "ok: no revisions yet")?;
         } else {
@@ -226,7 +324,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
             writeln!(ctx.out, "{}: {}", p.kind, p.message)?;
         }
     }
-    if let (false, Some(d)) = (args.json, &report.database) {
+    if let Some(d) = &report.database {
         if d.repaired {
             writeln!(ctx.out, "repaired {}; ran:\n{}", d.database, d.repair_sql)?;
         } else if !d.repair_sql.is_empty() {
@@ -239,13 +337,22 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
             writeln!(ctx.out, "ok: database {} matches the revisions", d.database)?;
         }
     }
+    Ok(())
+}
+
+/// Exit 0 when clean, 1 when everything found is a finding, else 2.
+fn verdict(report: &CheckReport) -> CliResult {
     if report.ok {
         return Ok(());
     }
     let n = report.problems.len();
     let summary = format!("check found {n} problem{}", if n == 1 { "" } else { "s" });
-    if report.problems.iter().all(|p| FINDINGS.contains(&p.kind)) {
-        let hint = if report.problems.iter().all(|p| p.kind == "multiple_heads") {
+    if report.problems.iter().all(|p| p.kind.is_finding()) {
+        let only_heads = report
+            .problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::MultipleHeads);
+        let hint = if only_heads {
             "merge the heads with 'mergepoint merge heads -m MSG'"
         } else {
             "see each finding for what to do"
@@ -253,5 +360,22 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         Err(CliError::check_failed(summary).with_hint(hint))
     } else {
         Err(CliError::input(summary).with_hint("fix the problems listed above and run check again"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_serialise_as_their_names() {
+        let kind = ProblemKind::LabelIsRevisionId;
+        assert_eq!(
+            serde_json::to_string(&kind).unwrap(),
+            "\"label_is_revision_id\""
+        );
+        assert_eq!(kind.to_string(), "label_is_revision_id");
+        assert!(ProblemKind::NotAHead.is_finding());
+        assert!(!ProblemKind::Cycle.is_finding());
     }
 }

@@ -1,7 +1,7 @@
 //! `mergepoint graph`: the revision graph as Graphviz dot or Mermaid.
 
-use crate::cli::view::RevisionView;
-use crate::cli::{resolve, CliResult, Ctx};
+use crate::cli::view::{first_line, RevisionView};
+use crate::cli::{CliResult, Ctx};
 use crate::graph::RevisionGraph;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -76,7 +76,7 @@ pub fn run(ctx: &mut Ctx, args: GraphArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
     // Oldest first reads best top to bottom: reverse history order.
-    let mut order = resolve::history(g, None)?;
+    let mut order = g.history(None)?;
     order.reverse();
     if args.json {
         let view = GraphView {
@@ -99,7 +99,7 @@ fn caption(v: &RevisionView) -> (String, String) {
     if !v.branch_labels.is_empty() {
         first.push_str(&format!(" ({})", v.branch_labels.join(", ")));
     }
-    (first, v.message.to_string())
+    (first, first_line(v.message).to_string())
 }
 
 fn dot_escape(s: &str) -> String {

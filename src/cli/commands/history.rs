@@ -1,6 +1,5 @@
 //! `mergepoint history`: revisions newest first, as `alembic history`.
 
-use crate::cli::resolve;
 use crate::cli::view::{LineOpts, RevisionView};
 use crate::cli::{CliResult, Ctx};
 use clap::Args;
@@ -40,7 +39,7 @@ pub struct HistoryArgs {
 pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
-    let order = resolve::history(g, args.range.as_deref())?;
+    let order = g.history(args.range.as_deref())?;
     let views = RevisionView::list(g, &order);
     if args.json {
         return ctx.json(&views);

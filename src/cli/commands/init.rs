@@ -1,6 +1,5 @@
 //! `mergepoint init`: start a project.
 
-use crate::cli::project;
 use crate::cli::{CliResult, Ctx};
 use clap::Args;
 
@@ -21,7 +20,7 @@ pub fn run(ctx: &mut Ctx, _args: InitArgs) -> CliResult {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
     };
-    let project = project::init_project(&root)?;
+    let project = crate::script::init_project(&root)?;
     let revisions = project
         .revisions_dirs
         .first()

@@ -1,9 +1,9 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
 use super::revision::{named, new_id, validate_new};
-use crate::cli::project::{self, NewRevision};
-use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
+use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
+use crate::script::NewRevision;
 use clap::Args;
 
 pub const AFTER_HELP: &str = "\
@@ -39,7 +39,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
     } = ctx.workspace()?;
     let mut parents: Vec<Ix> = Vec::new();
     for ident in &args.revisions {
-        let found = resolve::resolve_many(&g, ident)?;
+        let found = g.resolve_many(ident)?;
         if found.is_empty() {
             return Err(CliError::input(format!(
                 "'{ident}' is the base; only revisions can be merged"
@@ -88,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         downgrade: String::new(),
     };
     validate_new(&g, &new)?;
-    let path = project::write_revision(&project, &new)?;
+    let path = crate::script::write_revision(&project, &new)?;
     writeln!(
         ctx.out,
         "Created merge revision {} of {}: {}",

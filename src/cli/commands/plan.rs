@@ -1,6 +1,6 @@
 //! `mergepoint plan FROM TO`: the steps between two points of the graph.
 
-use crate::cli::resolve;
+use crate::cli::view::first_line;
 use crate::cli::{CliResult, Ctx};
 use crate::graph::{Direction, Step};
 use clap::Args;
@@ -65,7 +65,7 @@ fn rows(ids: &[String]) -> String {
 pub fn run(ctx: &mut Ctx, args: PlanArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
-    let plan = resolve::plan_between(g, &args.from, &args.to)?;
+    let plan = g.plan_between(&args.from, &args.to)?;
     let view = PlanView {
         from: args.from,
         to: args.to,
@@ -107,7 +107,12 @@ pub fn run(ctx: &mut Ctx, args: PlanArgs) -> CliResult {
         if n == 1 { "" } else { "s" }
     )?;
     for s in &view.steps {
-        writeln!(ctx.out, "  {}, {}", s.step.short_log(), s.message)?;
+        writeln!(
+            ctx.out,
+            "  {}, {}",
+            s.step.short_log(),
+            first_line(&s.message)
+        )?;
     }
     writeln!(ctx.out, "version table before: {}", rows(&view.start_heads))?;
     writeln!(ctx.out, "version table after:  {}", rows(&view.end_heads))?;

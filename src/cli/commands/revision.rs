@@ -1,8 +1,8 @@
 //! `mergepoint revision`: write a new revision file.
 
-use crate::cli::project::{self, NewRevision};
-use crate::cli::{resolve, CliError, CliResult, Ctx, Workspace};
+use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::graph::{id_problem, Ix, Revision, RevisionGraph};
+use crate::script::NewRevision;
 use clap::Args;
 
 pub const AFTER_HELP: &str = "\
@@ -56,7 +56,7 @@ pub struct RevisionArgs {
 /// a fresh random one.
 pub fn new_id(g: &RevisionGraph, rev_id: Option<&str>) -> CliResult<String> {
     let Some(id) = rev_id else {
-        return Ok(project::new_revision_id());
+        return Ok(crate::script::new_revision_id());
     };
     if let Some(reason) = id_problem(id) {
         return Err(CliError::input(format!(
@@ -121,7 +121,7 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
             .with_hint("or join the heads first: mergepoint merge heads -m MSG")),
         };
     };
-    let ix = resolve::resolve_one(g, h)?;
+    let ix = g.resolve_one(h)?;
     if let Some(ix) = ix {
         if !g.is_head(ix) && !args.splice {
             return Err(CliError::input(format!(
@@ -142,7 +142,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
     let parent = parent_of(&g, &args)?;
     let mut depends_on = Vec::new();
     for dep in &args.depends_on {
-        let ix = resolve::resolve_one(&g, dep)?.ok_or_else(|| {
+        let ix = g.resolve_one(dep)?.ok_or_else(|| {
             CliError::input(format!(
                 "--depends-on '{dep}' names the base; name a revision"
             ))
@@ -168,7 +168,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         downgrade: args.sql_downgrade.clone().unwrap_or_default(),
     };
     validate_new(&g, &new)?;
-    let path = project::write_revision(&project, &new)?;
+    let path = crate::script::write_revision(&project, &new)?;
     let on = if new.parents.is_empty() {
         "<base>".to_string()
     } else {

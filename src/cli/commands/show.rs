@@ -1,6 +1,5 @@
 //! `mergepoint show REV`: one revision in full.
 
-use crate::cli::resolve;
 use crate::cli::view::RevisionView;
 use crate::cli::{CliError, CliResult, Ctx};
 use clap::Args;
@@ -29,7 +28,7 @@ pub struct ShowArgs {
 pub fn run(ctx: &mut Ctx, args: ShowArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
-    let found = resolve::resolve_many(g, &args.rev)?;
+    let found = g.resolve_many(&args.rev)?;
     if found.is_empty() {
         return Err(CliError::input(format!(
             "'{}' is the base: it is not a revision, there is nothing to show",

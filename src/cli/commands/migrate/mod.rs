@@ -1,0 +1,221 @@
+//! `mergepoint upgrade` and `mergepoint downgrade`: one command that moves
+//! the database in a [`Direction`], online (under the migration lock, one
+//! line or JSON object per step) or offline (`--sql`, see [`offline`]).
+
+mod offline;
+
+use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
+use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::view::first_line;
+use crate::cli::{CliError, CliResult, Ctx, Workspace};
+use crate::db::{DbError, Notice, RunObserver, RunOutcome};
+use crate::graph::{Direction, ResolveError, Step};
+use crate::script::Format;
+use clap::Args;
+use std::time::{Duration, Instant};
+
+pub const UPGRADE_AFTER_HELP: &str = "\
+TARGET is any identifier: head, heads, a revision, label@head, +1. Each
+revision and its version-table update commit in one transaction (revisions
+marked `transactional: false` run outside one). Concurrent runners wait for
+the migration lock, then find nothing left to do. Each step prints one
+line as it runs: direction, revision, message, time taken.
+
+On an Alembic project (Python revisions) upgrade refuses to run; --sql still
+prints the plan, with a failing placeholder in place of each step's SQL.
+
+Examples:
+  mergepoint upgrade head
+  mergepoint upgrade heads --lock-timeout 120
+  mergepoint upgrade head --transaction-per-run        all or nothing
+  mergepoint upgrade head --json                       JSON lines
+  mergepoint upgrade head --sql > upgrade.sql          offline: print the SQL
+  mergepoint upgrade a1b2:head --sql                   offline, from a1b2";
+
+pub const DOWNGRADE_AFTER_HELP: &str = "\
+Examples:
+  mergepoint downgrade -1
+  mergepoint downgrade a1b2
+  mergepoint downgrade base
+  mergepoint downgrade head:base --sql     offline needs FROM:TO";
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// Where to go: a revision, head, heads, base, +N / -N, label@head;
+    /// with --sql also FROM:TO.
+    #[arg(value_name = "TARGET", allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL instead of running it (offline mode, no database).
+    #[arg(long)]
+    pub sql: bool,
+    /// Run the whole plan in one transaction: if any revision fails,
+    /// nothing of this run stays applied. Refused when a revision of the
+    /// plan is `transactional: false`.
+    #[arg(long, conflicts_with = "sql")]
+    pub transaction_per_run: bool,
+    /// Print one JSON object per step as it runs, then a summary object
+    /// (JSON lines, see docs/json.md).
+    #[arg(long, conflicts_with = "sql")]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `upgrade TARGET` / `downgrade TARGET`.
+pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
+    let ws = ctx.workspace()?;
+    if args.sql {
+        return offline::run(ctx, &ws, &args, direction);
+    }
+    refuse_alembic(&ws, direction)?;
+    let mut opts = run_options(&ws, &args.db)?;
+    opts.transaction_per_run = args.transaction_per_run;
+    let sql = WorkspaceSql(&ws);
+    let mut db = connect(&ws, &args.db)?;
+    let started = Instant::now();
+    let mut progress = Progress {
+        ws: &ws,
+        out: &mut *ctx.out,
+        json: args.json,
+        error: None,
+    };
+    let outcome = database::run_plan(&mut db, &sql, direction, &args.target, &opts, &mut progress)
+        .map_err(|e| match e {
+            DbError::Plan(e) => plan_error(e, direction),
+            e => CliError::from(e),
+        })?;
+    if let Some(e) = progress.error {
+        return Err(e.into());
+    }
+    finish(
+        ctx,
+        &args,
+        direction,
+        db.masked_url(),
+        &outcome,
+        started.elapsed(),
+    )
+}
+
+/// Writes one line (or JSON object) per step as it commits, and notices
+/// on stderr. A write error is kept for the end: the run itself goes on.
+struct Progress<'o> {
+    ws: &'o Workspace,
+    out: &'o mut dyn std::io::Write,
+    json: bool,
+    error: Option<std::io::Error>,
+}
+
+impl RunObserver for &mut Progress<'_> {
+    fn step_done(&mut self, step: &Step, took: Duration) {
+        let message = message(&self.ws.graph, &step.revision);
+        let written = if self.json {
+            let event = StepEvent {
+                kind: "step",
+                revision: &step.revision,
+                direction: step.direction.as_str(),
+                from: &step.from,
+                to: &step.to,
+                message,
+                duration_ms: ms(took),
+            };
+            json_line(self.out, &event)
+        } else {
+            // One line per step: only the message's first line, as Alembic.
+            writeln!(
+                self.out,
+                "{}  {}  {}  ({} ms)",
+                step.direction.as_str(),
+                step.revision,
+                first_line(message),
+                took.as_millis()
+            )
+            .and_then(|_| self.out.flush())
+        };
+        if let Err(e) = written {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn notice(&mut self, notice: &Notice) {
+        match notice {
+            Notice::Interrupted(attempts) => {
+                for a in attempts {
+                    eprintln!(
+                        "note: an earlier run was interrupted during the {} of {} (started {} by {}): statements it had committed stay committed; this run starts the step again from its first statement",
+                        a.direction.as_str(),
+                        a.revision,
+                        a.started_at,
+                        a.by
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The JSON summary, or "Nothing to do" when the plan was empty.
+fn finish(
+    ctx: &mut Ctx,
+    args: &MoveArgs,
+    direction: Direction,
+    masked_url: &str,
+    outcome: &RunOutcome,
+    took: Duration,
+) -> CliResult {
+    let plan = &outcome.plan;
+    if args.json {
+        let summary = RunSummary {
+            kind: "summary",
+            command: direction.as_str(),
+            target: &args.target,
+            database: masked_url,
+            before: &plan.start_heads,
+            after: &plan.end_heads,
+            steps: plan.steps.len(),
+            duration_ms: ms(took),
+        };
+        json_line(ctx.out, &summary)?;
+    } else if plan.steps.is_empty() {
+        writeln!(
+            ctx.out,
+            "Nothing to do: the database is already at {}.",
+            if plan.end_heads.is_empty() {
+                "base".to_string()
+            } else {
+                plan.end_heads.join(", ")
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// Refuses to run the revisions of an Alembic project online, before any
+/// connection: only Alembic can run Python. (Offline scripts are allowed,
+/// with placeholders.)
+fn refuse_alembic(ws: &Workspace, direction: Direction) -> CliResult {
+    if ws.project.format != Format::Alembic {
+        return Ok(());
+    }
+    let command = direction.as_str();
+    Err(CliError::input(format!(
+        "{} holds Alembic revisions (Python upgrade()/downgrade() functions), which mergepoint cannot run; nothing was done and no database was contacted",
+        ws.project.root.display()
+    ))
+    .with_hint(format!(
+        "run them with Alembic: 'alembic {command} TARGET' (or 'alembic {command} TARGET --sql' for a script)"
+    ))
+    .with_hint("or convert them to native YAML revisions with 'mergepoint import-alembic'")
+    .with_hint("graph commands, 'mergepoint current' and 'mergepoint stamp' work on Alembic projects"))
+}
+
+/// A planning error, with the hints that fit upgrade / downgrade.
+fn plan_error(e: ResolveError, direction: Direction) -> CliError {
+    let several = matches!(e, ResolveError::MultipleHeads { .. });
+    let err = CliError::from(e);
+    if several && direction == Direction::Upgrade {
+        err.with_hint("to apply every head instead, run 'mergepoint upgrade heads'")
+    } else {
+        err
+    }
+}

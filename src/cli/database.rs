@@ -1,0 +1,226 @@
+/*!
+What the database commands share, below them: the options every one takes
+([`DbArgs`]), where the URL and the run options come from, the connection
+(also opened in the background while revisions load), the one source of
+revision SQL for online and offline runs ([`WorkspaceSql`]), and the JSON
+lines `upgrade`, `downgrade` and `stamp` print.
+
+The database URL comes from `--database-url`, then `DATABASE_URL`, then
+`mergepoint.yaml`; it is only ever shown masked.
+
+The calls into [`crate::db`] that take revision SQL go through
+[`run_plan`], [`check_drift`] and [`repair`] here, and nowhere else.
+*/
+
+use super::error::{CliError, CliResult};
+use super::workspace::Workspace;
+use crate::db::{
+    self, Database, DbError, DriftReport, RunObserver, RunOptions, RunOutcome, StepText,
+};
+use crate::db::{StepSql, VersionTable};
+use crate::graph::{Direction, RevisionGraph};
+use crate::script::{Body, Project};
+use clap::Args;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// Options every database command shares.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL [default: $DATABASE_URL, then database_url in mergepoint.yaml].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Seconds to wait for the migration lock before giving up (exit 4)
+    /// [default: lock_timeout_secs in mergepoint.yaml, else 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+    /// Name of the version table [default: version_table in
+    /// mergepoint.yaml, else alembic_version].
+    #[arg(long, value_name = "NAME")]
+    pub version_table: Option<String>,
+    /// Schema of the version table and of mergepoint_history [default:
+    /// version_table_schema in mergepoint.yaml, else the first schema on
+    /// the search path].
+    #[arg(long, value_name = "SCHEMA")]
+    pub version_table_schema: Option<String>,
+}
+
+/// The version table and lock timeout: the command line, else the
+/// project's config, else the defaults.
+pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
+    let cfg = &ws.project.config;
+    let table = VersionTable::new(
+        args.version_table
+            .as_deref()
+            .or(cfg.version_table.as_deref())
+            .unwrap_or("alembic_version"),
+        args.version_table_schema
+            .as_deref()
+            .or(cfg.version_table_schema.as_deref()),
+    )?;
+    let secs = args.lock_timeout.or(cfg.lock_timeout_secs).unwrap_or(60);
+    Ok(RunOptions {
+        table,
+        lock_timeout: Duration::from_secs(secs),
+        ..RunOptions::default()
+    })
+}
+
+/// Connects to the database the options name.
+pub fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
+    Ok(Database::connect(&database_url(&ws.project, args)?)?)
+}
+
+/// `--database-url`, else `DATABASE_URL`, else the project's `database_url`.
+fn database_url(project: &Project, args: &DbArgs) -> CliResult<String> {
+    project
+        .config
+        .database_url(args.database_url.as_deref())
+        .ok_or_else(|| {
+            CliError::input("no database URL").with_hint(
+                "pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml",
+            )
+        })
+}
+
+/// A connection opened in the background while the revisions load:
+/// connecting costs about as much as loading 1,000 files, so a read-only
+/// command does both at once. Errors are reported in the usual order (the
+/// revision files' first, then the URL's, then the connection's).
+pub struct PendingConnection(CliResult<std::thread::JoinHandle<Result<Database, DbError>>>);
+
+impl PendingConnection {
+    pub fn start(project: &Project, args: &DbArgs) -> PendingConnection {
+        let url = database_url(project, args);
+        PendingConnection(url.map(|url| std::thread::spawn(move || Database::connect(&url))))
+    }
+
+    pub fn finish(self) -> CliResult<Database> {
+        match self.0?.join() {
+            Ok(connected) => Ok(connected?),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// The SQL of each native revision, read from the loaded files in place;
+/// Alembic revisions have none. The one SQL source of online runs, offline
+/// scripts and the drift check.
+pub struct WorkspaceSql<'a>(pub &'a Workspace);
+
+impl StepSql for WorkspaceSql<'_> {
+    fn step_sql(&self, revision: &str, direction: Direction) -> Option<(Cow<'_, str>, bool)> {
+        let ix = self.0.graph.find(revision)?;
+        let Body::Native(body) = &self.0.bodies[ix] else {
+            return None;
+        };
+        let text = match direction {
+            Direction::Upgrade => &body.upgrade,
+            Direction::Downgrade => &body.downgrade,
+        };
+        Some((Cow::Borrowed(text), body.transactional))
+    }
+
+    fn step_text(&self, revision: &str, direction: Direction) -> Option<StepText<'_>> {
+        let (sql, transactional) = self.step_sql(revision, direction)?;
+        let (reverse, _) = self.step_sql(revision, direction.reverse())?;
+        Some(StepText {
+            sql,
+            reverse: Some(reverse),
+            transactional,
+        })
+    }
+}
+
+/// Moves the database to `target` in `direction` under the migration lock
+/// ([`db::run`]), telling `observer` about each step.
+pub fn run_plan(
+    database: &mut Database,
+    sql: &WorkspaceSql,
+    direction: Direction,
+    target: &str,
+    opts: &RunOptions,
+    observer: impl RunObserver,
+) -> Result<RunOutcome, DbError> {
+    let plan_for = |g: &RevisionGraph, rows: &[String]| match direction {
+        Direction::Upgrade => g.plan_upgrade(rows, target),
+        Direction::Downgrade => g.plan_downgrade(rows, target),
+    };
+    db::run(database, &sql.0.graph, sql, opts, plan_for, observer)
+}
+
+/// [`db::check_drift`]: what the database holds against the files.
+pub fn check_drift(
+    database: &mut Database,
+    sql: &WorkspaceSql,
+    opts: &RunOptions,
+) -> Result<DriftReport, DbError> {
+    db::check_drift(database.client(), &sql.0.graph, sql, &opts.table)
+}
+
+/// [`db::repair`]: runs the repair SQL of a fresh drift report.
+pub fn repair(
+    database: &mut Database,
+    sql: &WorkspaceSql,
+    opts: &RunOptions,
+) -> Result<DriftReport, DbError> {
+    db::repair(database, &sql.0.graph, sql, opts)
+}
+
+/// The message of revision `id` (empty for `base` or an unknown id).
+pub fn message<'g>(g: &'g RevisionGraph, id: &str) -> &'g str {
+    g.find(id)
+        .map(|ix| g.rev(ix).message.as_str())
+        .unwrap_or("")
+}
+
+/// One line of `upgrade/downgrade/stamp --json`: a step that ran.
+#[derive(Debug, Serialize)]
+pub struct StepEvent<'a> {
+    /// Always `"step"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub revision: &'a str,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub direction: &'a str,
+    /// Alembic's log line: parents -> revision on upgrade, revision ->
+    /// parents on downgrade; version-table rows before -> after on stamp.
+    pub from: &'a [String],
+    pub to: &'a [String],
+    /// The revision's whole message.
+    pub message: &'a str,
+    pub duration_ms: f64,
+}
+
+/// The last line of `upgrade/downgrade/stamp --json`, after a success.
+#[derive(Debug, Serialize)]
+pub struct RunSummary<'a> {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub command: &'static str,
+    pub target: &'a str,
+    /// The database URL with any password masked.
+    pub database: &'a str,
+    /// Version-table rows before and after the run.
+    pub before: &'a [String],
+    pub after: &'a [String],
+    /// Steps run (0: nothing to do).
+    pub steps: usize,
+    pub duration_ms: f64,
+}
+
+/// Milliseconds, rounded to the microsecond.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Writes `value` as one JSON line and flushes, so a reader sees each step
+/// as it happens.
+pub fn json_line<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)?;
+    out.flush()
+}
