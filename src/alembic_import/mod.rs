@@ -15,7 +15,7 @@
 //!   the graph with ours; [`convert()`] turns both into native revisions
 //!   ([`Converted`]), with a failing `-- TODO` body where Alembic could not
 //!   produce offline SQL.
-//! - [`output`]: [`check_out_dir`], [`write`] and [`verify`] write the
+//! - [`output`]: [`check_out_dir`], [`write()`] and [`verify`] write the
 //!   native project (never overwriting a file) and check that it reads back
 //!   as the same graph.
 

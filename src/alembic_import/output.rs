@@ -1,5 +1,5 @@
 //! Writing the converted revisions as a native project and reading them
-//! back: [`check_out_dir`] before anything is written, [`write`], then
+//! back: [`check_out_dir`] before anything is written, [`write()`], then
 //! [`verify`] that the result is the same graph.
 
 use super::convert::Converted;
