@@ -387,3 +387,48 @@ fn multi_line_messages_print_their_first_line_on_one_line() {
         "add orders\n\nSecond paragraph: why.\n"
     );
 }
+
+/// MERGEPOINT_TIMINGS=1 prints one `timing: <phase> <ms> ms` line per
+/// phase on stderr (scripts/bench reads them), the cache's report, and
+/// nothing at all without the variable.
+#[test]
+fn timings_print_one_line_per_phase() {
+    let env = TestEnv::native(&graphs::linear());
+    let quiet = env.run(&["heads"]);
+    assert_eq!(quiet.stderr, "", "{}", quiet.transcript());
+    for (args, phases) in [
+        (
+            &["heads"][..],
+            &["load", "graph", "command", "output", "teardown"][..],
+        ),
+        (
+            &["upgrade", "head", "--sql"],
+            &["load", "graph", "plan", "render", "command", "output"],
+        ),
+        (&["check"], &["load", "graph", "command"]),
+    ] {
+        let run = env.run_with_env(args, &[("MERGEPOINT_TIMINGS", "1")]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_eq!(run.stdout, env.run(args).stdout);
+        let mut seen = Vec::new();
+        for line in run.stderr.lines() {
+            let rest = line.strip_prefix("timing: ").expect(line);
+            let (phase, value) = rest.split_once(' ').unwrap();
+            if phase == "cache" {
+                continue;
+            }
+            let ms = value.trim().strip_suffix(" ms").expect(line);
+            assert!(ms.parse::<f64>().is_ok_and(|v| v >= 0.0), "{line}");
+            seen.push(phase.to_string());
+        }
+        for p in phases {
+            assert!(seen.iter().any(|s| s == p), "no {p} in {}", run.stderr);
+        }
+        assert_eq!(
+            run.stderr.matches("timing: cache").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -8,16 +8,19 @@ lines `upgrade`, `downgrade` and `stamp` print.
 The database URL comes from `--database-url`, then `DATABASE_URL`, then
 `mergepoint.yaml`; it is only ever shown masked.
 
-The calls into [`crate::db`] that take revision SQL go through
-[`run_plan`], [`check_drift`] and [`repair`] here, and nowhere else.
+Every database operation the commands run through [`crate::db`] is a
+function here ([`connect`], [`version_rows`], [`run_plan`], [`stamp`],
+[`audit_history`], [`check_drift`], [`repair`], [`offline_script`]), so a
+change of the database layer's API is made in this one file. (The commands
+still use its plain types and helpers: `RunOptions`, `StampOutcome`,
+`quote_literal`.)
 */
 
 use super::error::{CliError, CliResult};
 use super::workspace::Workspace;
-use crate::db::{
-    self, Database, DbError, DriftReport, RunObserver, RunOptions, RunOutcome, StepText,
-};
-use crate::db::{StepSql, VersionTable};
+use crate::db::{self, Database, DbError, DriftReport, HistoryEntry, RunObserver, RunOptions};
+use crate::db::{RunOutcome, StampOutcome, StepSql, StepText, VersionTable};
+use crate::graph::Plan;
 use crate::graph::{Direction, RevisionGraph};
 use crate::script::{Body, Project};
 use clap::Args;
@@ -148,6 +151,43 @@ pub fn run_plan(
         Direction::Downgrade => g.plan_downgrade(rows, target),
     };
     db::run(database, &sql.0.graph, sql, opts, plan_for, observer)
+}
+
+/// The version-table rows ([`db::current`]), sorted.
+pub fn version_rows(database: &mut Database, opts: &RunOptions) -> Result<Vec<String>, DbError> {
+    db::current(database.client(), &opts.table)
+}
+
+/// Sets the version table to `targets` under the migration lock
+/// ([`db::stamp`]).
+pub fn stamp(
+    database: &mut Database,
+    g: &RevisionGraph,
+    opts: &RunOptions,
+    purge: bool,
+    targets: Vec<String>,
+) -> Result<StampOutcome, DbError> {
+    db::stamp(database, g, opts, purge, |_| Ok(targets))
+}
+
+/// The audit history, oldest first, the newest `limit` entries
+/// ([`db::history`]).
+pub fn audit_history(
+    database: &mut Database,
+    opts: &RunOptions,
+    limit: Option<i64>,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    db::history(database.client(), &opts.table, limit)
+}
+
+/// The offline script of `plan` with the SQL of `sql`, checked and ready
+/// to write ([`db::OfflineScript`]).
+pub fn offline_script<'a, S: StepSql>(
+    plan: &'a Plan,
+    sql: &'a S,
+    opts: &'a RunOptions,
+) -> CliResult<db::OfflineScript<'a, S>> {
+    Ok(db::OfflineScript::new(plan, sql, &opts.table)?)
 }
 
 /// [`db::check_drift`]: what the database holds against the files.

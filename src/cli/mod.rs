@@ -3,7 +3,14 @@ The command line: clap definitions, one module per command, text and JSON
 output.
 
 [`Cli`] is the parsed command line and [`Command`] the one dispatch enum;
-each variant's arguments and `run` function live in `commands/<name>.rs`.
+each variant's arguments and `run` function live in `commands/<name>.rs`
+(`upgrade` and `downgrade` share `commands/migrate/`). Below the commands:
+[`workspace`] loads the project (the one loader every command uses),
+[`database`] holds what the database commands share, [`view`] what the
+read commands print about a revision, [`error`] the error type and how
+library errors map to exit codes and hints, [`timings`] the
+`MERGEPOINT_TIMINGS` report.
+
 Commands write to the writers handed to them (never to the process's
 stdout directly), return a [`CliError`] on failure, and leave exit codes
 and the `error:` line to `main`.

@@ -12,6 +12,7 @@ mod ident;
 mod order;
 pub mod plan;
 mod revision;
+mod target;
 
 pub use error::{GraphErrors, GraphProblem, LookedUp, ResolveError};
 pub use ident::{parse_ident, Ident};

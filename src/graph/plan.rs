@@ -6,7 +6,7 @@
 //! does. Where Alembic warns and guesses (a relative downgrade from several
 //! heads), we refuse and list the candidates instead.
 
-use super::ident::{parse_downgrade_target, parse_upgrade_target, DowngradeTarget};
+use super::target::{parse_downgrade_target, parse_upgrade_target, DowngradeTarget};
 use super::{Ix, LookedUp, ResolveError, RevisionGraph};
 use serde::Serialize;
 

@@ -1,10 +1,9 @@
 //! `mergepoint current`: the revisions the database has applied, and
 //! (`--check-heads`) whether they are exactly the graph's heads.
 
-use crate::cli::database::{run_options, DbArgs, PendingConnection};
+use crate::cli::database::{run_options, version_rows, DbArgs, PendingConnection};
 use crate::cli::view::{EntryOpts, LineOpts, RevisionView};
 use crate::cli::{workspace, CliError, CliResult, Ctx};
-use crate::db;
 use crate::graph::RevisionGraph;
 use clap::Args;
 use serde::Serialize;
@@ -158,7 +157,7 @@ pub fn run(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
     let ws = workspace::survey(project).into_workspace()?;
     let opts = run_options(&ws, &args.db)?;
     let mut database = connecting.finish()?;
-    let rows = db::current(database.client(), &opts.table)?;
+    let rows = version_rows(&mut database, &opts)?;
     let g = &ws.graph;
     let known: Vec<usize> = rows.iter().filter_map(|r| g.find(r)).collect();
     let heads = graph_head_rows(g)?;

@@ -1,9 +1,8 @@
 //! `mergepoint log`: the audit history, every step ever run against the
 //! database.
 
-use crate::cli::database::{connect, run_options, DbArgs};
+use crate::cli::database::{audit_history, connect, run_options, DbArgs};
 use crate::cli::{CliResult, Ctx};
-use crate::db;
 use clap::Args;
 
 pub const AFTER_HELP: &str = "\
@@ -31,7 +30,7 @@ pub fn run(ctx: &mut Ctx, args: LogArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let opts = run_options(&ws, &args.db)?;
     let mut database = connect(&ws, &args.db)?;
-    let entries = db::history(database.client(), &opts.table, args.limit)?;
+    let entries = audit_history(&mut database, &opts, args.limit)?;
     if args.json {
         return ctx.json(&entries);
     }

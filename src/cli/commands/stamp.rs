@@ -1,10 +1,10 @@
 //! `mergepoint stamp`: set the version table to a revision without running
 //! any migration.
 
-use crate::cli::database::{connect, json_line, message, ms, run_options, DbArgs};
+use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
 use crate::cli::database::{RunSummary, StepEvent};
 use crate::cli::{CliResult, Ctx};
-use crate::db::{self, StampOutcome};
+use crate::db::StampOutcome;
 use crate::graph::RevisionGraph;
 use clap::Args;
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ pub fn run(ctx: &mut Ctx, args: StampArgs) -> CliResult {
     let opts = run_options(&ws, &args.db)?;
     let mut database = connect(&ws, &args.db)?;
     let started = Instant::now();
-    let outcome = db::stamp(&mut database, g, &opts, args.purge, |_| Ok(targets))?;
+    let outcome = database::stamp(&mut database, g, &opts, args.purge, targets)?;
     let took = started.elapsed();
     if args.json {
         let summary = Summary {

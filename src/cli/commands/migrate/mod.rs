@@ -1,6 +1,6 @@
 //! `mergepoint upgrade` and `mergepoint downgrade`: one command that moves
 //! the database in a [`Direction`], online (under the migration lock, one
-//! line or JSON object per step) or offline (`--sql`, see [`offline`]).
+//! line or JSON object per step) or offline (`--sql`, in `offline.rs`).
 
 mod offline;
 

@@ -3,7 +3,7 @@
 //! Alembic revisions each step's SQL is a placeholder that fails.
 
 use super::{plan_error, MoveArgs};
-use crate::cli::database::{run_options, WorkspaceSql};
+use crate::cli::database::{offline_script, run_options, WorkspaceSql};
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::{self, StepSql};
 use crate::graph::{Direction, Plan, RevisionGraph};
@@ -64,7 +64,7 @@ fn offline_start(g: &RevisionGraph, from: &str) -> CliResult<Vec<String>> {
 fn write_script(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: &Plan) -> CliResult {
     let opts = run_options(ws, &args.db)?;
     if ws.project.format == Format::Alembic {
-        let script = db::OfflineScript::new(plan, &AlembicPlaceholders, &opts.table)?;
+        let script = offline_script(plan, &AlembicPlaceholders, &opts)?;
         eprintln!(
             "note: {} holds Alembic revisions: this script has their steps and version-table statements, but each step's SQL is a placeholder that stops the script; 'alembic upgrade --sql' writes the real SQL",
             ws.project.root.display()
@@ -73,7 +73,7 @@ fn write_script(ctx: &mut Ctx, ws: &Workspace, args: &MoveArgs, plan: &Plan) -> 
         script.write_to(ctx.out)?;
     } else {
         let sql = WorkspaceSql(ws);
-        db::OfflineScript::new(plan, &sql, &opts.table)?.write_to(ctx.out)?;
+        offline_script(plan, &sql, &opts)?.write_to(ctx.out)?;
     }
     Ok(())
 }
