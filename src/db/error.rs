@@ -21,6 +21,17 @@ pub enum DbError {
     /// revisions). Raised before anything is changed (exit code 2).
     #[error("Alembic revisions can't be run by mergepoint: no SQL for {}; nothing was changed", .revisions.join(", "))]
     MissingSql { revisions: Vec<String> },
+    /// A revision's SQL has a backslash outside quotes and comments: psql
+    /// would run it as a meta-command (`\! cmd` runs a shell command), so
+    /// no offline script is written (exit code 2). Online, the server
+    /// rejects it as a syntax error.
+    #[error("revision {revision}: line {line} of its {direction} SQL is a psql meta-command ({text}); psql would run it instead of sending it to the server (which rejects a backslash outside quotes online too), so no script was written; remove it, or quote it if it is data")]
+    PsqlCommand {
+        revision: String,
+        direction: &'static str,
+        line: usize,
+        text: String,
+    },
     /// A table or schema name that cannot be used (exit code 2).
     #[error("invalid {what} '{value}': {reason}")]
     InvalidName {
@@ -78,6 +89,7 @@ impl DbError {
             DbError::Connect { .. } | DbError::Query { .. } | DbError::StepFailed { .. } => 3,
             DbError::LockTimeout { .. } => 4,
             DbError::MissingSql { .. }
+            | DbError::PsqlCommand { .. }
             | DbError::InvalidName { .. }
             | DbError::Plan(_)
             | DbError::Usage(_) => 2,

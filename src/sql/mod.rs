@@ -3,6 +3,8 @@
 //! specially. Pure functions; used by the revision loader, the runner and
 //! the offline renderer alike.
 
+mod psql;
 mod split;
 
+pub use psql::{for_psql, PsqlCommand};
 pub use split::{needs_terminator, split_statements};
