@@ -68,8 +68,16 @@ fn ancestors(g: &RevisionGraph, ixs: &[usize]) -> HashSet<String> {
         .collect()
 }
 
+/// Cases per property: 300, or `MERGEPOINT_PROPTEST_CASES` (scripts/soak).
+fn cases() -> u32 {
+    std::env::var("MERGEPOINT_PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn heads_are_exactly_the_childless_revisions(revs in arb_dag()) {

@@ -41,6 +41,17 @@ pub enum DbError {
     /// revisions). Raised before anything is changed.
     #[error("Alembic revisions can't be run by mergepoint: no SQL for {}; nothing was changed", .revisions.join(", "))]
     MissingSql { revisions: Vec<String> },
+    /// A revision's SQL has a backslash outside quotes and comments: psql
+    /// would run it as a meta-command (`\! cmd` runs a shell command), so
+    /// no offline script is written (exit code 2). Online, the server
+    /// rejects it as a syntax error.
+    #[error("revision {revision}: line {line} of its {direction} SQL is a psql meta-command ({text}); psql would run it instead of sending it to the server (which rejects a backslash outside quotes online too), so no script was written; remove it, or quote it if it is data")]
+    PsqlCommand {
+        revision: String,
+        direction: &'static str,
+        line: usize,
+        text: String,
+    },
     /// A table or schema name that cannot be used.
     #[error("invalid {what} '{value}': {reason}")]
     InvalidName {
@@ -289,23 +300,6 @@ impl DbError {
         DbError::Query {
             context: context.into(),
             message: pg_message(e),
-        }
-    }
-
-    /// The process exit code for this error: 3 database, 4 lock, 2 usage or
-    /// input. (Kept for library callers; the CLI maps variants itself.)
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            DbError::Connect { .. }
-            | DbError::Query { .. }
-            | DbError::StepFailed(_)
-            | DbError::BrokenVersionTable { .. } => 3,
-            DbError::LockTimeout { .. } | DbError::LockLost { .. } => 4,
-            DbError::MissingSql { .. }
-            | DbError::InvalidName { .. }
-            | DbError::Plan(_)
-            | DbError::NotOneTransaction { .. }
-            | DbError::TransactionControl { .. } => 2,
         }
     }
 }

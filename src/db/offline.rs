@@ -1,6 +1,12 @@
 //! Offline SQL (`upgrade A:B --sql`): the whole script for a plan, without
-//! a connection, in Alembic's shape, runnable with
-//! `psql -v ON_ERROR_STOP=1`.
+//! a connection, in Alembic's shape, for psql (`psql -X -f script`).
+//!
+//! The script must do what an online run does, so it sends psql exactly
+//! the revisions' SQL: it starts with psql settings that a `~/.psqlrc` or
+//! the command line may have changed ([`PSQL_SETTINGS`]), a colon psql
+//! would read as a variable reference is written `\:`, and a revision with
+//! a psql meta-command (a backslash outside quotes) is refused before
+//! anything is written ([`crate::sql::for_psql`]).
 
 use super::audit::sql_sha256;
 use super::error::DbError;
@@ -8,8 +14,9 @@ use super::names::{push_literal, VersionTable};
 use super::step_sql::{missing_sql, RevisionSql, StepSql, StepText};
 use crate::graph::VersionOp;
 use crate::graph::{Direction, Plan, Step};
-use crate::sql::needs_terminator;
+use crate::sql::{for_psql, needs_terminator};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -25,6 +32,23 @@ pub fn render_offline(
         .expect("writing to memory cannot fail");
     Ok(String::from_utf8(out).expect("the script is built from strings"))
 }
+
+/// The start of every script: psql settings that make psql send each
+/// statement as written, in UTF-8 (the encoding of revision files and of
+/// online runs), in autocommit outside the script's own BEGIN/COMMIT, and
+/// stop at the first error, whatever `~/.psqlrc`, `-v` options or
+/// `PGCLIENTENCODING` say. Without ON_ERROR_STOP, psql would go on after
+/// a failed non-transactional statement and record the revision as applied.
+pub const PSQL_SETTINGS: &str = "\
+-- psql settings: stop at the first error, send every statement as written.
+\\set ON_ERROR_STOP on
+\\set ON_ERROR_ROLLBACK off
+\\set AUTOCOMMIT on
+\\set SINGLELINE off
+\\set SINGLESTEP off
+\\encoding UTF8
+
+";
 
 /// Steps rendered per part: enough to amortise the parallel split, small
 /// enough to keep both cores busy on a few thousand steps.
@@ -45,7 +69,9 @@ const PARTS_PER_BATCH: usize = 8;
 ///   (so `check --database` knows the checksum); non-transactional steps
 ///   with no BEGIN/COMMIT, so psql runs each statement in autocommit.
 ///
-/// The resulting schema and version table are those of the online run.
+/// The script starts with [`PSQL_SETTINGS`]; the revisions' SQL is passed
+/// through [`for_psql`]. The resulting schema and version table are those
+/// of the online run.
 pub struct OfflineScript<'a, S: StepSql> {
     plan: &'a Plan,
     sql: &'a S,
@@ -53,11 +79,25 @@ pub struct OfflineScript<'a, S: StepSql> {
 }
 
 impl<'a, S: StepSql> OfflineScript<'a, S> {
-    /// Refuses ([`DbError::MissingSql`]) if a step has no SQL.
+    /// Refuses if a step has no SQL ([`DbError::MissingSql`]) or has a
+    /// psql meta-command ([`DbError::PsqlCommand`], the first in plan order).
     pub fn new(plan: &'a Plan, sql: &'a S, table: &'a VersionTable) -> Result<Self, DbError> {
         let missing = missing_sql(plan, sql);
         if !missing.is_empty() {
             return Err(DbError::MissingSql { revisions: missing });
+        }
+        let command = plan.steps.par_iter().find_map_first(|step| {
+            let (text, _) = sql.step_sql(&step.revision, step.direction)?;
+            let e = for_psql(&text).err()?;
+            Some(DbError::PsqlCommand {
+                revision: step.revision.clone(),
+                direction: step.direction.as_str(),
+                line: e.line,
+                text: e.text,
+            })
+        });
+        if let Some(e) = command {
+            return Err(e);
         }
         Ok(OfflineScript { plan, sql, table })
     }
@@ -66,7 +106,7 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
     /// at a time, and written in order.
     pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let plan = self.plan;
-        let mut preamble = String::new();
+        let mut preamble = String::from(PSQL_SETTINGS);
         if plan.start_heads.is_empty() && plan.direction == Direction::Upgrade {
             preamble.push_str(&self.table.create_sql());
             preamble.push_str(";\n\n");
@@ -114,7 +154,9 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         if transactional {
             out.push_str("BEGIN;\n\n");
         }
-        let body = text.trim_end();
+        // `new` refused SQL that psql cannot be made to send as written.
+        let body = for_psql(&text).unwrap_or(Cow::Borrowed(&text));
+        let body = body.trim_end();
         if !body.trim().is_empty() {
             out.push_str(body);
             if needs_terminator(body) {

@@ -5,7 +5,9 @@
 //! renderer alike.
 
 mod control;
+mod psql;
 mod split;
 
 pub use control::{transaction_control, ControlStatement};
+pub use psql::{for_psql, PsqlCommand};
 pub use split::{needs_terminator, split_statements};
