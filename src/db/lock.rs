@@ -126,6 +126,25 @@ pub(crate) fn holds(client: &mut impl GenericClient, key: i64) -> Result<bool, S
         .map_err(|e| pg_message(&e))
 }
 
+/// A migration lock a run holds, whatever its kind: the runner asks it,
+/// before each step, whether it is still held.
+pub trait HeldLock {
+    /// Err with what was seen if the lock may no longer be held.
+    fn check(&self) -> Result<(), String>;
+
+    /// True if the lock alone cannot keep another runner from starting a
+    /// step (so the work session must hold the step guard too).
+    fn needs_step_guard(&self) -> bool {
+        true
+    }
+}
+
+impl HeldLock for MigrationLock {
+    fn check(&self) -> Result<(), String> {
+        MigrationLock::check(self)
+    }
+}
+
 /// A held migration lock, watched by its own thread. Released on
 /// [`MigrationLock::release`] or drop, and by the server if the process dies.
 pub struct MigrationLock {

@@ -67,7 +67,9 @@ pub use catalog::resolve_table;
 pub use conn::{connect, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem};
-pub use lock::{guard_key, lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL};
+pub use lock::{
+    guard_key, lock_key, HeldLock, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL,
+};
 pub use mask::mask_url;
 pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
 pub use offline::{render_offline, OfflineScript};

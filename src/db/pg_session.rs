@@ -9,7 +9,7 @@
 use super::audit;
 use super::conn::Database;
 use super::error::{pg_message, DbError};
-use super::lock::{self, MigrationLock};
+use super::lock::{self, HeldLock};
 use super::names::{quote_literal, VersionTable};
 use super::session::{
     AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED,
@@ -26,8 +26,9 @@ pub struct PgSession<'a> {
     client: &'a mut Client,
     /// Schema-qualified (resolved before the run).
     table: VersionTable,
-    lock: &'a MigrationLock,
-    guard: i64,
+    lock: &'a dyn HeldLock,
+    /// The step guard's key, when the lock needs one (see [`super::lock`]).
+    guard: Option<i64>,
     /// The transaction id `begin` saw, to notice a revision ending it.
     xid: Option<String>,
     /// `SET client_connection_check_interval` works (PostgreSQL 14+).
@@ -48,13 +49,18 @@ impl<'a> PgSession<'a> {
     pub fn open(
         db: &'a mut Database,
         table: &VersionTable,
-        lock: &'a MigrationLock,
+        lock: &'a dyn HeldLock,
         started: Instant,
         timeout: Duration,
     ) -> Result<PgSession<'a>, DbError> {
         let client = db.client();
-        let guard = lock::guard_key(table.schema().unwrap_or_default(), table.name());
-        lock::acquire_on(client, guard, table, started, timeout)?;
+        let guard = if lock.needs_step_guard() {
+            let key = lock::guard_key(table.schema().unwrap_or_default(), table.name());
+            lock::acquire_on(client, key, table, started, timeout)?;
+            Some(key)
+        } else {
+            None
+        };
         let version: i32 = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .map_err(|e| DbError::query("reading the server version", &e))?
@@ -71,9 +77,11 @@ impl<'a> PgSession<'a> {
 
     /// Lets go of the step guard.
     pub fn close(self) {
-        let _ = self
-            .client
-            .execute("SELECT pg_advisory_unlock($1)", &[&self.guard]);
+        if let Some(key) = self.guard {
+            let _ = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&key]);
+        }
     }
 
     fn simple(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, SessionError> {
@@ -300,18 +308,22 @@ impl Session for PgSession<'_> {
     }
 
     fn check_lock(&mut self) -> LockState {
-        match lock::holds(self.client, self.guard) {
-            Ok(true) => {}
-            Ok(false) => {
+        match self.guard.map(|key| lock::holds(self.client, key)) {
+            None | Some(Ok(true)) => {}
+            Some(Ok(false)) => {
                 return LockState::GuardLost(
                     "the work session no longer holds the step guard (did a revision run pg_advisory_unlock_all() or DISCARD ALL?)".to_string(),
                 )
             }
-            Err(e) => return LockState::GuardLost(format!("the work session failed: {e}")),
+            Some(Err(e)) => {
+                return LockState::GuardLost(format!("the work session failed: {e}"))
+            }
         }
-        match self.lock.check() {
-            Ok(()) => LockState::Held,
-            Err(reason) => LockState::LockLost(reason),
+        match (self.lock.check(), self.guard) {
+            (Ok(()), _) => LockState::Held,
+            (Err(reason), Some(_)) => LockState::LockLost(reason),
+            // No guard keeps others out: stop at once.
+            (Err(reason), None) => LockState::GuardLost(reason),
         }
     }
 }
