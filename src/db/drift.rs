@@ -203,12 +203,10 @@ fn recorded_checksums(
     Ok(recorded)
 }
 
-fn repair_sql(table: &VersionTable, findings: &[DriftFinding]) -> String {
-    if findings.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("BEGIN;\n");
-    // One accept row per drifted revision, with both current checksums.
+/// One `accept` audit row per drifted revision, with both current
+/// checksums (an unchanged side carries the recorded one over).
+fn accept_sql(table: &VersionTable, findings: &[DriftFinding]) -> String {
+    let mut out = String::new();
     let mut accepted: Vec<(&String, Option<&String>, Option<&String>)> = Vec::new();
     for f in findings {
         if let DriftFinding::ChecksumChanged {
@@ -251,6 +249,15 @@ fn repair_sql(table: &VersionTable, findings: &[DriftFinding]) -> String {
             keep(down, "downgrade_sha256"),
         ));
     }
+    out
+}
+
+fn repair_sql(table: &VersionTable, findings: &[DriftFinding]) -> String {
+    if findings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("BEGIN;\n");
+    out.push_str(&accept_sql(table, findings));
     for f in findings {
         match f {
             DriftFinding::ChecksumChanged { .. } => {}

@@ -573,81 +573,27 @@ fn one_transaction<S: Session>(
 ) -> Result<Vec<Duration>, DbError> {
     let mut durations = Vec::with_capacity(plan.steps.len());
     let first = StepRun::start(&plan.steps[0], &texts[0]);
-    let rolled_back = |session: &mut S, run: &StepRun<'_>, message: String, run_effects| {
-        run.fail(
-            session,
-            message,
-            &[],
-            StepEffects::RolledBack,
-            run_effects,
-            None,
-        )
-    };
     if let Err(e) = session.restore_settings().and_then(|_| session.begin()) {
-        return Err(rolled_back(
+        let message = format!("starting the run's transaction: {}", e.message);
+        return Err(run_failure(
             session,
             &first,
-            format!("starting the run's transaction: {}", e.message),
+            message,
+            StepEffects::RolledBack,
             RunEffects::RunRolledBack,
         ));
     }
     for (step, text) in plan.steps.iter().zip(texts) {
-        let run = StepRun::start(step, text);
         if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
             session.rollback();
             return Err(lock_lost(session, r, &[], Some(step)));
         }
-        let ran = session.execute(&text.sql);
-        match session.transaction_intact() {
-            Ok(true) => {}
-            Ok(false) => {
-                session.rollback();
-                let message = ran
-                    .err()
-                    .map(|e| e.message)
-                    .unwrap_or_else(|| "its SQL ended the run's transaction".to_string());
-                return Err(run.fail(
-                    session,
-                    message,
-                    &[],
-                    StepEffects::TransactionEndedByRevision,
-                    RunEffects::RunTransactionEnded,
-                    None,
-                ));
-            }
-            Err(e) if !e.connection_lost => {
-                return Err(run.fail(
-                    session,
-                    ran.err().unwrap_or(e).message,
-                    &[],
-                    StepEffects::TransactionEndedByRevision,
-                    RunEffects::RunTransactionEnded,
-                    None,
-                ));
-            }
-            Err(e) => {
-                return Err(rolled_back(
-                    session,
-                    &run,
-                    ran.err().unwrap_or(e).message,
-                    RunEffects::RunRolledBack,
-                ))
-            }
-        }
-        if let Err(e) = ran.and_then(|_| bookkeeping(session, &run)) {
-            session.rollback();
-            return Err(rolled_back(
-                session,
-                &run,
-                e.message,
-                RunEffects::RunRolledBack,
-            ));
-        }
+        let run = StepRun::start(step, text);
+        step_in_run_transaction(session, &run, &text.sql)?;
         let took = run.started.elapsed();
         durations.push(took);
         observer.step_done(step, took);
     }
-    let last = StepRun::start(&plan.steps[plan.steps.len() - 1], &texts[texts.len() - 1]);
     if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
         session.rollback();
         return Err(lock_lost(session, r, &[], None));
@@ -658,12 +604,70 @@ fn one_transaction<S: Session>(
         } else {
             RunEffects::RunRolledBack
         };
-        return Err(rolled_back(
+        let last = StepRun::start(&plan.steps[plan.steps.len() - 1], &texts[texts.len() - 1]);
+        let message = format!("committing the run: {}", e.message);
+        return Err(run_failure(
             session,
             &last,
-            format!("committing the run: {}", e.message),
+            message,
+            StepEffects::RolledBack,
             run_effects,
         ));
     }
     Ok(durations)
+}
+
+/// One step inside the run's transaction: its SQL, then its bookkeeping.
+fn step_in_run_transaction<S: Session>(
+    session: &mut S,
+    run: &StepRun<'_>,
+    sql: &str,
+) -> Result<(), DbError> {
+    let ran = session.execute(sql);
+    let (message, effects, run_effects) = match session.transaction_intact() {
+        Ok(true) => match ran.and_then(|_| bookkeeping(session, run)) {
+            Ok(()) => return Ok(()),
+            Err(e) => (
+                e.message,
+                StepEffects::RolledBack,
+                RunEffects::RunRolledBack,
+            ),
+        },
+        Ok(false) => {
+            let message = ran
+                .err()
+                .map(|e| e.message)
+                .unwrap_or_else(|| "its SQL ended the run's transaction".to_string());
+            (
+                message,
+                StepEffects::TransactionEndedByRevision,
+                RunEffects::RunTransactionEnded,
+            )
+        }
+        // The session is gone: the server rolled the run back.
+        Err(e) if e.connection_lost => (
+            ran.err().unwrap_or(e).message,
+            StepEffects::RolledBack,
+            RunEffects::RunRolledBack,
+        ),
+        Err(e) => (
+            ran.err().unwrap_or(e).message,
+            StepEffects::TransactionEndedByRevision,
+            RunEffects::RunTransactionEnded,
+        ),
+    };
+    session.rollback();
+    Err(run_failure(session, run, message, effects, run_effects))
+}
+
+/// A failure of the run transaction: nothing of this run stays applied
+/// (or, for the `RunTransactionEnded` and `RunUnknown` cases, we cannot say).
+fn run_failure(
+    session: &mut impl Session,
+    run: &StepRun<'_>,
+    message: String,
+    effects: StepEffects,
+    run_effects: RunEffects,
+) -> DbError {
+    run.fail(session, message, &[], effects, run_effects, None)
 }
