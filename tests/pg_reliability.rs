@@ -432,3 +432,70 @@ fn check_database_reports_a_changed_downgrade() {
     let again = p.run(&["check", "--database", "--database-url", &db.url]);
     assert!(again.status.success(), "{}", text(&again));
 }
+
+/// The session's own checks, straight against the server: a version-table
+/// change that matches no row stops the batch before COMMIT, and a
+/// transaction ended by the revision is noticed before any bookkeeping.
+#[test]
+fn the_postgres_session_checks_its_bookkeeping_on_the_server() {
+    use mergepoint::db::{
+        AuditRecord, AuditWrite, CommitError, MigrationLock, PgSession, Session, VersionTable,
+    };
+    use mergepoint::graph::VersionOp;
+    let db = TestDb::create();
+    let mut database = db.database();
+    let table = mergepoint::db::resolve_table(database.client(), &VersionTable::default()).unwrap();
+    let lock = MigrationLock::acquire(&database, &table, Duration::from_secs(5)).unwrap();
+    let mut s = PgSession::open(
+        &mut database,
+        &table,
+        &lock,
+        Instant::now(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    s.ensure_tables().unwrap();
+    let record = AuditRecord {
+        revision: R1,
+        direction: "upgrade",
+        sql_sha256: Some("x"),
+        downgrade_sha256: None,
+        started_at: std::time::SystemTime::now(),
+        duration_ms: 1.0,
+        success: true,
+        error: None,
+    };
+    // DELETE of a row that is not there: refused, nothing committed.
+    s.begin().unwrap();
+    let missing = [VersionOp::Delete {
+        version: R2.to_string(),
+    }];
+    let e = s
+        .commit_step(&missing, &AuditWrite::Insert(record.clone()), true)
+        .unwrap_err();
+    match e {
+        CommitError::Failed(e) => assert!(
+            e.message.contains("expected to match one row"),
+            "{}",
+            e.message
+        ),
+        other => panic!("{other:?}"),
+    }
+    s.rollback();
+    assert_eq!(count(&db, "SELECT count(*) FROM mergepoint_history"), 0);
+    // A revision's own COMMIT: the bookkeeping does not run at all.
+    s.begin().unwrap();
+    s.execute("CREATE TABLE c1 (x int); COMMIT").unwrap();
+    let insert = [VersionOp::Insert {
+        version: R1.to_string(),
+    }];
+    let e = s
+        .commit_step(&insert, &AuditWrite::Insert(record), true)
+        .unwrap_err();
+    assert_eq!(e, CommitError::TransactionEnded);
+    s.rollback();
+    assert!(db.rows().is_empty());
+    assert_eq!(count(&db, "SELECT count(*) FROM mergepoint_history"), 0);
+    s.close();
+    lock.release();
+}

@@ -118,6 +118,15 @@ pub(crate) fn acquire_on(
     }
 }
 
+/// An SQL expression: this session holds advisory lock `key`.
+pub(crate) fn held_by_me_sql(key: i64) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() \
+         AND granted AND objsubid = 1 AND classid = (({key}::bigint >> 32) & 4294967295)::oid \
+         AND objid = ({key}::bigint & 4294967295)::oid)"
+    )
+}
+
 /// True if this session holds advisory lock `key`.
 pub(crate) fn holds(client: &mut impl GenericClient, key: i64) -> Result<bool, String> {
     client

@@ -13,7 +13,8 @@
 
 use super::error::DbError;
 use super::session::{
-    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED, UNFINISHED,
+    AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
+    INTERRUPTED, UNFINISHED,
 };
 use crate::graph::{Direction, VersionOp};
 
@@ -298,6 +299,37 @@ impl Session for MemorySession {
         }
         state.rows.sort();
         Ok(())
+    }
+
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError> {
+        self.restore_settings()?;
+        self.apply_version_ops(ops)?;
+        match audit {
+            AuditWrite::Insert(r) => self.write_audit(r).map(|_| ()),
+            AuditWrite::Finish(id, r) => self.finish_audit(*id, r),
+        }
+    }
+
+    fn commit_step(
+        &mut self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+        opened: bool,
+    ) -> Result<(), CommitError> {
+        if opened {
+            match self.transaction_intact() {
+                Ok(true) => {}
+                Ok(false) => return Err(CommitError::TransactionEnded),
+                Err(e) => return Err(CommitError::Failed(e)),
+            }
+        } else {
+            self.begin().map_err(CommitError::Failed)?;
+        }
+        if let LockState::GuardLost(r) = self.check_lock() {
+            return Err(CommitError::GuardLost(r));
+        }
+        self.record(ops, audit).map_err(CommitError::Failed)?;
+        self.commit().map_err(CommitError::Failed)
     }
 
     fn clear_versions(&mut self) -> Result<(), SessionError> {

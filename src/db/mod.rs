@@ -76,7 +76,8 @@ pub use offline::{render_offline, OfflineScript};
 pub use pg_session::PgSession;
 pub use runner::{downgrade, run, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome};
 pub use session::{
-    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED, UNFINISHED,
+    AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
+    INTERRUPTED, UNFINISHED,
 };
 pub use stamp::{stamp, stamp_on, stamp_rows, StampOutcome};
 pub use step_sql::{missing_sql, RevisionSql, StepSql, StepText};

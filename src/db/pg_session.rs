@@ -12,7 +12,8 @@ use super::error::{pg_message, DbError};
 use super::lock::{self, HeldLock};
 use super::names::{quote_literal, VersionTable};
 use super::session::{
-    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, INTERRUPTED,
+    AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
+    INTERRUPTED,
 };
 use super::version;
 use crate::graph::VersionOp;
@@ -33,6 +34,8 @@ pub struct PgSession<'a> {
     xid: Option<String>,
     /// `SET client_connection_check_interval` works (PostgreSQL 14+).
     check_interval: bool,
+    /// `restore_settings` was asked for and not yet sent.
+    reset_pending: bool,
 }
 
 fn err(e: &postgres::Error) -> SessionError {
@@ -72,6 +75,7 @@ impl<'a> PgSession<'a> {
             guard,
             xid: None,
             check_interval: version >= 140_000,
+            reset_pending: false,
         })
     }
 
@@ -81,6 +85,15 @@ impl<'a> PgSession<'a> {
             let _ = self
                 .client
                 .execute("SELECT pg_advisory_unlock($1)", &[&key]);
+        }
+    }
+
+    /// The settings reset, if one is pending, as a statement prefix.
+    fn take_reset(&mut self) -> String {
+        if std::mem::take(&mut self.reset_pending) {
+            format!("{};", self.reset_sql())
+        } else {
+            String::new()
         }
     }
 
@@ -96,6 +109,121 @@ impl<'a> PgSession<'a> {
             }
         }
         Ok(None)
+    }
+}
+
+/// Markers of mergepoint's own server-side checks: a check that fails casts
+/// its marker to int, which errors and so skips the rest of the batch.
+const ENDED: &str = "mergepoint-transaction-ended";
+const GUARD_GONE: &str = "mergepoint-guard-gone";
+const ROW_MISSING: &str = "mergepoint-version-op-";
+
+impl PgSession<'_> {
+    /// The version-table changes, each UPDATE and DELETE checked on the
+    /// server to hit exactly one row (else the batch stops there).
+    fn version_ops_sql(&self, ops: &[VersionOp]) -> String {
+        let t = self.table.sql_name();
+        let mut sql = String::new();
+        for (i, op) in ops.iter().enumerate() {
+            let change = match op {
+                VersionOp::Insert { version } => {
+                    let _ = write!(
+                        sql,
+                        "INSERT INTO {t} (version_num) VALUES ({});",
+                        quote_literal(version)
+                    );
+                    continue;
+                }
+                VersionOp::Delete { version } => format!(
+                    "DELETE FROM {t} WHERE version_num = {}",
+                    quote_literal(version)
+                ),
+                VersionOp::Update { from, to } => format!(
+                    "UPDATE {t} SET version_num = {} WHERE version_num = {}",
+                    quote_literal(to),
+                    quote_literal(from)
+                ),
+            };
+            let _ = write!(
+                sql,
+                "WITH c AS ({change} RETURNING 1) SELECT (CASE WHEN (SELECT count(*) FROM c) = 1 THEN '0' ELSE '{ROW_MISSING}{i}' END)::int;"
+            );
+        }
+        sql
+    }
+
+    /// Settings restored, the version-table change, the audit row.
+    fn record_sql(&self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> String {
+        let mut sql = self.reset_sql();
+        sql.push(';');
+        sql.push_str(&self.version_ops_sql(ops));
+        match audit {
+            AuditWrite::Insert(r) => sql.push_str(&self.insert_audit_sql(r, false)),
+            AuditWrite::Finish(id, r) => sql.push_str(&self.finish_audit_sql(*id, r)),
+        }
+        sql.push(';');
+        sql
+    }
+
+    fn reset_sql(&self) -> String {
+        let mut sql = String::from("RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
+        if self.check_interval {
+            // Lets the server notice within a second that this process died
+            // mid-statement, and abort instead of finishing it.
+            sql.push_str("; SET client_connection_check_interval = 1000");
+        }
+        sql
+    }
+
+    fn insert_audit_sql(&self, r: &AuditRecord<'_>, returning: bool) -> String {
+        format!(
+            "INSERT INTO {} (revision, direction, sql_sha256, downgrade_sha256, started_at, duration_ms, \
+             db_user, client_host, success, error) VALUES ({}, {}, {}, {}, {}, {}, current_user, \
+             coalesce(inet_client_addr()::text, 'local'), {}, {}){}",
+            self.table.history_sql_name(),
+            quote_literal(r.revision),
+            quote_literal(r.direction),
+            opt_literal(r.sql_sha256),
+            opt_literal(r.downgrade_sha256),
+            timestamp_literal(r.started_at),
+            number_literal(r.duration_ms),
+            r.success,
+            opt_literal(r.error),
+            if returning { " RETURNING id" } else { "" },
+        )
+    }
+
+    fn finish_audit_sql(&self, id: i64, r: &AuditRecord<'_>) -> String {
+        format!(
+            "UPDATE {} SET duration_ms = {}, success = {}, error = {} WHERE id = {id}",
+            self.table.history_sql_name(),
+            number_literal(r.duration_ms),
+            r.success,
+            opt_literal(r.error),
+        )
+    }
+
+    /// A version-table check's marker turned back into words.
+    fn explain(&self, e: SessionError, ops: &[VersionOp]) -> SessionError {
+        let table = self.table.display_name();
+        let Some(at) = e.message.find(ROW_MISSING) else {
+            return e;
+        };
+        let digits: String = e.message[at + ROW_MISSING.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let what = match digits.parse::<usize>().ok().and_then(|i| ops.get(i)) {
+            Some(VersionOp::Delete { version }) => format!("deleting '{version}'"),
+            Some(VersionOp::Update { from, to }) => format!("updating '{from}' to '{to}'"),
+            _ => "a change".to_string(),
+        };
+        SessionError {
+            message: format!(
+                "{what} in {table} was expected to match one row and did not (the version table changed underneath this run)"
+            ),
+            ..e
+        }
     }
 }
 
@@ -154,18 +282,15 @@ impl Session for PgSession<'_> {
     }
 
     fn restore_settings(&mut self) -> Result<(), SessionError> {
-        let mut sql = String::from("RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
-        if self.check_interval {
-            // Lets the server notice within a second that this process died
-            // mid-statement, and abort instead of finishing it.
-            sql.push_str("; SET client_connection_check_interval = 1000");
-        }
-        self.simple(&sql).map(|_| ())
+        // Sent with the next statement of mergepoint's own (see `begin`,
+        // `write_audit`), saving a round trip per step.
+        self.reset_pending = true;
+        Ok(())
     }
 
     fn begin(&mut self) -> Result<(), SessionError> {
-        self.simple("BEGIN")?;
-        self.xid = self.scalar("SELECT txid_current()::text")?;
+        let sql = format!("{}BEGIN; SELECT txid_current()::text", self.take_reset());
+        self.xid = self.scalar(&sql)?;
         Ok(())
     }
 
@@ -217,6 +342,10 @@ impl Session for PgSession<'_> {
     }
 
     fn execute(&mut self, sql: &str) -> Result<(), SessionError> {
+        let reset = self.take_reset();
+        if !reset.is_empty() {
+            self.simple(&reset)?;
+        }
         self.client.batch_execute(sql).map_err(|e| err(&e))
     }
 
@@ -224,51 +353,64 @@ impl Session for PgSession<'_> {
         if ops.is_empty() {
             return Ok(());
         }
-        let t = self.table.sql_name();
+        let sql = self.version_ops_sql(ops);
+        self.simple(&sql)
+            .map(|_| ())
+            .map_err(|e| self.explain(e, ops))
+    }
+
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError> {
+        self.reset_pending = false;
+        let sql = self.record_sql(ops, audit);
+        self.simple(&sql)
+            .map(|_| ())
+            .map_err(|e| self.explain(e, ops))
+    }
+
+    fn commit_step(
+        &mut self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+        opened: bool,
+    ) -> Result<(), CommitError> {
+        self.reset_pending = false;
         let mut sql = String::new();
-        for op in ops {
-            // Writing into a String cannot fail.
-            let _ = match op {
-                VersionOp::Insert { version } => write!(
-                    sql,
-                    "INSERT INTO {t} (version_num) VALUES ({});",
-                    quote_literal(version)
-                ),
-                VersionOp::Delete { version } => write!(
-                    sql,
-                    "DELETE FROM {t} WHERE version_num = {};",
-                    quote_literal(version)
-                ),
-                VersionOp::Update { from, to } => write!(
-                    sql,
-                    "UPDATE {t} SET version_num = {} WHERE version_num = {};",
-                    quote_literal(to),
-                    quote_literal(from)
-                ),
-            };
+        if opened {
+            // A revision that ended the transaction leaves this check (and
+            // so the whole batch) in a fresh transaction with no id.
+            let xid = self.xid.take().unwrap_or_default();
+            let _ = write!(
+                sql,
+                "SELECT (CASE WHEN txid_current_if_assigned()::text IS DISTINCT FROM {} THEN '{ENDED}' ELSE '0' END)::int;",
+                quote_literal(&xid)
+            );
+        } else {
+            sql.push_str("BEGIN;");
         }
-        let table = self.table.display_name();
-        let messages = self.simple(&sql).map_err(|e| SessionError {
-            message: format!("changing {table}: {}", e.message),
-            ..e
-        })?;
-        let counts = messages.iter().filter_map(|m| match m {
-            SimpleQueryMessage::CommandComplete(n) => Some(*n),
-            _ => None,
-        });
-        for (op, n) in ops.iter().zip(counts) {
-            let what = match op {
-                VersionOp::Insert { .. } => continue,
-                VersionOp::Delete { version } => format!("deleting '{version}'"),
-                VersionOp::Update { from, to } => format!("updating '{from}' to '{to}'"),
-            };
-            if n != 1 {
-                return Err(SessionError::new(format!(
-                    "{what} in {table} was expected to match one row; {n} found (the version table changed underneath this run)"
-                )));
+        if let Some(key) = self.guard {
+            let _ = write!(
+                sql,
+                "SELECT (CASE WHEN NOT {} THEN '{GUARD_GONE}' ELSE '0' END)::int;",
+                lock::held_by_me_sql(key)
+            );
+        }
+        sql.push_str(&self.record_sql(ops, audit));
+        sql.push_str("COMMIT");
+        match self.client.simple_query(&sql) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let message = pg_message(&e);
+                if message.contains(ENDED) {
+                    Err(CommitError::TransactionEnded)
+                } else if message.contains(GUARD_GONE) {
+                    Err(CommitError::GuardLost(
+                        "the work session no longer holds the step guard".to_string(),
+                    ))
+                } else {
+                    Err(CommitError::Failed(self.explain(err(&e), ops)))
+                }
             }
         }
-        Ok(())
     }
 
     fn clear_versions(&mut self) -> Result<(), SessionError> {
@@ -277,33 +419,14 @@ impl Session for PgSession<'_> {
     }
 
     fn write_audit(&mut self, r: &AuditRecord<'_>) -> Result<i64, SessionError> {
-        let sql = format!(
-            "INSERT INTO {} (revision, direction, sql_sha256, downgrade_sha256, started_at, duration_ms, \
-             db_user, client_host, success, error) VALUES ({}, {}, {}, {}, {}, {}, current_user, \
-             coalesce(inet_client_addr()::text, 'local'), {}, {}) RETURNING id",
-            self.table.history_sql_name(),
-            quote_literal(r.revision),
-            quote_literal(r.direction),
-            opt_literal(r.sql_sha256),
-            opt_literal(r.downgrade_sha256),
-            timestamp_literal(r.started_at),
-            number_literal(r.duration_ms),
-            r.success,
-            opt_literal(r.error),
-        );
+        let sql = format!("{}{}", self.take_reset(), self.insert_audit_sql(r, true));
         let id = self.scalar(&sql)?;
         id.and_then(|s| s.parse().ok())
             .ok_or_else(|| SessionError::new("the audit row's id was not returned"))
     }
 
     fn finish_audit(&mut self, id: i64, r: &AuditRecord<'_>) -> Result<(), SessionError> {
-        let sql = format!(
-            "UPDATE {} SET duration_ms = {}, success = {}, error = {} WHERE id = {id}",
-            self.table.history_sql_name(),
-            number_literal(r.duration_ms),
-            r.success,
-            opt_literal(r.error),
-        );
+        let sql = format!("{}{}", self.take_reset(), self.finish_audit_sql(id, r));
         self.simple(&sql).map(|_| ())
     }
 

@@ -23,7 +23,8 @@ use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::pg_session::PgSession;
 use super::session::{
-    AuditRecord, InterruptedAttempt, LockState, Session, SessionError, UNFINISHED,
+    AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
+    UNFINISHED,
 };
 use super::step_sql::{missing_sql, StepSql, StepText};
 use super::version::validate_rows;
@@ -429,36 +430,28 @@ fn transactional_step<S: Session>(
         session.rollback();
         return fail(session, e.message, StepEffects::RolledBack);
     }
-    if let Err(e) = bookkeeping(session, run) {
-        session.rollback();
-        return fail(session, e.message, StepEffects::RolledBack);
-    }
-    match session.check_lock() {
-        LockState::Held => {}
-        // The guard still keeps others out: committing is safe; the run
-        // stops before the next step.
-        LockState::LockLost(_) => {}
-        LockState::GuardLost(r) => {
+    let ops = &run.step.version_ops;
+    match session.commit_step(ops, &AuditWrite::Insert(run.record(true, None)), true) {
+        Ok(()) => Ok(()),
+        Err(CommitError::TransactionEnded) => {
             session.rollback();
-            return Err(lock_lost(session, r, applied, Some(run.step)));
+            let message = "its SQL ended mergepoint's transaction".to_string();
+            fail(session, message, StepEffects::TransactionEndedByRevision)
+        }
+        Err(CommitError::GuardLost(r)) => {
+            session.rollback();
+            Err(lock_lost(session, r, applied, Some(run.step)))
+        }
+        Err(CommitError::Failed(e)) => {
+            session.rollback();
+            let effects = if e.connection_lost {
+                StepEffects::Unknown
+            } else {
+                StepEffects::RolledBack
+            };
+            fail(session, e.message, effects)
         }
     }
-    if let Err(e) = session.commit() {
-        let effects = if e.connection_lost {
-            StepEffects::Unknown
-        } else {
-            StepEffects::RolledBack
-        };
-        return fail(session, format!("committing: {}", e.message), effects);
-    }
-    Ok(())
-}
-
-/// Settings restored, then the version-table change and the success row.
-fn bookkeeping(session: &mut impl Session, run: &StepRun<'_>) -> Result<(), SessionError> {
-    session.restore_settings()?;
-    session.apply_version_ops(&run.step.version_ops)?;
-    session.write_audit(&run.record(true, None)).map(|_| ())
 }
 
 /// A lost connection leaves the outcome unknown to us; the server rolls
@@ -503,38 +496,7 @@ fn non_transactional_step<S: Session>(
             Some(audit_id),
         ))
     };
-    let statements = split_statements(sql);
-    let total = statements.len();
-    for (i, statement) in statements.iter().enumerate() {
-        if i > 0 {
-            if let LockState::GuardLost(r) = session.check_lock() {
-                let message = format!(
-                    "stopped after statement {i} of {total}: the migration lock was lost ({r})"
-                );
-                let _ = fail(
-                    session,
-                    message,
-                    StepEffects::PartlyCommitted {
-                        committed: i,
-                        total,
-                    },
-                );
-                return Err(lock_lost(session, r, applied, Some(run.step)));
-            }
-        }
-        if let Err(e) = session.execute(statement) {
-            let message = format!("statement {} of {total}: {}", i + 1, e.message);
-            session.rollback();
-            return fail(
-                session,
-                message,
-                StepEffects::PartlyCommitted {
-                    committed: i,
-                    total,
-                },
-            );
-        }
-    }
+    let total = run_statements(session, run, sql, applied, audit_id)?;
     match session.in_transaction_block() {
         Ok(false) => {}
         Ok(true) => {
@@ -547,21 +509,69 @@ fn non_transactional_step<S: Session>(
         }
         Err(e) => return fail(session, e.message, StepEffects::CommittedNotRecorded),
     }
-    let recorded = session.begin().and_then(|_| {
-        session.restore_settings()?;
-        session.apply_version_ops(&run.step.version_ops)?;
-        session.finish_audit(audit_id, &run.record(true, None))?;
-        session.commit()
-    });
-    if let Err(e) = recorded {
-        session.rollback();
-        return fail(
-            session,
-            format!("recording it: {}", e.message),
-            StepEffects::CommittedNotRecorded,
-        );
+    let audit = AuditWrite::Finish(audit_id, run.record(true, None));
+    let message = match session.commit_step(&run.step.version_ops, &audit, false) {
+        Ok(()) => return Ok(()),
+        Err(CommitError::Failed(e)) if e.connection_lost => {
+            return fail(session, e.message, StepEffects::Unknown)
+        }
+        Err(CommitError::Failed(e)) => e.message,
+        // Every statement committed, but with the guard gone it is no
+        // longer safe to record; say so rather than guess.
+        Err(CommitError::GuardLost(r)) => format!("the migration lock was lost ({r})"),
+        Err(CommitError::TransactionEnded) => "its transaction was ended".to_string(),
+    };
+    session.rollback();
+    fail(
+        session,
+        format!("recording it: {message}"),
+        StepEffects::CommittedNotRecorded,
+    )
+}
+
+/// The statements of a non-transactional step, one by one in autocommit,
+/// stopping between them if the step guard is lost. Returns how many ran.
+fn run_statements<S: Session>(
+    session: &mut S,
+    run: &StepRun<'_>,
+    sql: &str,
+    applied: &[String],
+    audit_id: i64,
+) -> Result<usize, DbError> {
+    let statements = split_statements(sql);
+    let total = statements.len();
+    let partly = |committed| StepEffects::PartlyCommitted { committed, total };
+    for (i, statement) in statements.iter().enumerate() {
+        if i > 0 {
+            if let LockState::GuardLost(r) = session.check_lock() {
+                let message = format!(
+                    "stopped after statement {i} of {total}: the migration lock was lost ({r})"
+                );
+                let _ = run.fail(
+                    session,
+                    message,
+                    applied,
+                    partly(i),
+                    RunEffects::PerStep,
+                    Some(audit_id),
+                );
+                return Err(lock_lost(session, r, applied, Some(run.step)));
+            }
+        }
+        if let Err(e) = session.execute(statement) {
+            let message = format!("statement {} of {total}: {}", i + 1, e.message);
+            session.rollback();
+            return Err(run.fail(
+                session,
+                message,
+                applied,
+                partly(i),
+                RunEffects::PerStep,
+                Some(audit_id),
+            ));
+        }
     }
-    Ok(())
+    Ok(total)
 }
 
 /// The whole plan in one transaction (`--transaction-per-run`).
@@ -625,7 +635,12 @@ fn step_in_run_transaction<S: Session>(
 ) -> Result<(), DbError> {
     let ran = session.execute(sql);
     let (message, effects, run_effects) = match session.transaction_intact() {
-        Ok(true) => match ran.and_then(|_| bookkeeping(session, run)) {
+        Ok(true) => match ran.and_then(|_| {
+            session.record(
+                &run.step.version_ops,
+                &AuditWrite::Insert(run.record(true, None)),
+            )
+        }) {
             Ok(()) => return Ok(()),
             Err(e) => (
                 e.message,

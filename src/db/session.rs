@@ -49,6 +49,29 @@ pub struct AuditRecord<'a> {
     pub error: Option<&'a str>,
 }
 
+/// How recording a step writes its audit row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditWrite<'a> {
+    /// A new row.
+    Insert(AuditRecord<'a>),
+    /// Rewrites the row written before the step started (non-transactional
+    /// steps).
+    Finish(i64, AuditRecord<'a>),
+}
+
+/// Why [`Session::commit_step`] did not commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitError {
+    /// The transaction [`Session::begin`] opened is gone (the revision's own
+    /// COMMIT or ROLLBACK ended it); none of the bookkeeping ran.
+    TransactionEnded,
+    /// The step guard is no longer held; nothing was committed.
+    GuardLost(String),
+    /// The bookkeeping or the COMMIT failed. Unless the connection was lost
+    /// (then nobody can say), nothing was committed.
+    Failed(SessionError),
+}
+
 /// What the audit row of a non-transactional step says while the step
 /// runs. If the process dies, the row stays like this, and the next run
 /// reports the interrupted attempt before it retries.
@@ -120,6 +143,24 @@ pub trait Session {
     /// Changes the version table, checking that each UPDATE and DELETE
     /// hits exactly one row.
     fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError>;
+
+    /// Records a step inside the open transaction, in one round trip where
+    /// the session can: settings restored, version-table change (each
+    /// UPDATE and DELETE checked to hit one row), audit row.
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError>;
+
+    /// Records a step and commits, in one round trip where the session
+    /// can: with `opened`, first checks that the transaction
+    /// [`Session::begin`] opened is intact; without, opens one; then checks
+    /// the step guard, [`Session::record`]s, and commits. On an error other
+    /// than a lost connection, nothing was committed and a transaction may
+    /// be left to roll back.
+    fn commit_step(
+        &mut self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+        opened: bool,
+    ) -> Result<(), CommitError>;
 
     /// Deletes every version-table row (`stamp --purge` of a table whose
     /// rows repeat, where row-by-row deletes cannot be checked).
