@@ -233,3 +233,108 @@ fn transaction_control_in_a_transactional_revision_is_refused_by_every_command()
     let (code, out, err) = run_in(env.root(), &["check"]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+// ------------------- 10.10: configured locations that do not exist
+
+const GATES: &[&[&str]] = &[
+    &["heads"],
+    &["heads", "--check"],
+    &["check"],
+    &["upgrade", "base:heads", "--sql"],
+];
+
+/// A Flask-Migrate layout: the scripts live in migrations/.
+fn flask_layout(env: &TestEnv) {
+    std::fs::remove_file(env.path("mergepoint.yaml")).unwrap();
+    env.write("migrations/env.py", "# env\n");
+    env.write(
+        "migrations/versions/a1_x.py",
+        "revision = 'a1'\ndown_revision = None\n",
+    );
+}
+
+#[test]
+fn a_missing_script_location_is_an_error_with_a_hint_true_for_the_layout() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    // What following a generic hint would have written.
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/alembic\n",
+    );
+    all_refuse(
+        &env,
+        GATES,
+        "alembic.ini:2: script_location: Path doesn't exist: ",
+    );
+    let (_, _, err) = run_in(env.root(), &["heads"]);
+    assert!(
+        err.contains(&format!("{}", env.root().join("alembic").display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("`script_location = %(here)s/migrations`"),
+        "{err}"
+    );
+
+    // No script_location at all: the hint names the directory that holds
+    // the scripts.
+    env.write("alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("add `script_location = %(here)s/migrations`"),
+        "{err}"
+    );
+    // Flask-Migrate's own alembic.ini, in the script directory itself.
+    env.write("migrations/alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("add `script_location = %(here)s`"), "{err}");
+    // And the hint, followed, works.
+    env.write(
+        "migrations/alembic.ini",
+        "[alembic]\nscript_location = %(here)s\n",
+    );
+    let (code, out, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a1"), "{out}");
+}
+
+#[test]
+fn a_missing_version_location_is_an_error() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\nversion_locations = %(here)s/migrations/versions %(here)s/gone\n",
+    );
+    all_refuse(
+        &env,
+        GATES,
+        "alembic.ini:3: version_locations: Path doesn't exist: ",
+    );
+    // A script directory without versions/ (and no version_locations).
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    );
+    std::fs::remove_dir_all(env.path("migrations/versions")).unwrap();
+    all_refuse(&env, GATES, "has no versions/ directory");
+}
+
+#[test]
+fn a_missing_revisions_directory_in_mergepoint_yaml_is_an_error() {
+    for format in ["native", "alembic"] {
+        let env = TestEnv::new();
+        env.write(
+            "mergepoint.yaml",
+            &format!("format: {format}\nrevisions: nowhere\n"),
+        );
+        all_refuse(
+            &env,
+            GATES,
+            "nowhere: cannot read the revisions directory: Path doesn't exist; create it, or fix `revisions:` in",
+        );
+    }
+}

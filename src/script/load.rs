@@ -120,14 +120,8 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
     let mut seen = std::collections::HashSet::new();
     for (root, dir) in project.revisions_dirs.iter().enumerate() {
         if !dir.exists() {
-            if project.format == Format::Native {
-                problems.push(LoadError::Io {
-                    path: dir.clone(),
-                    action: "read the revisions directory",
-                    message: "it does not exist; create it (mergepoint init does) or fix `revisions:` in mergepoint.yaml".to_string(),
-                });
-            }
-            // Alembic skips version locations that do not exist.
+            // Never an empty project: a CI gate must not pass on nothing.
+            problems.push(missing_dir(project, dir));
             continue;
         }
         let first = listing.files.len();
@@ -143,6 +137,26 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
         }
     }
     listing
+}
+
+/// The error for a configured revisions directory that does not exist,
+/// with the fix for where it was configured.
+fn missing_dir(project: &Project, dir: &Path) -> LoadError {
+    let fix = if project.config.revisions.is_some() {
+        format!(
+            "create it, or fix `revisions:` in {}",
+            project.root.join(crate::config::CONFIG_FILE).display()
+        )
+    } else if project.format == Format::Native {
+        "create it (`mergepoint init` does), or set `revisions:` in mergepoint.yaml".to_string()
+    } else {
+        "create it, or pass --dir pointing at the Alembic versions directory".to_string()
+    };
+    LoadError::Io {
+        path: dir.to_path_buf(),
+        action: "read the revisions directory",
+        message: format!("Path doesn't exist; {fix}"),
+    }
 }
 
 /// The revisions directory a file is below.

@@ -199,6 +199,10 @@ proptest! {
         upgrade in yaml_string(),
         downgrade in yaml_string(),
     ) {
+        // Longer ids and transaction control in a transactional revision
+        // are refused (tested on their own).
+        let id: String = id.chars().take(crate::script::MAX_REVISION_ID_CHARS).collect();
+        prop_assume!(!transactional || (crate::sql::transaction_control(&upgrade).is_none() && crate::sql::transaction_control(&downgrade).is_none()));
         let r = Revision { id, parents, depends_on: deps, branch_labels: labels, message, origin: String::new() };
         let b = NativeBody { created, transactional, upgrade, downgrade };
         let text = render_native(&r, &b);
@@ -902,6 +906,7 @@ fn alembic_version_locations_in_configured_order() {
             "alembic.ini",
             &format!("{INI}version_locations = {locations}\n{sep}"),
         );
+        fs::create_dir(root.join("migrations")).unwrap();
         write(&root.join("v1"), "a.py", &py_file("v1a", "None"));
         write(&root.join("v1"), "b.py", &py_file("v1b", "'v1a'"));
         write(&root.join("v2"), "a.py", &py_file("v2a", "None"));
@@ -921,6 +926,7 @@ fn alembic_ini_errors_name_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let ini = root.join("alembic.ini");
+    fs::create_dir(root.join("x")).unwrap();
     for (text, line, needle) in [
         ("[loggers]\nkeys = root\n", None, "[alembic]"),
         ("[alembic]\nsqlalchemy.url = x\n", None, "script_location"),
@@ -1647,6 +1653,7 @@ fn alembic_ini_file_template_and_slug_length_name_new_files() {
         "alembic.ini",
         &format!("{INI}file_template = %%(year)d_%%(month).2d_%%(day).2d-%%(rev)s_%%(slug)s\ntruncate_slug_length = 10\n"),
     );
+    fs::create_dir_all(root.join("migrations/versions")).unwrap();
     let project = Project::locate(Some(root)).unwrap();
     let new = NewRevision {
         id: "abcdef012345".into(),
