@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+use crate::config::ConfigError;
+
 /// A problem with a revision file, a configuration file or a project
 /// directory. All of these are input errors (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -157,19 +159,33 @@ impl LoadError {
 
     /// A serde_yaml error, with its location when it has one.
     pub(crate) fn yaml(path: &Path, err: &serde_yaml::Error) -> Self {
-        let loc = err.location();
-        let mut message = err.to_string();
-        // serde_yaml appends " at line L column C"; we print the location
-        // as a path prefix instead.
-        if let Some(l) = &loc {
-            let at = format!(" at line {} column {}", l.line(), l.column());
-            message = message.replacen(&at, "", 1);
-        }
+        let (line, column, message) = crate::config::yaml_error_parts(err);
         LoadError::Yaml {
             path: path.to_path_buf(),
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
+            line,
+            column,
             message,
+        }
+    }
+}
+
+impl From<ConfigError> for LoadError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::Io { path, message } => LoadError::Io {
+                path,
+                action: "read",
+                message,
+            },
+            ConfigError::Invalid {
+                path,
+                line,
+                message,
+            } => LoadError::Config {
+                path,
+                line,
+                message,
+            },
         }
     }
 }

@@ -57,28 +57,10 @@ pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
 pub use native::{parse_native, render_native};
 
+pub use crate::config::Format;
 use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
 use crate::graph::Revision;
 pub use load::{load, load_with};
-
-/// The format of a project's revision files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// `<id>_<slug>.yaml` files (see DESIGN.md).
-    Native,
-    /// Alembic `versions/*.py` files, read statically.
-    Alembic,
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Format::Native => "native",
-            Format::Alembic => "alembic",
-        })
-    }
-}
 
 /// A located project: where its revision files are and how to read them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -994,7 +994,9 @@ fn config_errors_name_file_and_line() {
         ("lock_timeout_secs: soon\n", Some(1), "lock_timeout_secs"),
         ("format: [\n", None, ""),
     ] {
-        let e = crate::config::Config::parse(Path::new("proj/mergepoint.yaml"), text).unwrap_err();
+        let e: LoadError = crate::config::Config::parse(Path::new("proj/mergepoint.yaml"), text)
+            .unwrap_err()
+            .into();
         assert!(matches!(e, LoadError::Config { .. }), "{e:?}");
         if line.is_some() {
             assert_eq!(e.line(), line, "{e}");
@@ -1527,7 +1529,9 @@ fn show_error_messages() {
         .unwrap_err(),
         parse_alembic(&p("versions/helpers.py"), "x = 1\n").unwrap_err(),
         parse_alembic(&p("versions/a_x.py"), "revision = 'a'\n").unwrap_err(),
-        crate::config::Config::parse(Path::new("mergepoint.yaml"), "revision: x\n").unwrap_err(),
+        crate::config::Config::parse(Path::new("mergepoint.yaml"), "revision: x\n")
+            .unwrap_err()
+            .into(),
         Project::locate(Some(Path::new("/nonexistent"))).unwrap_err(),
         Project::locate(Some(Path::new("/usr"))).unwrap_err(),
     ];
