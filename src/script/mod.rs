@@ -55,6 +55,8 @@ use serde::{Deserialize, Serialize};
 pub use alembic::{parse_alembic, render_alembic};
 pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
+#[doc(hidden)]
+pub use native::fast_path_agrees;
 pub use native::{parse_native, render_native};
 
 pub use crate::config::Format;

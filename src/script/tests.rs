@@ -1877,3 +1877,23 @@ fn transaction_control_in_a_transactional_revision_is_refused_on_load() {
         "{e}"
     );
 }
+
+/// The one key list: serde reads each key by its name, and only those.
+#[test]
+fn native_keys_are_one_list_for_both_readers() {
+    for k in native::Key::ALL {
+        assert_eq!(serde_yaml::from_str::<native::Key>(k.name()).unwrap(), k);
+        assert_eq!(native::Key::from_name(k.name()), Some(k));
+    }
+    let e = parse_native(&p("x.yaml"), "id: a\nparent: []\n").unwrap_err();
+    let expected: Vec<String> = native::Key::ALL
+        .iter()
+        .map(|k| format!("`{}`", k.name()))
+        .collect();
+    assert!(
+        e.to_string().contains(&expected.join(", ")),
+        "unknown keys list every key: {e}"
+    );
+    let e = parse_native(&p("x.yaml"), "id: a\nid: b\nparents: []\n").unwrap_err();
+    assert!(e.to_string().contains("id"), "{e}");
+}

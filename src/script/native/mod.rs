@@ -2,30 +2,129 @@
 
 use std::path::Path;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::{LoadError, NativeBody};
 use crate::graph::Revision;
 
-#[path = "native_fast.rs"]
-pub(super) mod fast;
+pub(in crate::script) mod fast;
 
-/// The on-disk shape of a native revision. Unknown fields are errors so
-/// that typos (`parent:`, `downgarde:`) are caught.
-#[derive(Deserialize, Debug, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NativeFile {
-    id: Option<String>,
-    parents: Option<Vec<String>>,
-    #[serde(default)]
-    depends_on: Vec<String>,
-    #[serde(default)]
-    branch_labels: Vec<String>,
-    message: Option<String>,
-    created: Option<String>,
-    transactional: Option<bool>,
-    upgrade: Option<String>,
-    downgrade: Option<String>,
+/// The keys of a native revision file, in the order they are written: the
+/// one list both readers (serde_yaml through [`NativeFile`]'s `Deserialize`,
+/// and [`fast::parse`]) go by.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(field_identifier, rename_all = "snake_case")]
+pub(in crate::script) enum Key {
+    Id,
+    Parents,
+    DependsOn,
+    BranchLabels,
+    Message,
+    Created,
+    Transactional,
+    Upgrade,
+    Downgrade,
+}
+
+impl Key {
+    pub(in crate::script) const ALL: [Key; 9] = [
+        Key::Id,
+        Key::Parents,
+        Key::DependsOn,
+        Key::BranchLabels,
+        Key::Message,
+        Key::Created,
+        Key::Transactional,
+        Key::Upgrade,
+        Key::Downgrade,
+    ];
+
+    /// The names, as written in files (and in serde's "expected one of").
+    const NAMES: &'static [&'static str] = &[
+        "id",
+        "parents",
+        "depends_on",
+        "branch_labels",
+        "message",
+        "created",
+        "transactional",
+        "upgrade",
+        "downgrade",
+    ];
+
+    pub(in crate::script) fn name(self) -> &'static str {
+        Key::NAMES[self as usize]
+    }
+
+    pub(in crate::script) fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The on-disk shape of a native revision. Unknown keys are errors so that
+/// typos (`parent:`, `downgarde:`) are caught.
+#[derive(Debug, Default, PartialEq)]
+pub(in crate::script) struct NativeFile {
+    pub(in crate::script) id: Option<String>,
+    pub(in crate::script) parents: Option<Vec<String>>,
+    pub(in crate::script) depends_on: Vec<String>,
+    pub(in crate::script) branch_labels: Vec<String>,
+    pub(in crate::script) message: Option<String>,
+    pub(in crate::script) created: Option<String>,
+    pub(in crate::script) transactional: Option<bool>,
+    pub(in crate::script) upgrade: Option<String>,
+    pub(in crate::script) downgrade: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NativeFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NativeFile, D::Error> {
+        d.deserialize_struct("NativeFile", Key::NAMES, FileVisitor)
+    }
+}
+
+/// Reads a mapping, key by [`Key`]: an unknown key, a repeated key or a
+/// value of the wrong type is serde's error (with serde_yaml's location).
+struct FileVisitor;
+
+impl<'de> Visitor<'de> for FileVisitor {
+    type Value = NativeFile;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a revision: a mapping with id, parents, message, upgrade and downgrade")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NativeFile, A::Error> {
+        let mut f = NativeFile::default();
+        let mut seen = [false; Key::ALL.len()];
+        while let Some(key) = map.next_key::<Key>()? {
+            if std::mem::replace(&mut seen[key as usize], true) {
+                return Err(de::Error::duplicate_field(key.name()));
+            }
+            match key {
+                Key::Id => f.id = map.next_value()?,
+                Key::Parents => f.parents = map.next_value()?,
+                Key::DependsOn => f.depends_on = map.next_value()?,
+                Key::BranchLabels => f.branch_labels = map.next_value()?,
+                Key::Message => f.message = map.next_value()?,
+                Key::Created => f.created = map.next_value()?,
+                Key::Transactional => f.transactional = map.next_value()?,
+                Key::Upgrade => f.upgrade = map.next_value()?,
+                Key::Downgrade => f.downgrade = map.next_value()?,
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Whether the fast reader, where it answers at all, reads `text` exactly as
+/// serde_yaml does. For the fuzz targets and property tests; not an API.
+#[doc(hidden)]
+pub fn fast_path_agrees(text: &str) -> bool {
+    match fast::parse(text) {
+        None => true,
+        Some(f) => serde_yaml::from_str::<NativeFile>(text).ok() == Some(f),
+    }
 }
 
 fn missing(path: &Path, field: &'static str, hint: &str) -> LoadError {
