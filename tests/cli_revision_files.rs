@@ -338,3 +338,19 @@ fn a_missing_revisions_directory_in_mergepoint_yaml_is_an_error() {
         );
     }
 }
+
+#[test]
+fn a_flask_migrate_root_points_at_its_migrations_directory() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write("migrations/alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "migrations/alembic.ini is an Alembic project (the Flask-Migrate layout): pass --dir"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("mergepoint init"), "{err}");
+}

@@ -53,8 +53,14 @@ pub enum LoadError {
         message: String,
     },
     /// Nothing recognisable where a project was expected.
-    #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
-    NoProject { dir: PathBuf, looked_for: String },
+    #[error("{}: no mergepoint project here: looked for {looked_for}; {}", .dir.display(), .hint.as_deref().unwrap_or("run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory"))]
+    NoProject {
+        dir: PathBuf,
+        looked_for: String,
+        /// What to do, when the layout says more than the default (run
+        /// `mergepoint init`, or pass --dir).
+        hint: Option<String>,
+    },
     /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) at the
     /// top level of a transactional revision's SQL.
     #[error("{}: {keyword} at the top level of the {field} SQL of a transactional revision: mergepoint runs that SQL and the version-table update in one transaction, which this statement would end or change behind its back; make the revision `transactional: false` or remove the statement", at(.path, Some(*.line), None))]

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::cache::CacheReport;
 use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
 use super::dirfile::{DirHandle, FileStamp, NotRegular};
 use super::{
@@ -371,57 +372,8 @@ enum FileResult {
 pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
     let mut loaded = Loaded::default();
     let mut cache = ParseCache::open(cache, project);
-    // Side by side: the listing (from the cache while the directory is
-    // unchanged) and a stat of every file the cache knows.
-    let (listing, unchanged) = rayon::join(
-        || {
-            let reused = cache
-                .as_ref()
-                .and_then(ParseCache::listing)
-                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
-            match reused {
-                Some(listing) => (listing, true),
-                None => (list_files(project, &mut loaded.problems), false),
-            }
-        },
-        || {
-            cache
-                .as_ref()
-                .map(|c| c.check_entries(&project.revisions_dirs))
-        },
-    );
-    let (listing, listing_reused) = listing;
-    if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
-        c.set_unchanged(unchanged);
-    }
-    let results: Vec<FileResult> = listing
-        .files
-        .par_iter()
-        .enumerate()
-        .with_min_len(64)
-        .map(|(position, f)| {
-            let key = f.key();
-            if let Some(i) = cache
-                .as_ref()
-                .zip(key)
-                .and_then(|(c, k)| c.lookup(position, k))
-            {
-                return FileResult::Cached(i);
-            }
-            let dir = &listing.dirs[f.dir];
-            // Stat before reading: a write racing the read then leaves a
-            // stamp that the next run rejects.
-            let stamp = cache.as_ref().and_then(|_| dir.stamp(f.name()).ok());
-            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
-            FileResult::Parsed(Box::new((parsed, stamp)))
-        })
-        .collect();
-
-    // In load order: revisions, bodies, and what the cache should record.
-    let mut recorded: Vec<Option<(FileStamp, u32, usize)>> = Vec::with_capacity(results.len());
-    let (mut hits, mut parsed_files) = (0, 0);
-    loaded.revisions.reserve(results.len());
-    loaded.bodies.reserve(results.len());
+    let (listing, listing_reused) = list_and_check(project, &mut cache, &mut loaded.problems);
+    let results = read_files(project, &listing, cache.as_ref());
     // A listing read just now is recorded for the next run (by name).
     let single_dir = listing.single_dir(project);
     let names: Vec<String> = match single_dir {
@@ -432,7 +384,91 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
             .collect(),
         _ => Vec::new(),
     };
-    for (result, f) in results.into_iter().zip(listing.files) {
+    let (recorded, counts) = collect(&mut loaded, results, listing.files, cache.as_mut());
+    if let Some(c) = cache {
+        let listing = match single_dir {
+            _ if listing_reused => ListingSource::Reused,
+            Some(dir) => ListingSource::Read(ListingRef { dir, names: &names }),
+            None => ListingSource::NotRecorded,
+        };
+        loaded.cache = record(c, &loaded, recorded, counts, listing);
+    }
+    loaded
+}
+
+/// The project's files (and whether the listing came from the cache), with
+/// the cache told which of its entries are unchanged. Side by side: the
+/// listing (from the cache while the directory is unchanged) and a stat of
+/// every file the cache knows.
+fn list_and_check(
+    project: &Project,
+    cache: &mut Option<ParseCache>,
+    problems: &mut Vec<LoadError>,
+) -> (Listing, bool) {
+    let (listing, unchanged) = rayon::join(
+        || {
+            let reused = cache
+                .as_ref()
+                .and_then(ParseCache::listing)
+                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
+            match reused {
+                Some(listing) => (listing, true),
+                None => (list_files(project, problems), false),
+            }
+        },
+        || {
+            cache
+                .as_ref()
+                .map(|c| c.check_entries(&project.revisions_dirs))
+        },
+    );
+    if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
+        c.set_unchanged(unchanged);
+    }
+    listing
+}
+
+/// Every file answered from the cache or read and parsed, in parallel, in
+/// listing order.
+fn read_files(project: &Project, listing: &Listing, cache: Option<&ParseCache>) -> Vec<FileResult> {
+    listing
+        .files
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .map(|(position, f)| {
+            let key = f.key();
+            if let Some(i) = cache.zip(key).and_then(|(c, k)| c.lookup(position, k)) {
+                return FileResult::Cached(i);
+            }
+            let dir = &listing.dirs[f.dir];
+            // Stat before reading: a write racing the read then leaves a
+            // stamp that the next run rejects.
+            let stamp = cache.and_then(|_| dir.stamp(f.name()).ok());
+            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
+            FileResult::Parsed(Box::new((parsed, stamp)))
+        })
+        .collect()
+}
+
+/// What the cache should record of a loaded revision: its stamp, root
+/// index and where its relative path starts in its origin.
+type Recorded = Option<(FileStamp, u32, usize)>;
+
+/// Puts the results, in load order, into `loaded` (revisions, bodies and
+/// problems); returns what the cache should record for each revision, and
+/// how many files were cache hits and how many were parsed.
+fn collect(
+    loaded: &mut Loaded,
+    results: Vec<FileResult>,
+    files: Vec<SourceFile>,
+    mut cache: Option<&mut ParseCache>,
+) -> (Vec<Recorded>, (usize, usize)) {
+    let mut recorded = Vec::with_capacity(results.len());
+    let (mut hits, mut parsed_files) = (0, 0);
+    loaded.revisions.reserve(results.len());
+    loaded.bodies.reserve(results.len());
+    for (result, f) in results.into_iter().zip(files) {
         let (parsed, stamp) = match result {
             FileResult::Cached(i) => {
                 hits += 1;
@@ -459,31 +495,34 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
             Err(e) => loaded.problems.push(e),
         }
     }
-    if let Some(c) = cache {
-        let outcomes: Vec<Outcome> = loaded
-            .revisions
-            .iter()
-            .zip(&loaded.bodies)
-            .zip(recorded)
-            .filter_map(|((revision, body), recorded)| {
-                let (stamp, root, rel_at) = recorded?;
-                Some(Outcome {
-                    key: FileKey {
-                        root,
-                        rel: &revision.origin[rel_at..],
-                    },
-                    stamp,
-                    revision,
-                    body,
-                })
+    (recorded, (hits, parsed_files))
+}
+
+/// Writes what this load learnt into the cache.
+fn record(
+    cache: ParseCache,
+    loaded: &Loaded,
+    recorded: Vec<Recorded>,
+    (hits, parsed): (usize, usize),
+    listing: ListingSource<'_>,
+) -> CacheReport {
+    let outcomes: Vec<Outcome> = loaded
+        .revisions
+        .iter()
+        .zip(&loaded.bodies)
+        .zip(recorded)
+        .filter_map(|((revision, body), recorded)| {
+            let (stamp, root, rel_at) = recorded?;
+            Some(Outcome {
+                key: FileKey {
+                    root,
+                    rel: &revision.origin[rel_at..],
+                },
+                stamp,
+                revision,
+                body,
             })
-            .collect();
-        let listing = match single_dir {
-            _ if listing_reused => ListingSource::Reused,
-            Some(dir) => ListingSource::Read(ListingRef { dir, names: &names }),
-            None => ListingSource::NotRecorded,
-        };
-        loaded.cache = c.finish(&outcomes, hits, parsed_files, listing);
-    }
-    loaded
+        })
+        .collect();
+    cache.finish(&outcomes, hits, parsed, listing)
 }

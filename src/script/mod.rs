@@ -155,12 +155,14 @@ impl Project {
                 return Err(LoadError::NoProject {
                     dir,
                     looked_for: "a directory, but this is a file".to_string(),
+                    hint: None,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(LoadError::NoProject {
                     dir,
                     looked_for: "a directory, but nothing exists at this path".to_string(),
+                    hint: None,
                 })
             }
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
@@ -205,6 +207,12 @@ impl Project {
         if let Some(p) = enclosing_alembic_project(&dir) {
             return Ok(p);
         }
+        Project::bare(dir)
+    }
+
+    /// A directory with no configuration: an Alembic script directory (with
+    /// `versions/`), or a directory of revision files, by what it holds.
+    fn bare(dir: PathBuf) -> Result<Project, LoadError> {
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
@@ -223,10 +231,11 @@ impl Project {
             Format::Alembic
         } else {
             return Err(LoadError::NoProject {
-                dir,
+                hint: nested_alembic_hint(&dir),
                 looked_for: format!(
                     "{CONFIG_FILE}, {ALEMBIC_INI}, a versions/ directory, YAML revision files (with an `id:` line) or Alembic *.py revision files (with `revision = ...`)"
                 ),
+                dir,
             });
         };
         Ok(Project {
@@ -305,6 +314,24 @@ impl Project {
             truncate_slug_length: ini.truncate_slug_length,
         })
     }
+}
+
+/// For a directory whose Alembic project sits in a subdirectory (Flask-Migrate
+/// keeps `migrations/alembic.ini`): the --dir that finds it. `mergepoint
+/// init` would start a second, native project there instead.
+fn nested_alembic_hint(dir: &Path) -> Option<String> {
+    let mut found: Vec<String> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join(ALEMBIC_INI).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    found.sort();
+    let sub = found.first()?;
+    Some(format!(
+        "{sub}/{ALEMBIC_INI} is an Alembic project (the Flask-Migrate layout): pass --dir {}",
+        dir.join(sub).display()
+    ))
 }
 
 /// The Alembic project one or two levels up whose script directory or

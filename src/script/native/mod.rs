@@ -139,41 +139,16 @@ fn missing(path: &Path, field: &'static str, hint: &str) -> LoadError {
 /// Parses a native revision file. `path` is only used for messages and
 /// becomes the revision's `origin`.
 pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), LoadError> {
-    // A document that is not a mapping at all is not a revision file;
-    // say so instead of printing serde's type error.
     let trimmed = text.trim_start_matches('\u{feff}');
-    let file: NativeFile = match fast::parse(trimmed)
-        .map_or_else(|| serde_yaml::from_str(trimmed), Ok)
-    {
-        Ok(f) => f,
-        Err(e) => {
-            // Too deep for serde_yaml is never a revision's mapping; do not
-            // scan such a text a second time.
-            let too_deep = e.to_string().contains("recursion limit");
-            if let Some(v) = (!too_deep)
-                .then(|| serde_yaml::from_str::<serde_yaml::Value>(trimmed).ok())
-                .flatten()
-            {
-                if !v.is_mapping() {
-                    return Err(LoadError::NotARevision {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "a revision file is a YAML mapping with id, parents, message, upgrade and downgrade, but this file holds {}",
-                            describe_value(&v)
-                        ),
-                    });
-                }
-            }
-            return Err(LoadError::yaml(path, &e));
-        }
+    let file = read_file(path, trimmed)?;
+    let take = |v: Option<String>, field: &'static str, hint: &str| {
+        v.ok_or_else(|| missing(path, field, hint))
     };
-    let id = file.id.ok_or_else(|| {
-        missing(
-            path,
-            "id",
-            "add `id: <unique id>` (`mergepoint revision` generates 12 hex chars)",
-        )
-    })?;
+    let id = take(
+        file.id,
+        "id",
+        "add `id: <unique id>` (`mergepoint revision` generates 12 hex chars)",
+    )?;
     let parents = file.parents.ok_or_else(|| {
         missing(
             path,
@@ -181,53 +156,29 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
             "add `parents: [<parent id>]`, or `parents: []` for a base revision",
         )
     })?;
-    let message = file.message.ok_or_else(|| {
-        missing(
-            path,
-            "message",
-            "add `message: <what this revision does>` (it may be \"\")",
-        )
-    })?;
-    let upgrade = file.upgrade.ok_or_else(|| {
-        missing(
-            path,
-            "upgrade",
-            "add `upgrade: |` followed by the SQL, indented (use \"\" for none)",
-        )
-    })?;
-    let downgrade = file.downgrade.ok_or_else(|| {
-        missing(
-            path,
-            "downgrade",
-            "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
-        )
-    })?;
+    let message = take(
+        file.message,
+        "message",
+        "add `message: <what this revision does>` (it may be \"\")",
+    )?;
+    let upgrade = take(
+        file.upgrade,
+        "upgrade",
+        "add `upgrade: |` followed by the SQL, indented (use \"\" for none)",
+    )?;
+    let downgrade = take(
+        file.downgrade,
+        "downgrade",
+        "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
+    )?;
     LoadError::check_id_length(path, line_of_key(trimmed, "id"), &id)?;
-    if let Some(c) = &file.created {
-        if chrono::DateTime::parse_from_rfc3339(c).is_err() {
-            return Err(LoadError::Yaml {
-                path: path.to_path_buf(),
-                line: line_of_key(trimmed, "created"),
-                column: None,
-                message: format!(
-                    "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
-                ),
-            });
-        }
-    }
-    let transactional = file.transactional.unwrap_or(true);
-    if transactional {
-        for (field, sql) in [("upgrade", &upgrade), ("downgrade", &downgrade)] {
-            if let Some(c) = crate::sql::transaction_control(sql) {
-                return Err(LoadError::TransactionControl {
-                    path: path.to_path_buf(),
-                    line: sql_line_in_file(trimmed, field, c.line),
-                    field,
-                    keyword: c.keyword,
-                });
-            }
-        }
-    }
+    let body = NativeBody {
+        created: file.created,
+        transactional: file.transactional.unwrap_or(true),
+        upgrade,
+        downgrade,
+    };
+    check_body(path, trimmed, &body)?;
     let rev = Revision {
         id,
         parents,
@@ -236,13 +187,67 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
         message,
         origin: path.display().to_string(),
     };
-    let body = NativeBody {
-        created: file.created,
-        transactional,
-        upgrade,
-        downgrade,
-    };
     Ok((rev, body))
+}
+
+/// The fields of `text`: by the fast reader when the file is as rendered,
+/// else by serde_yaml. A document that is not a mapping at all is not a
+/// revision file; that is said instead of serde's type error.
+fn read_file(path: &Path, text: &str) -> Result<NativeFile, LoadError> {
+    let e = match fast::parse(text).map_or_else(|| serde_yaml::from_str(text), Ok) {
+        Ok(f) => return Ok(f),
+        Err(e) => e,
+    };
+    // Too deep for serde_yaml is never a revision's mapping; do not scan
+    // such a text a second time.
+    let too_deep = e.to_string().contains("recursion limit");
+    if let Some(v) = (!too_deep)
+        .then(|| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+        .flatten()
+    {
+        if !v.is_mapping() {
+            return Err(LoadError::NotARevision {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "a revision file is a YAML mapping with id, parents, message, upgrade and downgrade, but this file holds {}",
+                    describe_value(&v)
+                ),
+            });
+        }
+    }
+    Err(LoadError::yaml(path, &e))
+}
+
+/// A valid `created` timestamp, and no transaction control in the SQL of a
+/// transactional revision (it would end the transaction mergepoint runs
+/// the revision and its version-table update in).
+fn check_body(path: &Path, text: &str, body: &NativeBody) -> Result<(), LoadError> {
+    if let Some(c) = &body.created {
+        if chrono::DateTime::parse_from_rfc3339(c).is_err() {
+            return Err(LoadError::Yaml {
+                path: path.to_path_buf(),
+                line: line_of_key(text, "created"),
+                column: None,
+                message: format!(
+                    "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
+                ),
+            });
+        }
+    }
+    if !body.transactional {
+        return Ok(());
+    }
+    for (field, sql) in [("upgrade", &body.upgrade), ("downgrade", &body.downgrade)] {
+        if let Some(c) = crate::sql::transaction_control(sql) {
+            return Err(LoadError::TransactionControl {
+                path: path.to_path_buf(),
+                line: sql_line_in_file(text, field, c.line),
+                field,
+                keyword: c.keyword,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn describe_value(v: &serde_yaml::Value) -> &'static str {
