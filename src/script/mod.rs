@@ -3,6 +3,8 @@
 //!
 //! - [`Project::locate`] finds the project and its revisions directories.
 //! - [`load`] reads every revision file once, in Alembic's order, in parallel.
+//! - [`read_step_sql`] reads one step's SQL afresh for running it (the
+//!   parse cache behind [`load`] serves graph commands only).
 //! - [`write_revision`] writes a new revision file, never overwriting.
 //! - [`init_project`] creates `mergepoint.yaml` and an empty `revisions/`.
 //!
@@ -39,6 +41,7 @@ mod error;
 mod ini;
 mod load;
 pub(crate) mod native;
+mod step;
 
 #[cfg(test)]
 mod cache_tests;
@@ -63,6 +66,7 @@ pub use crate::config::Format;
 use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
 use crate::graph::Revision;
 pub use load::{load, load_with};
+pub use step::{read_step_sql, StepRead};
 
 /// A located project: where its revision files are and how to read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
