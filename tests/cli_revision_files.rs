@@ -354,3 +354,23 @@ fn a_flask_migrate_root_points_at_its_migrations_directory() {
     );
     assert!(!err.contains("mergepoint init"), "{err}");
 }
+
+#[test]
+fn format_alembic_without_a_directory_names_the_one_there_is() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write("mergepoint.yaml", "format: alembic\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("(here: `revisions: migrations/versions`)"),
+        "{err}"
+    );
+    env.write(
+        "mergepoint.yaml",
+        "format: alembic\nrevisions: migrations/versions\n",
+    );
+    let (code, out, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a1"), "{out}");
+}

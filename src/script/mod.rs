@@ -300,7 +300,11 @@ impl Project {
                 path: cfg_path.to_path_buf(),
                 line: None,
                 message: format!(
-                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory"
+                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory{}",
+                    match versions_below(&root) {
+                        Some(v) => format!(" (here: `revisions: {v}`)"),
+                        None => String::new(),
+                    }
                 ),
             }),
         }
@@ -318,6 +322,20 @@ impl Project {
             truncate_slug_length: ini.truncate_slug_length,
         })
     }
+}
+
+/// `<sub>/versions` for the first subdirectory of `root` (in sorted order)
+/// that holds an Alembic `versions/` directory, as Flask-Migrate's
+/// `migrations/` does.
+fn versions_below(root: &Path) -> Option<String> {
+    let mut subs: Vec<String> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("versions").is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    subs.sort();
+    subs.first().map(|s| format!("{s}/versions"))
 }
 
 /// For a directory whose Alembic project sits in a subdirectory (Flask-Migrate
