@@ -282,8 +282,11 @@ fn kind_of(t: &std::fs::FileType) -> EntryKind {
     }
 }
 
-/// The name of a file type that is neither a file nor a directory.
+/// The name of a file type that is not a regular file, for messages.
 pub(super) fn special_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        return "directory";
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
