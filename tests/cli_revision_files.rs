@@ -374,3 +374,43 @@ fn format_alembic_without_a_directory_names_the_one_there_is() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("a1"), "{out}");
 }
+
+// ------------- psql's statement splitting keeps BEGIN ATOMIC bodies whole
+
+#[allow(dead_code)]
+#[path = "common/pg.rs"]
+mod pg;
+
+/// A non-transactional revision runs statement by statement; a SQL-standard
+/// function body (`BEGIN ATOMIC ...; ...; END`) is one statement, as psql
+/// sends it, and its `END` is not transaction control.
+#[test]
+fn begin_atomic_function_bodies_run_whole_on_postgres() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::new();
+    let body = "CREATE TABLE t (x int);\n  CREATE FUNCTION add_two() RETURNS void LANGUAGE sql\n  BEGIN ATOMIC\n    INSERT INTO t VALUES (1);\n    INSERT INTO t VALUES (CASE WHEN true THEN 2 END);\n  END;\n  SELECT add_two();";
+    for (id, tx) in [("aaaa", "false"), ("bbbb", "true")] {
+        let parents = if id == "aaaa" { "[]" } else { "[aaaa]" };
+        let up = if id == "aaaa" {
+            body.to_string()
+        } else {
+            body.replace("TABLE t", "TABLE t2")
+                .replace("INTO t ", "INTO t2 ")
+                .replace("add_two", "add_two2")
+        };
+        env.write(
+            &format!("revisions/{id}_f.yaml"),
+            &format!("id: {id}\nparents: {parents}\nmessage: f\ntransactional: {tx}\nupgrade: |\n  {up}\ndowngrade: ''\n"),
+        );
+    }
+    let (code, out, err) = run_in(env.root(), &["upgrade", "heads", "--database-url", &db.url]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut c = db.client();
+    for table in ["t", "t2"] {
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2, "{table}");
+    }
+}
