@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
         Ok((rev, body)) => {
             // What parses renders back to the same revision.
             let again = mergepoint::script::render_native(&rev, &body);
-            let (rev2, body2) = mergepoint::script::parse_native(path, &again)
-                .expect("a rendered revision parses");
+            let (rev2, body2) =
+                mergepoint::script::parse_native(path, &again).expect("a rendered revision parses");
             assert_eq!((rev, body), (rev2, body2));
         }
         Err(e) => assert_eq!(e.path(), path),
