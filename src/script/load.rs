@@ -149,7 +149,12 @@ fn missing_dir(project: &Project, dir: &Path) -> LoadError {
             project.root.join(crate::config::CONFIG_FILE).display()
         )
     } else if project.format == Format::Native {
-        "create it (`mergepoint init` does), or set `revisions:` in mergepoint.yaml".to_string()
+        // Not `mergepoint init`: it refuses where mergepoint.yaml exists.
+        format!(
+            "create it (`mkdir {}`), or set `revisions:` in {}",
+            dir.display(),
+            project.root.join(crate::config::CONFIG_FILE).display()
+        )
     } else {
         "create it, or pass --dir pointing at the Alembic versions directory".to_string()
     };

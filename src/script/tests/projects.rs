@@ -346,6 +346,16 @@ fn missing_native_revisions_dir_is_a_problem() {
     let loaded = load(&Project::locate(Some(tmp.path())).unwrap());
     assert_eq!(loaded.problems.len(), 1);
     assert!(loaded.problems[0].to_string().contains("nowhere"));
+    // The default directory of a native project: the fix is mkdir (init
+    // refuses where mergepoint.yaml exists).
+    write(tmp.path(), "mergepoint.yaml", "format: native\n");
+    let loaded = load(&Project::locate(Some(tmp.path())).unwrap());
+    let msg = loaded.problems[0].to_string();
+    assert!(
+        msg.contains("Path doesn't exist; create it (`mkdir "),
+        "{msg}"
+    );
+    assert!(!msg.contains("mergepoint init"), "{msg}");
 }
 
 #[test]
