@@ -414,3 +414,14 @@ fn begin_atomic_function_bodies_run_whole_on_postgres() {
         assert_eq!(n, 2, "{table}");
     }
 }
+
+/// The same class elsewhere: other files mergepoint reads while finding a
+/// project are read only if they are regular files.
+#[test]
+fn a_fifo_among_the_project_files_never_blocks() {
+    let env = TestEnv::native(&graphs::linear());
+    mkfifo(&env.path("revisions/pyproject.toml"));
+    let (code, out, err) = run_in(env.root(), &["--dir", "revisions", "heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cccc"), "{out}");
+}

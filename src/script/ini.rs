@@ -191,6 +191,15 @@ pub(crate) struct AlembicIni {
 /// `version_locations` entry naming a missing directory is an error naming
 /// it (Alembic: "Path doesn't exist"), never an empty project.
 pub(crate) fn read_alembic_ini(path: &Path) -> Result<AlembicIni, LoadError> {
+    // Callers found a regular file here; it is read only if it still is
+    // one (a FIFO would block the open).
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Err(LoadError::Io {
+            path: path.to_path_buf(),
+            action: "read",
+            message: "it is not a regular file".to_string(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, "read", &e))?;
     let ini = Ini::parse(path, &text)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

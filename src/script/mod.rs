@@ -181,8 +181,10 @@ impl Project {
             return Project::from_ini(dir, Config::default(), &ini_path);
         }
         let pyproject = dir.join("pyproject.toml");
-        if fs::read_to_string(&pyproject)
-            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
+        // Only a regular file is read (a FIFO would block the open).
+        if pyproject.is_file()
+            && fs::read_to_string(&pyproject)
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
         {
             return Err(LoadError::Config {
                 path: pyproject,
