@@ -42,7 +42,6 @@ mod runner;
 mod stamp;
 mod version;
 
-pub use crate::sql::split_statements;
 pub use audit::{history, HistoryEntry, HISTORY_TABLE};
 pub use conn::{connect, mask_url, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
@@ -51,5 +50,6 @@ pub use lock::{lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT};
 pub use names::{quote_ident, quote_literal, VersionTable};
 pub use offline::{render_offline, OfflineScript, StepSql};
 pub use runner::{downgrade, missing_sql, run, upgrade, RevisionSql, RunOptions, RunOutcome};
+pub use crate::sql::split_statements;
 pub use stamp::{stamp, stamp_rows, StampOutcome};
 pub use version::{classify_rows, current, RowReport};

@@ -7,9 +7,9 @@ use super::error::{pg_message, DbError};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::offline::StepSql;
+use crate::sql::split_statements;
 use super::version::{apply_ops, current, ensure_tables, Statements};
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
-use crate::sql::split_statements;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
