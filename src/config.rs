@@ -1,18 +1,72 @@
 //! `mergepoint.yaml`: the project configuration file, and the environment.
 //!
 //! Every key is optional. Unknown keys are errors, so typos are caught.
+//!
+//! Below [`crate::script`], which finds and reads projects: this module
+//! depends on nothing of mergepoint's, and [`ConfigError`] becomes a
+//! `script::LoadError` there.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::script::{Format, LoadError};
+use thiserror::Error;
 
 /// The name of the configuration file at a project root.
 pub const CONFIG_FILE: &str = "mergepoint.yaml";
 
 /// The environment variable holding the database URL.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+
+/// The format of a project's revision files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `<id>_<slug>.yaml` files (docs/revision-format.md).
+    Native,
+    /// Alembic `versions/*.py` files, read statically.
+    Alembic,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Native => "native",
+            Format::Alembic => "alembic",
+        })
+    }
+}
+
+/// A `mergepoint.yaml` that cannot be read or is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {message}", .path.display())]
+    Io { path: PathBuf, message: String },
+    /// Malformed YAML, an unknown key or a value of the wrong type.
+    #[error("{}{}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+/// A serde_yaml error's line, column and message without the " at line L
+/// column C" that serde_yaml appends (messages put the location first, as
+/// `path:line:column`).
+pub(crate) fn yaml_error_parts(err: &serde_yaml::Error) -> (Option<usize>, Option<usize>, String) {
+    let loc = err.location();
+    let mut message = err.to_string();
+    if let Some(l) = &loc {
+        let at = format!(" at line {} column {}", l.line(), l.column());
+        message = message.replacen(&at, "", 1);
+    }
+    (
+        loc.as_ref().map(|l| l.line()),
+        loc.as_ref().map(|l| l.column()),
+        message,
+    )
+}
 
 /// The contents of `mergepoint.yaml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,35 +91,39 @@ pub struct Config {
 impl Config {
     /// Parses the text of a `mergepoint.yaml`. An empty file (or one with
     /// only comments) is the default configuration.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, LoadError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let empty = text
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---");
         if empty {
             return Ok(Config::default());
         }
-        serde_yaml::from_str(text).map_err(|e| match LoadError::yaml(path, &e) {
-            LoadError::Yaml {
-                path,
-                line,
-                message,
-                ..
-            } => LoadError::Config {
-                path,
+        serde_yaml::from_str(text).map_err(|e| {
+            let (line, _, message) = yaml_error_parts(&e);
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
                 line,
                 message: if message.contains("expected one of") {
                     message
                 } else {
                     format!("{message}; see the comments `mergepoint init` writes for every key")
                 },
-            },
-            other => other,
+            }
         })
     }
 
     /// Reads and parses `path`.
-    pub fn load(path: &Path) -> Result<Config, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, "read", &e))?;
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let io = |message: String| ConfigError::Io {
+            path: path.to_path_buf(),
+            message,
+        };
+        // Decided before opening: a FIFO would block the open.
+        let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(io("it is not a regular file".to_string()));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
         Config::parse(path, &text)
     }
 

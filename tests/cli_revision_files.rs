@@ -233,3 +233,195 @@ fn transaction_control_in_a_transactional_revision_is_refused_by_every_command()
     let (code, out, err) = run_in(env.root(), &["check"]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+// ------------------- 10.10: configured locations that do not exist
+
+const GATES: &[&[&str]] = &[
+    &["heads"],
+    &["heads", "--check"],
+    &["check"],
+    &["upgrade", "base:heads", "--sql"],
+];
+
+/// A Flask-Migrate layout: the scripts live in migrations/.
+fn flask_layout(env: &TestEnv) {
+    std::fs::remove_file(env.path("mergepoint.yaml")).unwrap();
+    env.write("migrations/env.py", "# env\n");
+    env.write(
+        "migrations/versions/a1_x.py",
+        "revision = 'a1'\ndown_revision = None\n",
+    );
+}
+
+#[test]
+fn a_missing_script_location_is_an_error_with_a_hint_true_for_the_layout() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    // What following a generic hint would have written.
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/alembic\n",
+    );
+    all_refuse(
+        &env,
+        GATES,
+        "alembic.ini:2: script_location: Path doesn't exist: ",
+    );
+    let (_, _, err) = run_in(env.root(), &["heads"]);
+    assert!(
+        err.contains(&format!("{}", env.root().join("alembic").display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("`script_location = %(here)s/migrations`"),
+        "{err}"
+    );
+
+    // No script_location at all: the hint names the directory that holds
+    // the scripts.
+    env.write("alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("add `script_location = %(here)s/migrations`"),
+        "{err}"
+    );
+    // Flask-Migrate's own alembic.ini, in the script directory itself.
+    env.write("migrations/alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("add `script_location = %(here)s`"), "{err}");
+    // And the hint, followed, works.
+    env.write(
+        "migrations/alembic.ini",
+        "[alembic]\nscript_location = %(here)s\n",
+    );
+    let (code, out, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a1"), "{out}");
+}
+
+#[test]
+fn a_missing_version_location_is_an_error() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\nversion_locations = %(here)s/migrations/versions %(here)s/gone\n",
+    );
+    all_refuse(
+        &env,
+        GATES,
+        "alembic.ini:3: version_locations: Path doesn't exist: ",
+    );
+    // A script directory without versions/ (and no version_locations).
+    env.write(
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    );
+    std::fs::remove_dir_all(env.path("migrations/versions")).unwrap();
+    all_refuse(&env, GATES, "has no versions/ directory");
+}
+
+#[test]
+fn a_missing_revisions_directory_in_mergepoint_yaml_is_an_error() {
+    for format in ["native", "alembic"] {
+        let env = TestEnv::new();
+        env.write(
+            "mergepoint.yaml",
+            &format!("format: {format}\nrevisions: nowhere\n"),
+        );
+        all_refuse(
+            &env,
+            GATES,
+            "nowhere: cannot read the revisions directory: Path doesn't exist; create it, or fix `revisions:` in",
+        );
+    }
+}
+
+#[test]
+fn a_flask_migrate_root_points_at_its_migrations_directory() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write("migrations/alembic.ini", "[alembic]\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "migrations/alembic.ini is an Alembic project (the Flask-Migrate layout): pass --dir"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("mergepoint init"), "{err}");
+}
+
+#[test]
+fn format_alembic_without_a_directory_names_the_one_there_is() {
+    let env = TestEnv::new();
+    flask_layout(&env);
+    env.write("mergepoint.yaml", "format: alembic\n");
+    let (code, _, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("(here: `revisions: migrations/versions`)"),
+        "{err}"
+    );
+    env.write(
+        "mergepoint.yaml",
+        "format: alembic\nrevisions: migrations/versions\n",
+    );
+    let (code, out, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a1"), "{out}");
+}
+
+// ------------- psql's statement splitting keeps BEGIN ATOMIC bodies whole
+
+#[allow(dead_code)]
+#[path = "common/pg.rs"]
+mod pg;
+
+/// A non-transactional revision runs statement by statement; a SQL-standard
+/// function body (`BEGIN ATOMIC ...; ...; END`) is one statement, as psql
+/// sends it, and its `END` is not transaction control.
+#[test]
+fn begin_atomic_function_bodies_run_whole_on_postgres() {
+    let db = pg::TestDb::create();
+    let env = TestEnv::new();
+    let body = "CREATE TABLE t (x int);\n  CREATE FUNCTION add_two() RETURNS void LANGUAGE sql\n  BEGIN ATOMIC\n    INSERT INTO t VALUES (1);\n    INSERT INTO t VALUES (CASE WHEN true THEN 2 END);\n  END;\n  SELECT add_two();";
+    for (id, tx) in [("aaaa", "false"), ("bbbb", "true")] {
+        let parents = if id == "aaaa" { "[]" } else { "[aaaa]" };
+        let up = if id == "aaaa" {
+            body.to_string()
+        } else {
+            body.replace("TABLE t", "TABLE t2")
+                .replace("INTO t ", "INTO t2 ")
+                .replace("add_two", "add_two2")
+        };
+        env.write(
+            &format!("revisions/{id}_f.yaml"),
+            &format!("id: {id}\nparents: {parents}\nmessage: f\ntransactional: {tx}\nupgrade: |\n  {up}\ndowngrade: ''\n"),
+        );
+    }
+    let (code, out, err) = run_in(env.root(), &["upgrade", "heads", "--database-url", &db.url]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut c = db.client();
+    for table in ["t", "t2"] {
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2, "{table}");
+    }
+}
+
+/// The same class elsewhere: other files mergepoint reads while finding a
+/// project are read only if they are regular files.
+#[test]
+fn a_fifo_among_the_project_files_never_blocks() {
+    let env = TestEnv::native(&graphs::linear());
+    mkfifo(&env.path("revisions/pyproject.toml"));
+    let (code, out, err) = run_in(env.root(), &["--dir", "revisions", "heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cccc"), "{out}");
+}

@@ -241,8 +241,12 @@ impl ParseCache {
                 .collect(),
         };
         let file = dir.join(file_name(&header));
-        let (entries, listing) = fs::read(&file)
+        // Only a regular file is read: anything else there (a FIFO would
+        // block the open) is treated as no cache, and replaced on write.
+        let (entries, listing) = fs::metadata(&file)
             .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|_| fs::read(&file).ok())
             .and_then(|bytes| decode(&bytes, &header))
             .unwrap_or_default();
         Some(ParseCache {

@@ -413,3 +413,57 @@ fn an_unwritable_cache_directory_only_costs_speed() {
         assert_same(&l, &fresh(&f.project()));
     }
 }
+
+#[test]
+fn a_cached_file_replaced_by_a_fifo_or_a_directory_is_an_error_not_a_hang() {
+    let f = Fixture::new(5);
+    f.load();
+    assert_eq!(seen(&f.load()), report(5, 0, false));
+    f.tick();
+    fs::remove_file(f.file(2)).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(f.file(2))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let l = f.load();
+    assert_eq!(l.revisions.len(), 4);
+    assert!(
+        matches!(&l.problems[..], [LoadError::NotAFile { kind, .. }] if kind.contains("FIFO")),
+        "{:?}",
+        l.problems
+    );
+    f.tick();
+    fs::remove_file(f.file(2)).unwrap();
+    fs::create_dir(f.file(2)).unwrap();
+    let l = f.load();
+    assert!(
+        matches!(
+            &l.problems[..],
+            [LoadError::NotAFile {
+                kind: "directory",
+                ..
+            }]
+        ),
+        "{:?}",
+        l.problems
+    );
+}
+
+#[test]
+fn a_fifo_in_place_of_the_cache_file_is_no_cache() {
+    let f = Fixture::new(3);
+    f.load();
+    let [cache_file] = &f.cache_files()[..] else {
+        panic!("one cache file: {:?}", f.cache_files());
+    };
+    fs::remove_file(cache_file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(cache_file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let l = f.load();
+    assert_eq!(seen(&l).0, 0, "nothing came from the FIFO");
+    assert_same(&l, &fresh(&f.project()));
+}

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+use crate::config::ConfigError;
+
 /// A problem with a revision file, a configuration file or a project
 /// directory. All of these are input errors (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -51,8 +53,14 @@ pub enum LoadError {
         message: String,
     },
     /// Nothing recognisable where a project was expected.
-    #[error("{}: no mergepoint project here: looked for {looked_for}; run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory", .dir.display())]
-    NoProject { dir: PathBuf, looked_for: String },
+    #[error("{}: no mergepoint project here: looked for {looked_for}; {}", .dir.display(), .hint.as_deref().unwrap_or("run `mergepoint init` to create one, or pass --dir pointing at a project root or a revisions directory"))]
+    NoProject {
+        dir: PathBuf,
+        looked_for: String,
+        /// What to do, when the layout says more than the default (run
+        /// `mergepoint init`, or pass --dir).
+        hint: Option<String>,
+    },
     /// Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) at the
     /// top level of a transactional revision's SQL.
     #[error("{}: {keyword} at the top level of the {field} SQL of a transactional revision: mergepoint runs that SQL and the version-table update in one transaction, which this statement would end or change behind its back; make the revision `transactional: false` or remove the statement", at(.path, Some(*.line), None))]
@@ -157,19 +165,33 @@ impl LoadError {
 
     /// A serde_yaml error, with its location when it has one.
     pub(crate) fn yaml(path: &Path, err: &serde_yaml::Error) -> Self {
-        let loc = err.location();
-        let mut message = err.to_string();
-        // serde_yaml appends " at line L column C"; we print the location
-        // as a path prefix instead.
-        if let Some(l) = &loc {
-            let at = format!(" at line {} column {}", l.line(), l.column());
-            message = message.replacen(&at, "", 1);
-        }
+        let (line, column, message) = crate::config::yaml_error_parts(err);
         LoadError::Yaml {
             path: path.to_path_buf(),
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
+            line,
+            column,
             message,
+        }
+    }
+}
+
+impl From<ConfigError> for LoadError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::Io { path, message } => LoadError::Io {
+                path,
+                action: "read",
+                message,
+            },
+            ConfigError::Invalid {
+                path,
+                line,
+                message,
+            } => LoadError::Config {
+                path,
+                line,
+                message,
+            },
         }
     }
 }

@@ -155,6 +155,10 @@ fn apply(text: &str, mutations: &[Mutation]) -> String {
 
 /// Both parsers on `text`: a result, or an error naming the file.
 fn check_total(text: &str) {
+    assert!(
+        super::fast_path_agrees(text),
+        "fast path disagrees: {text:?}"
+    );
     let native = Path::new("revisions/x.yaml");
     match parse_native(native, text) {
         Ok((rev, body)) => {

@@ -186,7 +186,20 @@ pub(crate) struct AlembicIni {
 /// Reads `alembic.ini` at `path` the way Alembic's `ScriptDirectory.from_config`
 /// does. Relative paths are taken from the directory of the ini file (Alembic
 /// takes them from the current directory, which is usually the same).
+///
+/// Every revisions location must exist: a `script_location` or
+/// `version_locations` entry naming a missing directory is an error naming
+/// it (Alembic: "Path doesn't exist"), never an empty project.
 pub(crate) fn read_alembic_ini(path: &Path) -> Result<AlembicIni, LoadError> {
+    // Callers found a regular file here; it is read only if it still is
+    // one (a FIFO would block the open).
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Err(LoadError::Io {
+            path: path.to_path_buf(),
+            action: "read",
+            message: "it is not a regular file".to_string(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, "read", &e))?;
     let ini = Ini::parse(path, &text)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -196,28 +209,105 @@ pub(crate) fn read_alembic_ini(path: &Path) -> Result<AlembicIni, LoadError> {
         "here".to_string(),
         here_dir.to_string_lossy().replace('\\', "/"),
     );
-    let cfg_err = |line: Option<usize>, message: String| LoadError::Config {
-        path: path.to_path_buf(),
-        line,
-        message,
+    let cx = IniCx {
+        path,
+        ini: &ini,
+        vars: &vars,
+        here_dir: &here_dir,
     };
     if !ini.has_section("alembic") {
-        return Err(cfg_err(
+        return Err(cx.err(
             None,
-            "no [alembic] section; add one with `script_location = %(here)s/alembic`".to_string(),
+            format!(
+                "no [alembic] section; add one with {}",
+                script_location_hint(&here_dir)
+            ),
         ));
     }
-    let Some((script_location, sl_line)) = ini.get("alembic", "script_location", &vars)? else {
-        return Err(cfg_err(
+    let Some((script_location, sl_line)) = cx.get("script_location")? else {
+        return Err(cx.err(
             None,
-            "[alembic] has no script_location; add `script_location = %(here)s/alembic`"
-                .to_string(),
+            format!(
+                "[alembic] has no script_location; add {}",
+                script_location_hint(&here_dir)
+            ),
         ));
     };
-    let resolve = |p: &str, line: usize| -> Result<PathBuf, LoadError> {
+    let script_dir = cx.resolve(&script_location, sl_line)?;
+    if !script_dir.is_dir() {
+        return Err(cx.missing(sl_line, "script_location", &script_dir));
+    }
+    let mut version_dirs = Vec::new();
+    for (dir, line) in cx.version_locations()? {
+        if !dir.is_dir() {
+            return Err(cx.missing(line, "version_locations", &dir));
+        }
+        version_dirs.push(dir);
+    }
+    if version_dirs.is_empty() {
+        let versions = script_dir.join("versions");
+        if !versions.is_dir() {
+            return Err(cx.err(
+                Some(sl_line),
+                format!(
+                    "the script directory {} has no versions/ directory (Alembic's default version location); create it (`alembic init` does) or set version_locations",
+                    script_dir.display()
+                ),
+            ));
+        }
+        version_dirs.push(versions);
+    }
+    Ok(AlembicIni {
+        version_dirs,
+        recursive: cx.boolean("recursive_version_locations")?,
+        file_template: cx.get("file_template")?.map(|(v, _)| v),
+        truncate_slug_length: cx.whole_number("truncate_slug_length")?,
+    })
+}
+
+/// An `alembic.ini` being read: its `[alembic]` settings, interpolated.
+struct IniCx<'a> {
+    path: &'a Path,
+    ini: &'a Ini,
+    vars: &'a HashMap<String, String>,
+    here_dir: &'a Path,
+}
+
+impl IniCx<'_> {
+    fn err(&self, line: Option<usize>, message: String) -> LoadError {
+        LoadError::Config {
+            path: self.path.to_path_buf(),
+            line,
+            message,
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<(String, usize)>, LoadError> {
+        self.ini.get("alembic", key, self.vars)
+    }
+
+    /// A configured location that does not exist.
+    fn missing(&self, line: usize, key: &str, dir: &Path) -> LoadError {
+        let hint = if key == "script_location" {
+            format!(
+                "; fix it, for this layout: {}",
+                script_location_hint(self.here_dir)
+            )
+        } else {
+            "; create the directory or remove it from version_locations".to_string()
+        };
+        self.err(
+            Some(line),
+            format!("{key}: Path doesn't exist: {}{hint}", dir.display()),
+        )
+    }
+
+    /// A location as written in the ini: absolute, or from the ini's
+    /// directory.
+    fn resolve(&self, p: &str, line: usize) -> Result<PathBuf, LoadError> {
         let pb = PathBuf::from(p);
         if !pb.is_absolute() && p.contains(':') {
-            return Err(cfg_err(
+            return Err(self.err(
                 Some(line),
                 format!("'{p}' is a Python package resource, which cannot be found without running Python; use a file system path"),
             ));
@@ -225,85 +315,108 @@ pub(crate) fn read_alembic_ini(path: &Path) -> Result<AlembicIni, LoadError> {
         Ok(if pb.is_absolute() {
             pb
         } else {
-            here_dir.join(pb)
+            self.here_dir.join(pb)
         })
-    };
-    let script_dir = resolve(&script_location, sl_line)?;
-    let mut version_dirs = Vec::new();
-    if let Some((locs, line)) = ini.get("alembic", "version_locations", &vars)? {
-        if !locs.is_empty() {
-            let sep = match ini.get("alembic", "path_separator", &vars)? {
-                Some(s) => Some(s),
-                None => ini.get("alembic", "version_path_separator", &vars)?,
-            };
-            let items: Vec<String> = match sep {
-                None => split_space_comma(&locs)
-                    .into_iter()
-                    .filter(|x| !x.is_empty())
-                    .collect(),
-                Some((s, sep_line)) => {
-                    let ch = match s.as_str() {
-                        "space" => " ",
-                        "newline" => "\n",
-                        "os" => {
-                            if cfg!(windows) {
-                                ";"
-                            } else {
-                                ":"
-                            }
-                        }
-                        ":" => ":",
-                        ";" => ";",
-                        other => {
-                            return Err(cfg_err(
-                                Some(sep_line),
-                                format!("'{other}' is not a valid path_separator; expected 'space', 'newline', 'os', ':' or ';'"),
-                            ))
-                        }
-                    };
-                    locs.split(ch)
-                        .filter(|x| !x.is_empty())
-                        .map(|x| x.trim().to_string())
-                        .collect()
-                }
-            };
-            for item in items {
-                version_dirs.push(resolve(&item, line)?);
-            }
-        }
     }
-    if version_dirs.is_empty() {
-        version_dirs.push(script_dir.join("versions"));
+
+    /// `version_locations`, split as Alembic splits it, each with its line.
+    fn version_locations(&self) -> Result<Vec<(PathBuf, usize)>, LoadError> {
+        let Some((locs, line)) = self.get("version_locations")? else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<String> = match self.path_separator()? {
+            None => split_space_comma(&locs)
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect(),
+            Some(sep) => locs
+                .split(sep)
+                .filter(|x| !x.is_empty())
+                .map(|x| x.trim().to_string())
+                .collect(),
+        };
+        items
+            .iter()
+            .map(|item| Ok((self.resolve(item, line)?, line)))
+            .collect()
     }
-    let recursive = match ini.get("alembic", "recursive_version_locations", &vars)? {
-        None => false,
-        Some((v, line)) => match v.to_lowercase().as_str() {
-            "1" | "yes" | "true" | "on" => true,
-            "0" | "no" | "false" | "off" => false,
+
+    /// `path_separator` (or the older `version_path_separator`), if set.
+    fn path_separator(&self) -> Result<Option<&'static str>, LoadError> {
+        let sep = match self.get("path_separator")? {
+            Some(s) => Some(s),
+            None => self.get("version_path_separator")?,
+        };
+        let Some((s, line)) = sep else {
+            return Ok(None);
+        };
+        Ok(Some(match s.as_str() {
+            "space" => " ",
+            "newline" => "\n",
+            "os" if cfg!(windows) => ";",
+            "os" | ":" => ":",
+            ";" => ";",
             other => {
-                return Err(cfg_err(
+                return Err(self.err(
                     Some(line),
-                    format!("recursive_version_locations: '{other}' is not a boolean (true/false)"),
+                    format!("'{other}' is not a valid path_separator; expected 'space', 'newline', 'os', ':' or ';'"),
                 ))
             }
-        },
-    };
-    let file_template = ini.get("alembic", "file_template", &vars)?.map(|(v, _)| v);
-    let truncate_slug_length = match ini.get("alembic", "truncate_slug_length", &vars)? {
-        None => None,
-        Some((v, line)) => Some(v.trim().parse::<usize>().map_err(|_| {
-            cfg_err(
-                Some(line),
-                format!("truncate_slug_length: '{v}' is not a whole number"),
-            )
-        })?),
-    };
-    Ok(AlembicIni {
-        version_dirs,
-        recursive,
-        file_template,
-        truncate_slug_length,
-    })
+        }))
+    }
+
+    fn boolean(&self, key: &str) -> Result<bool, LoadError> {
+        match self.get(key)? {
+            None => Ok(false),
+            Some((v, line)) => match v.to_lowercase().as_str() {
+                "1" | "yes" | "true" | "on" => Ok(true),
+                "0" | "no" | "false" | "off" => Ok(false),
+                other => Err(self.err(
+                    Some(line),
+                    format!("{key}: '{other}' is not a boolean (true/false)"),
+                )),
+            },
+        }
+    }
+
+    fn whole_number(&self, key: &str) -> Result<Option<usize>, LoadError> {
+        let Some((v, line)) = self.get(key)? else {
+            return Ok(None);
+        };
+        v.trim()
+            .parse::<usize>()
+            .map(Some)
+            .map_err(|_| self.err(Some(line), format!("{key}: '{v}' is not a whole number")))
+    }
+}
+
+/// What `script_location` should say for the layout around an ini file in
+/// `here`: the ini's own directory when it is the script directory (as in
+/// Flask-Migrate's `migrations/alembic.ini`), a subdirectory that holds an
+/// Alembic script directory (`env.py` or `versions/`), else `alembic init`.
+pub(crate) fn script_location_hint(here: &Path) -> String {
+    let is_script_dir = |d: &Path| d.join("env.py").is_file() || d.join("versions").is_dir();
+    if is_script_dir(here) {
+        return "`script_location = %(here)s` (this directory holds env.py or versions/)"
+            .to_string();
+    }
+    let mut subdirs: Vec<String> = std::fs::read_dir(here)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    subdirs.sort();
+    // The names Alembic and Flask-Migrate use first, then any other.
+    subdirs.sort_by_key(|n| !matches!(n.as_str(), "alembic" | "migrations"));
+    match subdirs.iter().find(|n| is_script_dir(&here.join(n))) {
+        Some(n) => format!("`script_location = %(here)s/{n}` ({n}/ holds the Alembic scripts)"),
+        None => "`script_location = %(here)s/alembic` after creating that directory with `alembic init alembic`".to_string(),
+    }
 }
 
 /// Alembic's legacy split of version_locations: `, *` or runs of spaces.

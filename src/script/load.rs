@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::cache::CacheReport;
 use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
 use super::dirfile::{DirHandle, FileStamp, NotRegular};
 use super::{
@@ -120,14 +121,8 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
     let mut seen = std::collections::HashSet::new();
     for (root, dir) in project.revisions_dirs.iter().enumerate() {
         if !dir.exists() {
-            if project.format == Format::Native {
-                problems.push(LoadError::Io {
-                    path: dir.clone(),
-                    action: "read the revisions directory",
-                    message: "it does not exist; create it (mergepoint init does) or fix `revisions:` in mergepoint.yaml".to_string(),
-                });
-            }
-            // Alembic skips version locations that do not exist.
+            // Never an empty project: a CI gate must not pass on nothing.
+            problems.push(missing_dir(project, dir));
             continue;
         }
         let first = listing.files.len();
@@ -143,6 +138,31 @@ fn list_files(project: &Project, problems: &mut Vec<LoadError>) -> Listing {
         }
     }
     listing
+}
+
+/// The error for a configured revisions directory that does not exist,
+/// with the fix for where it was configured.
+fn missing_dir(project: &Project, dir: &Path) -> LoadError {
+    let fix = if project.config.revisions.is_some() {
+        format!(
+            "create it, or fix `revisions:` in {}",
+            project.root.join(crate::config::CONFIG_FILE).display()
+        )
+    } else if project.format == Format::Native {
+        // Not `mergepoint init`: it refuses where mergepoint.yaml exists.
+        format!(
+            "create it (`mkdir {}`), or set `revisions:` in {}",
+            dir.display(),
+            project.root.join(crate::config::CONFIG_FILE).display()
+        )
+    } else {
+        "create it, or pass --dir pointing at the Alembic versions directory".to_string()
+    };
+    LoadError::Io {
+        path: dir.to_path_buf(),
+        action: "read the revisions directory",
+        message: format!("Path doesn't exist; {fix}"),
+    }
 }
 
 /// The revisions directory a file is below.
@@ -267,8 +287,11 @@ fn kind_of(t: &std::fs::FileType) -> EntryKind {
     }
 }
 
-/// The name of a file type that is neither a file nor a directory.
+/// The name of a file type that is not a regular file, for messages.
 pub(super) fn special_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        return "directory";
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -357,57 +380,8 @@ enum FileResult {
 pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
     let mut loaded = Loaded::default();
     let mut cache = ParseCache::open(cache, project);
-    // Side by side: the listing (from the cache while the directory is
-    // unchanged) and a stat of every file the cache knows.
-    let (listing, unchanged) = rayon::join(
-        || {
-            let reused = cache
-                .as_ref()
-                .and_then(ParseCache::listing)
-                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
-            match reused {
-                Some(listing) => (listing, true),
-                None => (list_files(project, &mut loaded.problems), false),
-            }
-        },
-        || {
-            cache
-                .as_ref()
-                .map(|c| c.check_entries(&project.revisions_dirs))
-        },
-    );
-    let (listing, listing_reused) = listing;
-    if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
-        c.set_unchanged(unchanged);
-    }
-    let results: Vec<FileResult> = listing
-        .files
-        .par_iter()
-        .enumerate()
-        .with_min_len(64)
-        .map(|(position, f)| {
-            let key = f.key();
-            if let Some(i) = cache
-                .as_ref()
-                .zip(key)
-                .and_then(|(c, k)| c.lookup(position, k))
-            {
-                return FileResult::Cached(i);
-            }
-            let dir = &listing.dirs[f.dir];
-            // Stat before reading: a write racing the read then leaves a
-            // stamp that the next run rejects.
-            let stamp = cache.as_ref().and_then(|_| dir.stamp(f.name()).ok());
-            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
-            FileResult::Parsed(Box::new((parsed, stamp)))
-        })
-        .collect();
-
-    // In load order: revisions, bodies, and what the cache should record.
-    let mut recorded: Vec<Option<(FileStamp, u32, usize)>> = Vec::with_capacity(results.len());
-    let (mut hits, mut parsed_files) = (0, 0);
-    loaded.revisions.reserve(results.len());
-    loaded.bodies.reserve(results.len());
+    let (listing, listing_reused) = list_and_check(project, &mut cache, &mut loaded.problems);
+    let results = read_files(project, &listing, cache.as_ref());
     // A listing read just now is recorded for the next run (by name).
     let single_dir = listing.single_dir(project);
     let names: Vec<String> = match single_dir {
@@ -418,7 +392,91 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
             .collect(),
         _ => Vec::new(),
     };
-    for (result, f) in results.into_iter().zip(listing.files) {
+    let (recorded, counts) = collect(&mut loaded, results, listing.files, cache.as_mut());
+    if let Some(c) = cache {
+        let listing = match single_dir {
+            _ if listing_reused => ListingSource::Reused,
+            Some(dir) => ListingSource::Read(ListingRef { dir, names: &names }),
+            None => ListingSource::NotRecorded,
+        };
+        loaded.cache = record(c, &loaded, recorded, counts, listing);
+    }
+    loaded
+}
+
+/// The project's files (and whether the listing came from the cache), with
+/// the cache told which of its entries are unchanged. Side by side: the
+/// listing (from the cache while the directory is unchanged) and a stat of
+/// every file the cache knows.
+fn list_and_check(
+    project: &Project,
+    cache: &mut Option<ParseCache>,
+    problems: &mut Vec<LoadError>,
+) -> (Listing, bool) {
+    let (listing, unchanged) = rayon::join(
+        || {
+            let reused = cache
+                .as_ref()
+                .and_then(ParseCache::listing)
+                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
+            match reused {
+                Some(listing) => (listing, true),
+                None => (list_files(project, problems), false),
+            }
+        },
+        || {
+            cache
+                .as_ref()
+                .map(|c| c.check_entries(&project.revisions_dirs))
+        },
+    );
+    if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
+        c.set_unchanged(unchanged);
+    }
+    listing
+}
+
+/// Every file answered from the cache or read and parsed, in parallel, in
+/// listing order.
+fn read_files(project: &Project, listing: &Listing, cache: Option<&ParseCache>) -> Vec<FileResult> {
+    listing
+        .files
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .map(|(position, f)| {
+            let key = f.key();
+            if let Some(i) = cache.zip(key).and_then(|(c, k)| c.lookup(position, k)) {
+                return FileResult::Cached(i);
+            }
+            let dir = &listing.dirs[f.dir];
+            // Stat before reading: a write racing the read then leaves a
+            // stamp that the next run rejects.
+            let stamp = cache.and_then(|_| dir.stamp(f.name()).ok());
+            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
+            FileResult::Parsed(Box::new((parsed, stamp)))
+        })
+        .collect()
+}
+
+/// What the cache should record of a loaded revision: its stamp, root
+/// index and where its relative path starts in its origin.
+type Recorded = Option<(FileStamp, u32, usize)>;
+
+/// Puts the results, in load order, into `loaded` (revisions, bodies and
+/// problems); returns what the cache should record for each revision, and
+/// how many files were cache hits and how many were parsed.
+fn collect(
+    loaded: &mut Loaded,
+    results: Vec<FileResult>,
+    files: Vec<SourceFile>,
+    mut cache: Option<&mut ParseCache>,
+) -> (Vec<Recorded>, (usize, usize)) {
+    let mut recorded = Vec::with_capacity(results.len());
+    let (mut hits, mut parsed_files) = (0, 0);
+    loaded.revisions.reserve(results.len());
+    loaded.bodies.reserve(results.len());
+    for (result, f) in results.into_iter().zip(files) {
         let (parsed, stamp) = match result {
             FileResult::Cached(i) => {
                 hits += 1;
@@ -445,31 +503,34 @@ pub fn load_with(project: &Project, cache: &CacheConfig) -> Loaded {
             Err(e) => loaded.problems.push(e),
         }
     }
-    if let Some(c) = cache {
-        let outcomes: Vec<Outcome> = loaded
-            .revisions
-            .iter()
-            .zip(&loaded.bodies)
-            .zip(recorded)
-            .filter_map(|((revision, body), recorded)| {
-                let (stamp, root, rel_at) = recorded?;
-                Some(Outcome {
-                    key: FileKey {
-                        root,
-                        rel: &revision.origin[rel_at..],
-                    },
-                    stamp,
-                    revision,
-                    body,
-                })
+    (recorded, (hits, parsed_files))
+}
+
+/// Writes what this load learnt into the cache.
+fn record(
+    cache: ParseCache,
+    loaded: &Loaded,
+    recorded: Vec<Recorded>,
+    (hits, parsed): (usize, usize),
+    listing: ListingSource<'_>,
+) -> CacheReport {
+    let outcomes: Vec<Outcome> = loaded
+        .revisions
+        .iter()
+        .zip(&loaded.bodies)
+        .zip(recorded)
+        .filter_map(|((revision, body), recorded)| {
+            let (stamp, root, rel_at) = recorded?;
+            Some(Outcome {
+                key: FileKey {
+                    root,
+                    rel: &revision.origin[rel_at..],
+                },
+                stamp,
+                revision,
+                body,
             })
-            .collect();
-        let listing = match single_dir {
-            _ if listing_reused => ListingSource::Reused,
-            Some(dir) => ListingSource::Read(ListingRef { dir, names: &names }),
-            None => ListingSource::NotRecorded,
-        };
-        loaded.cache = c.finish(&outcomes, hits, parsed_files, listing);
-    }
-    loaded
+        })
+        .collect();
+    cache.finish(&outcomes, hits, parsed, listing)
 }

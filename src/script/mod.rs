@@ -3,6 +3,8 @@
 //!
 //! - [`Project::locate`] finds the project and its revisions directories.
 //! - [`load`] reads every revision file once, in Alembic's order, in parallel.
+//! - [`read_step_sql`] reads one step's SQL afresh for running it (the
+//!   parse cache behind [`load`] serves graph commands only).
 //! - [`write_revision`] writes a new revision file, never overwriting.
 //! - [`init_project`] creates `mergepoint.yaml` and an empty `revisions/`.
 //!
@@ -39,6 +41,7 @@ mod error;
 mod ini;
 mod load;
 pub(crate) mod native;
+mod step;
 
 #[cfg(test)]
 mod cache_tests;
@@ -55,30 +58,15 @@ use serde::{Deserialize, Serialize};
 pub use alembic::{parse_alembic, render_alembic};
 pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
+#[doc(hidden)]
+pub use native::fast_path_agrees;
 pub use native::{parse_native, render_native};
 
+pub use crate::config::Format;
 use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
 use crate::graph::Revision;
 pub use load::{load, load_with};
-
-/// The format of a project's revision files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// `<id>_<slug>.yaml` files (see DESIGN.md).
-    Native,
-    /// Alembic `versions/*.py` files, read statically.
-    Alembic,
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Format::Native => "native",
-            Format::Alembic => "alembic",
-        })
-    }
-}
+pub use step::{read_step_sql, StepRead};
 
 /// A located project: where its revision files are and how to read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,12 +159,14 @@ impl Project {
                 return Err(LoadError::NoProject {
                     dir,
                     looked_for: "a directory, but this is a file".to_string(),
+                    hint: None,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(LoadError::NoProject {
                     dir,
                     looked_for: "a directory, but nothing exists at this path".to_string(),
+                    hint: None,
                 })
             }
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
@@ -191,8 +181,10 @@ impl Project {
             return Project::from_ini(dir, Config::default(), &ini_path);
         }
         let pyproject = dir.join("pyproject.toml");
-        if fs::read_to_string(&pyproject)
-            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
+        // Only a regular file is read (a FIFO would block the open).
+        if pyproject.is_file()
+            && fs::read_to_string(&pyproject)
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
         {
             return Err(LoadError::Config {
                 path: pyproject,
@@ -221,6 +213,12 @@ impl Project {
         if let Some(p) = enclosing_alembic_project(&dir) {
             return Ok(p);
         }
+        Project::bare(dir)
+    }
+
+    /// A directory with no configuration: an Alembic script directory (with
+    /// `versions/`), or a directory of revision files, by what it holds.
+    fn bare(dir: PathBuf) -> Result<Project, LoadError> {
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
@@ -239,10 +237,11 @@ impl Project {
             Format::Alembic
         } else {
             return Err(LoadError::NoProject {
-                dir,
+                hint: nested_alembic_hint(&dir),
                 looked_for: format!(
                     "{CONFIG_FILE}, {ALEMBIC_INI}, a versions/ directory, YAML revision files (with an `id:` line) or Alembic *.py revision files (with `revision = ...`)"
                 ),
+                dir,
             });
         };
         Ok(Project {
@@ -303,7 +302,11 @@ impl Project {
                 path: cfg_path.to_path_buf(),
                 line: None,
                 message: format!(
-                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory"
+                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory{}",
+                    match versions_below(&root) {
+                        Some(v) => format!(" (here: `revisions: {v}`)"),
+                        None => String::new(),
+                    }
                 ),
             }),
         }
@@ -321,6 +324,38 @@ impl Project {
             truncate_slug_length: ini.truncate_slug_length,
         })
     }
+}
+
+/// `<sub>/versions` for the first subdirectory of `root` (in sorted order)
+/// that holds an Alembic `versions/` directory, as Flask-Migrate's
+/// `migrations/` does.
+fn versions_below(root: &Path) -> Option<String> {
+    let mut subs: Vec<String> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("versions").is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    subs.sort();
+    subs.first().map(|s| format!("{s}/versions"))
+}
+
+/// For a directory whose Alembic project sits in a subdirectory (Flask-Migrate
+/// keeps `migrations/alembic.ini`): the --dir that finds it. `mergepoint
+/// init` would start a second, native project there instead.
+fn nested_alembic_hint(dir: &Path) -> Option<String> {
+    let mut found: Vec<String> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join(ALEMBIC_INI).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    found.sort();
+    let sub = found.first()?;
+    Some(format!(
+        "{sub}/{ALEMBIC_INI} is an Alembic project (the Flask-Migrate layout): pass --dir {}",
+        dir.join(sub).display()
+    ))
 }
 
 /// The Alembic project one or two levels up whose script directory or

@@ -1,22 +1,12 @@
 //! A fast reader for the subset of YAML that [`super::render_native`]
 //! writes. It returns `None` for anything outside that subset, and the
 //! caller then uses serde_yaml, so it never decides an error and never
-//! disagrees with serde_yaml (a property test checks that). Loading 10,000
-//! revisions is where this pays.
+//! disagrees with serde_yaml (property tests and the `native_header` fuzz
+//! target check that, through [`super::fast_path_agrees`]). Keys are the
+//! same typed [`Key`] list serde reads. Loading 10,000 revisions is where
+//! this pays.
 
-use super::{printable, NativeFile};
-
-const KEYS: [&str; 9] = [
-    "id",
-    "parents",
-    "depends_on",
-    "branch_labels",
-    "message",
-    "created",
-    "transactional",
-    "upgrade",
-    "downgrade",
-];
+use super::{printable, Key, NativeFile};
 
 /// Reads `text` if it is in the rendered subset, `None` otherwise.
 pub(in crate::script) fn parse(text: &str) -> Option<NativeFile> {
@@ -25,7 +15,7 @@ pub(in crate::script) fn parse(text: &str) -> Option<NativeFile> {
     }
     let lines: Vec<&str> = text[..text.len() - 1].split('\n').collect();
     let mut f = NativeFile::default();
-    let mut seen = [false; KEYS.len()];
+    let mut seen = [false; Key::ALL.len()];
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -33,42 +23,44 @@ pub(in crate::script) fn parse(text: &str) -> Option<NativeFile> {
         if line.is_empty() {
             continue;
         }
-        let (key, rest) = line.split_once(':')?;
-        let k = KEYS.iter().position(|k| *k == key)?;
-        if std::mem::replace(&mut seen[k], true) {
+        let (name, rest) = line.split_once(':')?;
+        let key = Key::from_name(name)?;
+        if std::mem::replace(&mut seen[key as usize], true) {
             return None;
         }
         let v = rest.strip_prefix(' ')?;
-        match k {
-            1 => f.parents = Some(flow_list(v)?),
-            2 => f.depends_on = flow_list(v)?,
-            3 => f.branch_labels = flow_list(v)?,
-            6 => {
+        match key {
+            Key::Parents => f.parents = Some(flow_list(v)?),
+            Key::DependsOn => f.depends_on = flow_list(v)?,
+            Key::BranchLabels => f.branch_labels = flow_list(v)?,
+            Key::Transactional => {
                 f.transactional = Some(match v {
                     "true" => true,
                     "false" => false,
                     _ => return None,
                 })
             }
-            _ => {
-                let value = if let Some(header) = v.strip_prefix('|') {
-                    let (s, next) = block(header, &lines, i)?;
-                    i = next;
-                    Some(s)
-                } else {
-                    scalar(v)?
-                };
-                match k {
-                    0 => f.id = value,
-                    4 => f.message = value,
-                    5 => f.created = value,
-                    7 => f.upgrade = value,
-                    _ => f.downgrade = value,
-                }
-            }
+            Key::Id => f.id = string_value(v, &lines, &mut i)?,
+            Key::Message => f.message = string_value(v, &lines, &mut i)?,
+            Key::Created => f.created = string_value(v, &lines, &mut i)?,
+            Key::Upgrade => f.upgrade = string_value(v, &lines, &mut i)?,
+            Key::Downgrade => f.downgrade = string_value(v, &lines, &mut i)?,
         }
     }
     Some(f)
+}
+
+/// The value of a string key: a literal block (whose lines follow, from
+/// `lines[*next]`; `*next` moves past them) or a one-line scalar.
+fn string_value(v: &str, lines: &[&str], next: &mut usize) -> Option<Option<String>> {
+    match v.strip_prefix('|') {
+        Some(header) => {
+            let (s, after) = block(header, lines, *next)?;
+            *next = after;
+            Some(Some(s))
+        }
+        None => scalar(v),
+    }
 }
 
 /// A block-context scalar for an `Option<String>` field: `Some(None)` for

@@ -2,30 +2,129 @@
 
 use std::path::Path;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::{LoadError, NativeBody};
 use crate::graph::Revision;
 
-#[path = "native_fast.rs"]
-pub(super) mod fast;
+pub(in crate::script) mod fast;
 
-/// The on-disk shape of a native revision. Unknown fields are errors so
-/// that typos (`parent:`, `downgarde:`) are caught.
-#[derive(Deserialize, Debug, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NativeFile {
-    id: Option<String>,
-    parents: Option<Vec<String>>,
-    #[serde(default)]
-    depends_on: Vec<String>,
-    #[serde(default)]
-    branch_labels: Vec<String>,
-    message: Option<String>,
-    created: Option<String>,
-    transactional: Option<bool>,
-    upgrade: Option<String>,
-    downgrade: Option<String>,
+/// The keys of a native revision file, in the order they are written: the
+/// one list both readers (serde_yaml through [`NativeFile`]'s `Deserialize`,
+/// and [`fast::parse`]) go by.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(field_identifier, rename_all = "snake_case")]
+pub(in crate::script) enum Key {
+    Id,
+    Parents,
+    DependsOn,
+    BranchLabels,
+    Message,
+    Created,
+    Transactional,
+    Upgrade,
+    Downgrade,
+}
+
+impl Key {
+    pub(in crate::script) const ALL: [Key; 9] = [
+        Key::Id,
+        Key::Parents,
+        Key::DependsOn,
+        Key::BranchLabels,
+        Key::Message,
+        Key::Created,
+        Key::Transactional,
+        Key::Upgrade,
+        Key::Downgrade,
+    ];
+
+    /// The names, as written in files (and in serde's "expected one of").
+    const NAMES: &'static [&'static str] = &[
+        "id",
+        "parents",
+        "depends_on",
+        "branch_labels",
+        "message",
+        "created",
+        "transactional",
+        "upgrade",
+        "downgrade",
+    ];
+
+    pub(in crate::script) fn name(self) -> &'static str {
+        Key::NAMES[self as usize]
+    }
+
+    pub(in crate::script) fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The on-disk shape of a native revision. Unknown keys are errors so that
+/// typos (`parent:`, `downgarde:`) are caught.
+#[derive(Debug, Default, PartialEq)]
+pub(in crate::script) struct NativeFile {
+    pub(in crate::script) id: Option<String>,
+    pub(in crate::script) parents: Option<Vec<String>>,
+    pub(in crate::script) depends_on: Vec<String>,
+    pub(in crate::script) branch_labels: Vec<String>,
+    pub(in crate::script) message: Option<String>,
+    pub(in crate::script) created: Option<String>,
+    pub(in crate::script) transactional: Option<bool>,
+    pub(in crate::script) upgrade: Option<String>,
+    pub(in crate::script) downgrade: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NativeFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NativeFile, D::Error> {
+        d.deserialize_struct("NativeFile", Key::NAMES, FileVisitor)
+    }
+}
+
+/// Reads a mapping, key by [`Key`]: an unknown key, a repeated key or a
+/// value of the wrong type is serde's error (with serde_yaml's location).
+struct FileVisitor;
+
+impl<'de> Visitor<'de> for FileVisitor {
+    type Value = NativeFile;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a revision: a mapping with id, parents, message, upgrade and downgrade")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NativeFile, A::Error> {
+        let mut f = NativeFile::default();
+        let mut seen = [false; Key::ALL.len()];
+        while let Some(key) = map.next_key::<Key>()? {
+            if std::mem::replace(&mut seen[key as usize], true) {
+                return Err(de::Error::duplicate_field(key.name()));
+            }
+            match key {
+                Key::Id => f.id = map.next_value()?,
+                Key::Parents => f.parents = map.next_value()?,
+                Key::DependsOn => f.depends_on = map.next_value()?,
+                Key::BranchLabels => f.branch_labels = map.next_value()?,
+                Key::Message => f.message = map.next_value()?,
+                Key::Created => f.created = map.next_value()?,
+                Key::Transactional => f.transactional = map.next_value()?,
+                Key::Upgrade => f.upgrade = map.next_value()?,
+                Key::Downgrade => f.downgrade = map.next_value()?,
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Whether the fast reader, where it answers at all, reads `text` exactly as
+/// serde_yaml does. For the fuzz targets and property tests; not an API.
+#[doc(hidden)]
+pub fn fast_path_agrees(text: &str) -> bool {
+    match fast::parse(text) {
+        None => true,
+        Some(f) => serde_yaml::from_str::<NativeFile>(text).ok() == Some(f),
+    }
 }
 
 fn missing(path: &Path, field: &'static str, hint: &str) -> LoadError {
@@ -40,41 +139,16 @@ fn missing(path: &Path, field: &'static str, hint: &str) -> LoadError {
 /// Parses a native revision file. `path` is only used for messages and
 /// becomes the revision's `origin`.
 pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), LoadError> {
-    // A document that is not a mapping at all is not a revision file;
-    // say so instead of printing serde's type error.
     let trimmed = text.trim_start_matches('\u{feff}');
-    let file: NativeFile = match fast::parse(trimmed)
-        .map_or_else(|| serde_yaml::from_str(trimmed), Ok)
-    {
-        Ok(f) => f,
-        Err(e) => {
-            // Too deep for serde_yaml is never a revision's mapping; do not
-            // scan such a text a second time.
-            let too_deep = e.to_string().contains("recursion limit");
-            if let Some(v) = (!too_deep)
-                .then(|| serde_yaml::from_str::<serde_yaml::Value>(trimmed).ok())
-                .flatten()
-            {
-                if !v.is_mapping() {
-                    return Err(LoadError::NotARevision {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "a revision file is a YAML mapping with id, parents, message, upgrade and downgrade, but this file holds {}",
-                            describe_value(&v)
-                        ),
-                    });
-                }
-            }
-            return Err(LoadError::yaml(path, &e));
-        }
+    let file = read_file(path, trimmed)?;
+    let take = |v: Option<String>, field: &'static str, hint: &str| {
+        v.ok_or_else(|| missing(path, field, hint))
     };
-    let id = file.id.ok_or_else(|| {
-        missing(
-            path,
-            "id",
-            "add `id: <unique id>` (`mergepoint revision` generates 12 hex chars)",
-        )
-    })?;
+    let id = take(
+        file.id,
+        "id",
+        "add `id: <unique id>` (`mergepoint revision` generates 12 hex chars)",
+    )?;
     let parents = file.parents.ok_or_else(|| {
         missing(
             path,
@@ -82,53 +156,29 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
             "add `parents: [<parent id>]`, or `parents: []` for a base revision",
         )
     })?;
-    let message = file.message.ok_or_else(|| {
-        missing(
-            path,
-            "message",
-            "add `message: <what this revision does>` (it may be \"\")",
-        )
-    })?;
-    let upgrade = file.upgrade.ok_or_else(|| {
-        missing(
-            path,
-            "upgrade",
-            "add `upgrade: |` followed by the SQL, indented (use \"\" for none)",
-        )
-    })?;
-    let downgrade = file.downgrade.ok_or_else(|| {
-        missing(
-            path,
-            "downgrade",
-            "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
-        )
-    })?;
+    let message = take(
+        file.message,
+        "message",
+        "add `message: <what this revision does>` (it may be \"\")",
+    )?;
+    let upgrade = take(
+        file.upgrade,
+        "upgrade",
+        "add `upgrade: |` followed by the SQL, indented (use \"\" for none)",
+    )?;
+    let downgrade = take(
+        file.downgrade,
+        "downgrade",
+        "add `downgrade: |` followed by the SQL, indented (use \"\" for none)",
+    )?;
     LoadError::check_id_length(path, line_of_key(trimmed, "id"), &id)?;
-    if let Some(c) = &file.created {
-        if chrono::DateTime::parse_from_rfc3339(c).is_err() {
-            return Err(LoadError::Yaml {
-                path: path.to_path_buf(),
-                line: line_of_key(trimmed, "created"),
-                column: None,
-                message: format!(
-                    "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
-                ),
-            });
-        }
-    }
-    let transactional = file.transactional.unwrap_or(true);
-    if transactional {
-        for (field, sql) in [("upgrade", &upgrade), ("downgrade", &downgrade)] {
-            if let Some(c) = crate::sql::transaction_control(sql) {
-                return Err(LoadError::TransactionControl {
-                    path: path.to_path_buf(),
-                    line: sql_line_in_file(trimmed, field, c.line),
-                    field,
-                    keyword: c.keyword,
-                });
-            }
-        }
-    }
+    let body = NativeBody {
+        created: file.created,
+        transactional: file.transactional.unwrap_or(true),
+        upgrade,
+        downgrade,
+    };
+    check_body(path, trimmed, &body)?;
     let rev = Revision {
         id,
         parents,
@@ -137,13 +187,69 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
         message,
         origin: path.display().to_string(),
     };
-    let body = NativeBody {
-        created: file.created,
-        transactional,
-        upgrade,
-        downgrade,
-    };
     Ok((rev, body))
+}
+
+/// The fields of `text`: by the fast reader when the file is as rendered,
+/// else by serde_yaml. A document that is not a mapping at all is not a
+/// revision file; that is said instead of serde's type error.
+fn read_file(path: &Path, text: &str) -> Result<NativeFile, LoadError> {
+    let e = match fast::parse(text).map_or_else(|| serde_yaml::from_str(text), Ok) {
+        Ok(f) => return Ok(f),
+        Err(e) => e,
+    };
+    // Too deep for serde_yaml (128 levels) is never a revision's mapping;
+    // do not scan such a text a second time. (libyaml scans the whole text
+    // before serde_yaml's limit applies, in time quadratic in the nesting:
+    // 50,000 open brackets take seconds, never a crash.)
+    let too_deep = e.to_string().contains("recursion limit");
+    if let Some(v) = (!too_deep)
+        .then(|| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+        .flatten()
+    {
+        if !v.is_mapping() {
+            return Err(LoadError::NotARevision {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "a revision file is a YAML mapping with id, parents, message, upgrade and downgrade, but this file holds {}",
+                    describe_value(&v)
+                ),
+            });
+        }
+    }
+    Err(LoadError::yaml(path, &e))
+}
+
+/// A valid `created` timestamp, and no transaction control in the SQL of a
+/// transactional revision (it would end the transaction mergepoint runs
+/// the revision and its version-table update in).
+fn check_body(path: &Path, text: &str, body: &NativeBody) -> Result<(), LoadError> {
+    if let Some(c) = &body.created {
+        if chrono::DateTime::parse_from_rfc3339(c).is_err() {
+            return Err(LoadError::Yaml {
+                path: path.to_path_buf(),
+                line: line_of_key(text, "created"),
+                column: None,
+                message: format!(
+                    "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
+                ),
+            });
+        }
+    }
+    if !body.transactional {
+        return Ok(());
+    }
+    for (field, sql) in [("upgrade", &body.upgrade), ("downgrade", &body.downgrade)] {
+        if let Some(c) = crate::sql::transaction_control(sql) {
+            return Err(LoadError::TransactionControl {
+                path: path.to_path_buf(),
+                line: sql_line_in_file(text, field, c.line),
+                field,
+                keyword: c.keyword,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn describe_value(v: &serde_yaml::Value) -> &'static str {
