@@ -144,7 +144,7 @@ impl DirHandle {
         let mut f = self.open_file(name)?;
         let t = f.metadata()?.file_type();
         if !t.is_file() {
-            return Err(io::Error::other(NotRegular(super::load::special_kind(&t))));
+            return Err(io::Error::other(NotRegular(special_kind(&t))));
         }
         if buf.len() < 16 * 1024 {
             buf.resize(16 * 1024, 0);
@@ -162,4 +162,26 @@ impl DirHandle {
             }
         }
     }
+}
+
+/// The name of a file type that is not a regular file, for messages.
+pub(super) fn special_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        return "directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "device";
+        }
+    }
+    let _ = t;
+    "special file"
 }

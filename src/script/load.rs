@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::cache::CacheReport;
 use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
-use super::dirfile::{DirHandle, FileStamp, NotRegular};
+use super::dirfile::{special_kind, DirHandle, FileStamp, NotRegular};
 use super::{
     alembic, is_alembic_file, is_native_file, parse_alembic, parse_native, Body, Format, LoadError,
     Loaded, Project,
@@ -285,28 +285,6 @@ fn kind_of(t: &std::fs::FileType) -> EntryKind {
     } else {
         EntryKind::Special(special_kind(t))
     }
-}
-
-/// The name of a file type that is not a regular file, for messages.
-pub(super) fn special_kind(t: &std::fs::FileType) -> &'static str {
-    if t.is_dir() {
-        return "directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "FIFO (named pipe)";
-        }
-        if t.is_socket() {
-            return "socket";
-        }
-        if t.is_block_device() || t.is_char_device() {
-            return "device";
-        }
-    }
-    let _ = t;
-    "special file"
 }
 
 thread_local! {

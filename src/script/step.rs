@@ -32,7 +32,7 @@ pub fn read_step_sql(revision: &Revision, direction: Direction) -> Result<StepRe
     if !meta.is_file() {
         return Err(LoadError::NotAFile {
             path: path.to_path_buf(),
-            kind: super::load::special_kind(&meta.file_type()),
+            kind: super::dirfile::special_kind(&meta.file_type()),
         });
     }
     if !super::is_native_file(path.file_name().and_then(|n| n.to_str()).unwrap_or("")) {
