@@ -107,9 +107,14 @@ impl PendingConnection {
     }
 }
 
-/// The SQL of each native revision, read from the loaded files in place;
-/// Alembic revisions have none. The one SQL source of online runs, offline
-/// scripts and the drift check.
+/// The SQL of each native revision; Alembic revisions have none. The one
+/// SQL source of online runs, offline scripts and the drift check.
+///
+/// `step_sql` / `step_text` answer from the loaded bodies (which the parse
+/// cache may have served): enough to know which revisions have SQL and to
+/// compare checksums. `read_step`, what a run or an offline script uses for
+/// each step, reads the file afresh ([`crate::script::read_native_body`]),
+/// so the SQL that runs, and the checksum recorded, are the file's now.
 pub struct WorkspaceSql<'a>(pub &'a Workspace);
 
 impl StepSql for WorkspaceSql<'_> {
@@ -133,6 +138,30 @@ impl StepSql for WorkspaceSql<'_> {
             reverse: Some(reverse),
             transactional,
         })
+    }
+
+    fn read_step(
+        &self,
+        revision: &str,
+        direction: Direction,
+    ) -> Result<Option<StepText<'_>>, String> {
+        let Some(ix) = self.0.graph.find(revision) else {
+            return Ok(None);
+        };
+        if !matches!(self.0.bodies[ix], Body::Native(_)) {
+            return Ok(None);
+        }
+        let body =
+            crate::script::read_native_body(self.0.graph.rev(ix)).map_err(|e| e.to_string())?;
+        let (sql, reverse) = match direction {
+            Direction::Upgrade => (body.upgrade, body.downgrade),
+            Direction::Downgrade => (body.downgrade, body.upgrade),
+        };
+        Ok(Some(StepText {
+            sql: Cow::Owned(sql),
+            reverse: Some(Cow::Owned(reverse)),
+            transactional: body.transactional,
+        }))
     }
 }
 
@@ -186,7 +215,7 @@ pub fn offline_script<'a, S: StepSql>(
     plan: &'a Plan,
     sql: &'a S,
     opts: &'a RunOptions,
-) -> CliResult<db::OfflineScript<'a, S>> {
+) -> CliResult<db::OfflineScript<'a>> {
     Ok(db::OfflineScript::new(plan, sql, &opts.table)?)
 }
 
@@ -263,4 +292,50 @@ pub fn json_line<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> std::
     serde_json::to_writer(&mut *out, value)?;
     writeln!(out)?;
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::workspace::survey;
+    use crate::script::Project;
+
+    /// What a run executes comes from the file as it is now, never from the
+    /// loaded body (which the parse cache may have served).
+    #[test]
+    fn runs_read_each_steps_sql_from_the_file_not_the_loaded_body() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mergepoint.yaml"), "format: native\n").unwrap();
+        std::fs::create_dir(dir.path().join("revisions")).unwrap();
+        let file = dir.path().join("revisions/aaaa00000001_a.yaml");
+        let text = |up: &str| {
+            format!("id: aaaa00000001\nparents: []\nmessage: a\ntransactional: true\nupgrade: |\n  {up}\ndowngrade: |\n  DROP TABLE t;\n")
+        };
+        std::fs::write(&file, text("CREATE TABLE t (x int);")).unwrap();
+        let project = Project::locate(Some(dir.path())).unwrap();
+        let mut ws = survey(project).into_workspace().unwrap();
+        // A stale body, as a cache entry that no longer matches would be.
+        if let Body::Native(b) = &mut ws.bodies[0] {
+            b.upgrade = "SELECT 'stale';".to_string();
+        }
+        std::fs::write(&file, text("CREATE TABLE t (y int);")).unwrap();
+        let sql = WorkspaceSql(&ws);
+        let stale = sql.step_text("aaaa00000001", Direction::Upgrade).unwrap();
+        assert_eq!(stale.sql, "SELECT 'stale';");
+        let fresh = sql
+            .read_step("aaaa00000001", Direction::Upgrade)
+            .unwrap()
+            .unwrap();
+        assert_eq!(fresh.sql.trim(), "CREATE TABLE t (y int);");
+        assert_eq!(
+            fresh.reverse.as_deref().map(str::trim),
+            Some("DROP TABLE t;")
+        );
+        // A file that now declares another revision is refused, not run.
+        std::fs::write(&file, text("x").replace("aaaa00000001", "bbbb00000002")).unwrap();
+        let e = sql
+            .read_step("aaaa00000001", Direction::Upgrade)
+            .unwrap_err();
+        assert!(e.contains("changed underneath this run"), "{e}");
+    }
 }

@@ -173,6 +173,7 @@ pub fn db_error_kind(err: &DbError) -> (ErrorKind, &'static [&'static str]) {
         ),
         DbError::LockTimeout { .. } | DbError::LockLost { .. } => (ErrorKind::LockTimeout, &[]),
         DbError::MissingSql { .. }
+        | DbError::StepSource { .. }
         | DbError::PsqlCommand { .. }
         | DbError::InvalidName { .. }
         | DbError::NotOneTransaction { .. }

@@ -62,6 +62,11 @@ pub enum DbError {
     /// The plan could not be made from the version table.
     #[error(transparent)]
     Plan(#[from] ResolveError),
+    /// A step's SQL could not be read when it was about to run (its file
+    /// changed, vanished or no longer parses). Raised before anything is
+    /// changed.
+    #[error("the SQL of revision {revision} could not be read for this run: {message}; nothing was changed")]
+    StepSource { revision: String, message: String },
     /// `--transaction-per-run` with a plan that has a non-transactional step.
     #[error("revision {revision} is non-transactional, so the run cannot be one transaction; nothing was changed; run without --transaction-per-run")]
     NotOneTransaction { revision: String },

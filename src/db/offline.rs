@@ -11,7 +11,7 @@
 use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
-use super::step_sql::{missing_sql, RevisionSql, StepSql, StepText};
+use super::step_sql::{missing_sql, refuse_transaction_control, RevisionSql, StepSql, StepText};
 use crate::graph::VersionOp;
 use crate::graph::{Direction, Plan, Step};
 use crate::sql::{for_psql, needs_terminator};
@@ -72,34 +72,35 @@ const PARTS_PER_BATCH: usize = 8;
 /// The script starts with [`PSQL_SETTINGS`]; the revisions' SQL is passed
 /// through [`for_psql`]. The resulting schema and version table are those
 /// of the online run.
-pub struct OfflineScript<'a, S: StepSql> {
+pub struct OfflineScript<'a> {
     plan: &'a Plan,
-    sql: &'a S,
+    /// Each step's SQL, read for this script, in plan order.
+    texts: Vec<StepText<'a>>,
     table: &'a VersionTable,
 }
 
-impl<'a, S: StepSql> OfflineScript<'a, S> {
-    /// Refuses if a step has no SQL ([`DbError::MissingSql`]) or has a
-    /// psql meta-command ([`DbError::PsqlCommand`], the first in plan order).
-    pub fn new(plan: &'a Plan, sql: &'a S, table: &'a VersionTable) -> Result<Self, DbError> {
+impl<'a> OfflineScript<'a> {
+    /// Reads every step's SQL for this script ([`StepSql::read_step`], in
+    /// parallel) and refuses, before anything is written, a step with no
+    /// SQL ([`DbError::MissingSql`]), one whose SQL cannot be read now
+    /// ([`DbError::StepSource`]), transaction control in a transactional
+    /// step, or a psql meta-command ([`DbError::PsqlCommand`]); the first
+    /// in plan order.
+    pub fn new<S: StepSql>(
+        plan: &'a Plan,
+        sql: &'a S,
+        table: &'a VersionTable,
+    ) -> Result<Self, DbError> {
         let missing = missing_sql(plan, sql);
         if !missing.is_empty() {
             return Err(DbError::MissingSql { revisions: missing });
         }
-        let command = plan.steps.par_iter().find_map_first(|step| {
-            let (text, _) = sql.step_sql(&step.revision, step.direction)?;
-            let e = for_psql(&text).err()?;
-            Some(DbError::PsqlCommand {
-                revision: step.revision.clone(),
-                direction: step.direction.as_str(),
-                line: e.line,
-                text: e.text,
-            })
-        });
-        if let Some(e) = command {
-            return Err(e);
-        }
-        Ok(OfflineScript { plan, sql, table })
+        let texts = plan
+            .steps
+            .par_iter()
+            .map(|step| read_checked(sql, step))
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(OfflineScript { plan, texts, table })
     }
 
     /// Writes the script: steps are rendered in parallel, a batch of parts
@@ -118,15 +119,22 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         out.write_all(preamble.as_bytes())?;
         let names = (self.table.sql_name(), self.table.history_sql_name());
         let mut parts = vec![String::new(); PARTS_PER_BATCH];
-        for batch in plan.steps.chunks(STEPS_PER_PART * PARTS_PER_BATCH) {
+        for (b, batch) in plan
+            .steps
+            .chunks(STEPS_PER_PART * PARTS_PER_BATCH)
+            .enumerate()
+        {
+            let offset = b * STEPS_PER_PART * PARTS_PER_BATCH;
             let used = batch.len().div_ceil(STEPS_PER_PART);
             parts[..used]
                 .par_iter_mut()
                 .zip(batch.par_chunks(STEPS_PER_PART))
-                .for_each(|(part, steps)| {
+                .enumerate()
+                .for_each(|(k, (part, steps))| {
                     part.clear();
-                    for step in steps {
-                        self.render_step(part, step, &names);
+                    let first = offset + k * STEPS_PER_PART;
+                    for (step, text) in steps.iter().zip(&self.texts[first..]) {
+                        self.render_step(part, step, text, &names);
                     }
                 });
             for part in &parts[..used] {
@@ -138,16 +146,19 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
 
     /// One step: its SQL, its version-table statements and its audit row,
     /// inside BEGIN/COMMIT when transactional.
-    fn render_step(&self, out: &mut String, step: &Step, (t, history): &(String, String)) {
-        let Some(StepText {
+    fn render_step(
+        &self,
+        out: &mut String,
+        step: &Step,
+        text: &StepText<'_>,
+        (t, history): &(String, String),
+    ) {
+        let StepText {
             sql: text,
             reverse,
             transactional,
-        }) = self.sql.step_text(&step.revision, step.direction)
-        else {
-            // `new` checked that every step has SQL.
-            return;
-        };
+        } = text;
+        let transactional = *transactional;
         out.push_str("-- Running ");
         step.push_short_log(out);
         out.push_str("\n\n");
@@ -155,7 +166,7 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
             out.push_str("BEGIN;\n\n");
         }
         // `new` refused SQL that psql cannot be made to send as written.
-        let body = for_psql(&text).unwrap_or(Cow::Borrowed(&text));
+        let body = for_psql(text).unwrap_or(Cow::Borrowed(text));
         let body = body.trim_end();
         if !body.trim().is_empty() {
             out.push_str(body);
@@ -198,10 +209,13 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
         out.push_str(", ");
         push_literal(out, step.direction.as_str());
         out.push_str(", ");
-        push_literal(out, &sql_sha256(&text));
+        push_literal(out, &sql_sha256(text));
         out.push_str(", ");
-        match reverse.filter(|_| step.direction == Direction::Upgrade) {
-            Some(down) => push_literal(out, &sql_sha256(&down)),
+        match reverse
+            .as_ref()
+            .filter(|_| step.direction == Direction::Upgrade)
+        {
+            Some(down) => push_literal(out, &sql_sha256(down)),
             None => out.push_str("NULL"),
         }
         out.push_str(", true);\n\n");
@@ -209,4 +223,32 @@ impl<'a, S: StepSql> OfflineScript<'a, S> {
             out.push_str("COMMIT;\n\n");
         }
     }
+}
+
+/// One step's SQL, read for the script and checked.
+fn read_checked<'s, S: StepSql>(sql: &'s S, step: &Step) -> Result<StepText<'s>, DbError> {
+    let text = match sql.read_step(&step.revision, step.direction) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Err(DbError::MissingSql {
+                revisions: vec![step.revision.clone()],
+            })
+        }
+        Err(message) => {
+            return Err(DbError::StepSource {
+                revision: step.revision.clone(),
+                message,
+            })
+        }
+    };
+    refuse_transaction_control(step, &text)?;
+    if let Err(e) = for_psql(&text.sql) {
+        return Err(DbError::PsqlCommand {
+            revision: step.revision.clone(),
+            direction: step.direction.as_str(),
+            line: e.line,
+            text: e.text,
+        });
+    }
+    Ok(text)
 }

@@ -26,7 +26,7 @@ use super::session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
     UNFINISHED,
 };
-use super::step_sql::{missing_sql, StepSql, StepText};
+use super::step_sql::{missing_sql, refuse_transaction_control, StepSql, StepText};
 use super::version::validate_rows;
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
 use crate::sql::split_statements;
@@ -217,7 +217,8 @@ where
     Ok(RunOutcome { plan, durations })
 }
 
-/// The SQL of every step, checked before anything runs.
+/// The SQL of every step, read for this run and checked before anything
+/// runs.
 fn step_texts<'s>(
     plan: &Plan,
     sql: &'s impl StepSql,
@@ -229,26 +230,26 @@ fn step_texts<'s>(
     }
     let mut texts = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        let Some(text) = sql.step_text(&step.revision, step.direction) else {
-            return Err(DbError::MissingSql {
-                revisions: vec![step.revision.clone()],
-            });
+        let text = match sql.read_step(&step.revision, step.direction) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                return Err(DbError::MissingSql {
+                    revisions: vec![step.revision.clone()],
+                })
+            }
+            Err(message) => {
+                return Err(DbError::StepSource {
+                    revision: step.revision.clone(),
+                    message,
+                })
+            }
         };
         if transaction_per_run && !text.transactional {
             return Err(DbError::NotOneTransaction {
                 revision: step.revision.clone(),
             });
         }
-        if text.transactional {
-            if let Some(c) = crate::sql::transaction_control(&text.sql) {
-                return Err(DbError::TransactionControl {
-                    revision: step.revision.clone(),
-                    direction: step.direction,
-                    keyword: c.keyword.to_string(),
-                    line: c.line,
-                });
-            }
-        }
+        refuse_transaction_control(step, &text)?;
         texts.push(text);
     }
     Ok(texts)

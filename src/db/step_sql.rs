@@ -2,7 +2,8 @@
 //! offline scripts alike ([`StepSql`]), and the plain map of native
 //! revisions' SQL ([`RevisionSql`]) that tests and simple callers use.
 
-use crate::graph::{Direction, Plan};
+use super::error::DbError;
+use crate::graph::{Direction, Plan, Step};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -55,6 +56,19 @@ pub trait StepSql: Sync {
             transactional,
         })
     }
+
+    /// The SQL a step is about to run or be rendered with: what the
+    /// runner and the offline renderer use, once per step. A source backed
+    /// by files reads it afresh here (a parse cache may answer the other
+    /// methods, never this one). `Ok(None)`: no SQL (an Alembic revision);
+    /// `Err`: it could not be read now, with why.
+    fn read_step(
+        &self,
+        revision: &str,
+        direction: Direction,
+    ) -> Result<Option<StepText<'_>>, String> {
+        Ok(self.step_text(revision, direction))
+    }
 }
 
 impl StepSql for HashMap<String, RevisionSql> {
@@ -83,4 +97,21 @@ pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
         }
     }
     out
+}
+
+/// Transaction control in a transactional step would end mergepoint's
+/// transaction half way (the loader refuses such files too).
+pub(crate) fn refuse_transaction_control(step: &Step, text: &StepText<'_>) -> Result<(), DbError> {
+    if !text.transactional {
+        return Ok(());
+    }
+    match crate::sql::transaction_control(&text.sql) {
+        Some(c) => Err(DbError::TransactionControl {
+            revision: step.revision.clone(),
+            direction: step.direction,
+            keyword: c.keyword.to_string(),
+            line: c.line,
+        }),
+        None => Ok(()),
+    }
 }

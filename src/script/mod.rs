@@ -66,7 +66,7 @@ pub use crate::config::Format;
 use crate::config::{Config, CONFIG_FILE, CONFIG_TEMPLATE};
 use crate::graph::Revision;
 pub use load::{load, load_with};
-pub use step::{read_step_sql, StepRead};
+pub use step::{read_native_body, read_step_sql, StepRead};
 
 /// A located project: where its revision files are and how to read them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{parse_native, LoadError};
+use super::{parse_native, LoadError, NativeBody};
 use crate::graph::{Direction, Revision};
 
 /// One direction of a native revision, as its file says now.
@@ -20,13 +20,9 @@ pub struct StepRead {
     pub sha256: String,
 }
 
-/// Reads `revision`'s file (`revision.origin`) afresh and returns the SQL
-/// of `direction`. The whole file is parsed again, with every check of
-/// loading (transaction control, id length); the file must still declare
-/// `revision.id`, else it changed since the graph was loaded and the step
-/// is refused. Only regular files are opened. Alembic `.py` revisions have
-/// no SQL mergepoint can run: an error.
-pub fn read_step_sql(revision: &Revision, direction: Direction) -> Result<StepRead, LoadError> {
+/// Reads `revision`'s file afresh and returns its body (both directions'
+/// SQL), with every check of [`read_step_sql`].
+pub fn read_native_body(revision: &Revision) -> Result<NativeBody, LoadError> {
     let path = Path::new(&revision.origin);
     let meta = std::fs::metadata(path).map_err(|e| LoadError::io(path, "read", &e))?;
     if !meta.is_file() {
@@ -57,6 +53,17 @@ pub fn read_step_sql(revision: &Revision, direction: Direction) -> Result<StepRe
             ),
         });
     }
+    Ok(body)
+}
+
+/// Reads `revision`'s file (`revision.origin`) afresh and returns the SQL
+/// of `direction`. The whole file is parsed again, with every check of
+/// loading (transaction control, id length); the file must still declare
+/// `revision.id`, else it changed since the graph was loaded and the step
+/// is refused. Only regular files are opened. Alembic `.py` revisions have
+/// no SQL mergepoint can run: an error.
+pub fn read_step_sql(revision: &Revision, direction: Direction) -> Result<StepRead, LoadError> {
+    let body = read_native_body(revision)?;
     let sql = match direction {
         Direction::Upgrade => body.upgrade,
         Direction::Downgrade => body.downgrade,
