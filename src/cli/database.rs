@@ -175,11 +175,15 @@ pub fn run_plan(
     opts: &RunOptions,
     observer: impl RunObserver,
 ) -> Result<RunOutcome, DbError> {
-    let plan_for = |g: &RevisionGraph, rows: &[String]| match direction {
-        Direction::Upgrade => g.plan_upgrade(rows, target),
-        Direction::Downgrade => g.plan_downgrade(rows, target),
-    };
-    db::run(database, &sql.0.graph, sql, opts, plan_for, observer)
+    db::move_to(
+        database,
+        &sql.0.graph,
+        direction,
+        target,
+        sql,
+        opts,
+        observer,
+    )
 }
 
 /// The version-table rows ([`db::current`]), sorted.

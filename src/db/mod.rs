@@ -74,7 +74,9 @@ pub use mask::mask_url;
 pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
 pub use offline::{render_offline, OfflineScript};
 pub use pg_session::PgSession;
-pub use runner::{downgrade, run, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome};
+pub use runner::{
+    downgrade, move_to, run, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome,
+};
 pub use session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
     INTERRUPTED, UNFINISHED,

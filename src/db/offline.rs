@@ -11,7 +11,7 @@
 use super::audit::sql_sha256;
 use super::error::DbError;
 use super::names::{push_literal, VersionTable};
-use super::step_sql::{missing_sql, refuse_transaction_control, RevisionSql, StepSql, StepText};
+use super::step_sql::{missing_sql, read_step_text, RevisionSql, StepSql, StepText};
 use crate::graph::VersionOp;
 use crate::graph::{Direction, Plan, Step};
 use crate::sql::{for_psql, needs_terminator};
@@ -225,23 +225,10 @@ impl<'a> OfflineScript<'a> {
     }
 }
 
-/// One step's SQL, read for the script and checked.
+/// One step's SQL, read for the script and checked (also for what psql
+/// would act on itself).
 fn read_checked<'s, S: StepSql>(sql: &'s S, step: &Step) -> Result<StepText<'s>, DbError> {
-    let text = match sql.read_step(&step.revision, step.direction) {
-        Ok(Some(text)) => text,
-        Ok(None) => {
-            return Err(DbError::MissingSql {
-                revisions: vec![step.revision.clone()],
-            })
-        }
-        Err(message) => {
-            return Err(DbError::StepSource {
-                revision: step.revision.clone(),
-                message,
-            })
-        }
-    };
-    refuse_transaction_control(step, &text)?;
+    let text = read_step_text(sql, step)?;
     if let Err(e) = for_psql(&text.sql) {
         return Err(DbError::PsqlCommand {
             revision: step.revision.clone(),

@@ -26,7 +26,7 @@ use super::session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
     UNFINISHED,
 };
-use super::step_sql::{missing_sql, refuse_transaction_control, StepSql, StepText};
+use super::step_sql::{missing_sql, read_step_text, StepSql, StepText};
 use super::version::validate_rows;
 use crate::graph::{Direction, Plan, ResolveError, RevisionGraph, Step};
 use crate::sql::split_statements;
@@ -96,14 +96,7 @@ pub fn upgrade(
     opts: &RunOptions,
     observer: impl RunObserver,
 ) -> Result<RunOutcome, DbError> {
-    run(
-        db,
-        graph,
-        sql,
-        opts,
-        |g, rows| g.plan_upgrade(rows, target),
-        observer,
-    )
+    move_to(db, graph, Direction::Upgrade, target, sql, opts, observer)
 }
 
 /// Downgrades to `target` — see [`run`].
@@ -115,14 +108,24 @@ pub fn downgrade(
     opts: &RunOptions,
     observer: impl RunObserver,
 ) -> Result<RunOutcome, DbError> {
-    run(
-        db,
-        graph,
-        sql,
-        opts,
-        |g, rows| g.plan_downgrade(rows, target),
-        observer,
-    )
+    move_to(db, graph, Direction::Downgrade, target, sql, opts, observer)
+}
+
+/// Moves the database to `target` in `direction` — see [`run`].
+pub fn move_to(
+    db: &mut Database,
+    graph: &RevisionGraph,
+    direction: Direction,
+    target: &str,
+    sql: &impl StepSql,
+    opts: &RunOptions,
+    observer: impl RunObserver,
+) -> Result<RunOutcome, DbError> {
+    let plan_for = |g: &RevisionGraph, rows: &[String]| match direction {
+        Direction::Upgrade => g.plan_upgrade(rows, target),
+        Direction::Downgrade => g.plan_downgrade(rows, target),
+    };
+    run(db, graph, sql, opts, plan_for, observer)
 }
 
 /// Runs a plan against the database: resolves the version table's schema
@@ -230,26 +233,12 @@ fn step_texts<'s>(
     }
     let mut texts = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        let text = match sql.read_step(&step.revision, step.direction) {
-            Ok(Some(text)) => text,
-            Ok(None) => {
-                return Err(DbError::MissingSql {
-                    revisions: vec![step.revision.clone()],
-                })
-            }
-            Err(message) => {
-                return Err(DbError::StepSource {
-                    revision: step.revision.clone(),
-                    message,
-                })
-            }
-        };
+        let text = read_step_text(sql, step)?;
         if transaction_per_run && !text.transactional {
             return Err(DbError::NotOneTransaction {
                 revision: step.revision.clone(),
             });
         }
-        refuse_transaction_control(step, &text)?;
         texts.push(text);
     }
     Ok(texts)

@@ -99,6 +99,31 @@ pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
     out
 }
 
+/// A step's SQL as it must run now ([`StepSql::read_step`]), refused
+/// when there is none, when it cannot be read, or when a transactional step
+/// holds transaction control.
+pub(crate) fn read_step_text<'s>(
+    sql: &'s impl StepSql,
+    step: &Step,
+) -> Result<StepText<'s>, DbError> {
+    let text = match sql.read_step(&step.revision, step.direction) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Err(DbError::MissingSql {
+                revisions: vec![step.revision.clone()],
+            })
+        }
+        Err(message) => {
+            return Err(DbError::StepSource {
+                revision: step.revision.clone(),
+                message,
+            })
+        }
+    };
+    refuse_transaction_control(step, &text)?;
+    Ok(text)
+}
+
 /// Transaction control in a transactional step would end mergepoint's
 /// transaction half way (the loader refuses such files too).
 pub(crate) fn refuse_transaction_control(step: &Step, text: &StepText<'_>) -> Result<(), DbError> {
