@@ -66,6 +66,8 @@ fn native_file(id: &str, parents: &[&str]) -> String {
             transactional: true,
             upgrade: format!("SELECT '{id}';\n"),
             downgrade: String::new(),
+            lock_timeout: None,
+            statement_timeout: None,
         },
     )
 }

@@ -86,6 +86,16 @@ pub struct Config {
     pub version_table_schema: Option<String>,
     /// How long to wait for the migration lock, in seconds (default 60).
     pub lock_timeout_secs: Option<u64>,
+    /// PostgreSQL `lock_timeout` for every revision's SQL (`5s`, `500ms`);
+    /// a revision's own `lock_timeout:` and `--ddl-lock-timeout` override it.
+    pub ddl_lock_timeout: Option<String>,
+    /// PostgreSQL `statement_timeout` for every revision's SQL; a
+    /// revision's own `statement_timeout:` and `--statement-timeout`
+    /// override it.
+    pub statement_timeout: Option<String>,
+    /// How many more times a step that gave up waiting for a lock is tried
+    /// (default 0); `--retries` overrides it.
+    pub retries: Option<u32>,
 }
 
 impl Config {
@@ -164,4 +174,15 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 
 # Seconds to wait for another runner's migration lock before giving up.
 # lock_timeout_secs: 60
+
+# PostgreSQL lock_timeout and statement_timeout for each revision's SQL, so
+# that an ALTER TABLE waiting for its lock does not stall every query behind
+# it. A revision's own `lock_timeout:` / `statement_timeout:` override these;
+# --ddl-lock-timeout / --statement-timeout override both. Default: none.
+# ddl_lock_timeout: 5s
+# statement_timeout: 10min
+
+# How many more times a step that gave up waiting for a lock (lock_timeout)
+# is tried, with a growing pause (0.5 s, 1 s, 2 s, ...). Default 0.
+# retries: 3
 "#;

@@ -159,6 +159,8 @@ fn convert_one(rev: &Revision, d: Option<&DriverRevision>, root: &Path, now: &st
             transactional,
             upgrade,
             downgrade,
+            lock_timeout: None,
+            statement_timeout: None,
         },
         source,
         unconverted,

@@ -19,7 +19,7 @@ still use its plain types and helpers: `RunOptions`, `StampOutcome`,
 use super::error::{CliError, CliResult};
 use super::workspace::Workspace;
 use crate::db::{self, Database, DbError, DriftReport, HistoryEntry, RunObserver, RunOptions};
-use crate::db::{RunOutcome, StampOutcome, StepSql, StepText, VersionTable};
+use crate::db::{RunOutcome, StampOutcome, StepSql, StepText, Timeouts, VersionTable};
 use crate::graph::Plan;
 use crate::graph::{Direction, RevisionGraph};
 use crate::script::{Body, Project};
@@ -133,10 +133,12 @@ impl StepSql for WorkspaceSql<'_> {
     fn step_text(&self, revision: &str, direction: Direction) -> Option<StepText<'_>> {
         let (sql, transactional) = self.step_sql(revision, direction)?;
         let (reverse, _) = self.step_sql(revision, direction.reverse())?;
+        let timeouts = self.timeouts_of(revision);
         Some(StepText {
             sql,
             reverse: Some(reverse),
             transactional,
+            timeouts,
         })
     }
 
@@ -161,7 +163,24 @@ impl StepSql for WorkspaceSql<'_> {
             sql: Cow::Owned(sql),
             reverse: Some(Cow::Owned(reverse)),
             transactional: body.transactional,
+            timeouts: Timeouts {
+                lock_timeout: body.lock_timeout,
+                statement_timeout: body.statement_timeout,
+            },
         }))
+    }
+}
+
+impl WorkspaceSql<'_> {
+    /// The loaded revision's own timeouts.
+    fn timeouts_of(&self, revision: &str) -> Timeouts {
+        match self.0.graph.find(revision).map(|ix| &self.0.bodies[ix]) {
+            Some(Body::Native(b)) => Timeouts {
+                lock_timeout: b.lock_timeout.clone(),
+                statement_timeout: b.statement_timeout.clone(),
+            },
+            _ => Timeouts::default(),
+        }
     }
 }
 

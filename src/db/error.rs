@@ -104,6 +104,29 @@ pub struct LockHolder {
     pub since: String,
 }
 
+/// A session the work session waited for (`pg_blocking_pids`), seen by
+/// the lock watcher while the step ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub pid: i32,
+    pub application_name: String,
+    pub user: String,
+    /// When its current (or last) query started (RFC 3339, UTC).
+    pub query_start: String,
+    /// Its current (or last) query, shortened.
+    pub query: String,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pid {} (application '{}', user {}, query started {}: {})",
+            self.pid, self.application_name, self.user, self.query_start, self.query
+        )
+    }
+}
+
 fn holder_text(holder: Option<&LockHolder>) -> String {
     match holder {
         Some(h) => format!(
@@ -228,6 +251,11 @@ pub struct StepFailure {
     pub run: RunEffects,
     /// Why the failure could not be written to the audit table, if so.
     pub audit_error: Option<String>,
+    /// The step gave up waiting for a lock (`lock_timeout`), after this
+    /// many attempts in all.
+    pub lock_timeout_attempts: Option<u32>,
+    /// Who it waited for, when the lock watcher saw it.
+    pub blockers: Vec<Blocker>,
 }
 
 impl StepFailure {
@@ -258,6 +286,27 @@ impl fmt::Display for StepFailure {
             )?;
         }
         f.write_str("\n")?;
+        if let Some(n) = self.lock_timeout_attempts {
+            let tries = if n == 1 {
+                "1 attempt".to_string()
+            } else {
+                format!("{n} attempts")
+            };
+            match self.blockers.as_slice() {
+                [] => writeln!(
+                    f,
+                    "It gave up waiting for a lock ({tries}); the session holding it was not seen (look in pg_locks)."
+                )?,
+                blockers => {
+                    let who: Vec<String> = blockers.iter().map(Blocker::to_string).collect();
+                    writeln!(
+                        f,
+                        "It gave up waiting for a lock ({tries}), held by {}.",
+                        who.join("; ")
+                    )?
+                }
+            }
+        }
         let per_run = self.run != RunEffects::PerStep;
         match self.effects {
             StepEffects::RolledBack if per_run => {}

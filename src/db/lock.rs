@@ -20,10 +20,11 @@
 //! the server ends both sessions and both locks are freed.
 
 use super::conn::Database;
-use super::error::{pg_message, DbError, LockHolder};
+use super::error::{pg_message, Blocker, DbError, LockHolder};
 use super::names::VersionTable;
 use postgres::{Client, GenericClient};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often the watcher checks that the lock session still holds the lock.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -146,11 +147,28 @@ pub trait HeldLock {
     fn needs_step_guard(&self) -> bool {
         true
     }
+
+    /// From now on, note who the backend `pid` (the work session) waits
+    /// for, if the lock can watch that.
+    fn watch_waits_of(&self, _pid: i32) {}
+
+    /// Who the watched backend was last seen waiting for (and forgets it).
+    fn recent_blockers(&self) -> Vec<Blocker> {
+        Vec::new()
+    }
 }
 
 impl HeldLock for MigrationLock {
     fn check(&self) -> Result<(), String> {
         MigrationLock::check(self)
+    }
+
+    fn watch_waits_of(&self, pid: i32) {
+        self.watched.store(pid, Ordering::Relaxed);
+    }
+
+    fn recent_blockers(&self) -> Vec<Blocker> {
+        std::mem::take(&mut *self.blockers.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -161,6 +179,10 @@ pub struct MigrationLock {
     table: String,
     /// Set by the watcher when the lock is no longer held.
     lost: Arc<Mutex<Option<String>>>,
+    /// The work session's backend pid, once known (0: none).
+    watched: Arc<AtomicI32>,
+    /// Who the watched backend was last seen waiting for.
+    blockers: Arc<Mutex<Vec<Blocker>>>,
     stop: Option<mpsc::Sender<()>>,
     watcher: Option<JoinHandle<()>>,
 }
@@ -193,12 +215,18 @@ impl MigrationLock {
         let key = lock_key(table.schema().unwrap_or_default(), table.name());
         acquire_on(&mut session, key, &table, started, timeout).map_err(|e| db.scrub_err(e))?;
         let lost = Arc::new(Mutex::new(None));
+        let watched = Arc::new(AtomicI32::new(0));
+        let blockers = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = mpsc::channel();
         let watcher = {
-            let lost = Arc::clone(&lost);
+            let seen = Seen {
+                lost: Arc::clone(&lost),
+                watched: Arc::clone(&watched),
+                blockers: Arc::clone(&blockers),
+            };
             std::thread::Builder::new()
                 .name("mergepoint-lock-watch".to_string())
-                .spawn(move || watch(session, key, lost, stopped))
+                .spawn(move || watch(session, key, seen, stopped))
                 .map_err(|e| DbError::Query {
                     context: "starting the lock watcher".to_string(),
                     message: e.to_string(),
@@ -208,6 +236,8 @@ impl MigrationLock {
             key,
             table: table.display_name(),
             lost,
+            watched,
+            blockers,
             stop: Some(stop),
             watcher: Some(watcher),
         })
@@ -247,25 +277,31 @@ impl Drop for MigrationLock {
     }
 }
 
-/// The watcher: checks every [`WATCH_INTERVAL`] that `session` still holds
-/// `key`, until told to stop; then unlocks and closes the session.
-fn watch(
-    mut session: Client,
-    key: i64,
+/// What the watcher shares with the run.
+struct Seen {
     lost: Arc<Mutex<Option<String>>>,
-    stop: mpsc::Receiver<()>,
-) {
+    watched: Arc<AtomicI32>,
+    blockers: Arc<Mutex<Vec<Blocker>>>,
+}
+
+/// The watcher: checks every [`WATCH_INTERVAL`] that `session` still holds
+/// `key` (and notes who the work session waits for, for lock-timeout
+/// messages), until told to stop; then unlocks and closes the session.
+fn watch(mut session: Client, key: i64, seen: Seen, stop: mpsc::Receiver<()>) {
     loop {
         match stop.recv_timeout(WATCH_INTERVAL) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let reason = match holds(&mut session, key) {
-            Ok(true) => continue,
+            Ok(true) => {
+                note_blockers(&mut session, &seen);
+                continue;
+            }
             Ok(false) => "the lock session no longer holds the advisory lock".to_string(),
             Err(e) => format!("the lock session ended: {e}"),
         };
-        *lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        *seen.lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         // Nothing more to watch; the session is gone or useless.
         return;
     }
@@ -273,6 +309,41 @@ fn watch(
     // release does not depend on how fast the server notices.
     let _ = session.execute("SELECT pg_advisory_unlock($1)", &[&key]);
     let _ = session.close();
+}
+
+/// Notes the sessions the watched backend waits for, if any.
+fn note_blockers(session: &mut Client, seen: &Seen) {
+    let pid = seen.watched.load(Ordering::Relaxed);
+    if pid == 0 {
+        return;
+    }
+    let Ok(rows) = session.query(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), \
+         coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), \
+         left(coalesce(a.query, ''), 200) \
+         FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid",
+        &[&pid],
+    ) else {
+        return;
+    };
+    if rows.is_empty() {
+        return;
+    }
+    let found = rows
+        .iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            application_name: r.get(1),
+            user: r.get(2),
+            query_start: r.get(3),
+            query: r
+                .get::<_, String>(4)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    *seen.blockers.lock().unwrap_or_else(|e| e.into_inner()) = found;
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 use super::error::DbError;
 use super::session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
-    INTERRUPTED, UNFINISHED,
+    Timeouts, INTERRUPTED, UNFINISHED,
 };
 use crate::graph::{Direction, VersionOp};
 
@@ -70,6 +70,8 @@ pub struct MemorySession {
     dead: bool,
     /// `restore_settings` calls, for tests.
     pub settings_restored: usize,
+    /// Every `set_timeouts`, for tests.
+    pub timeouts_set: Vec<Timeouts>,
 }
 
 impl MemorySession {
@@ -93,6 +95,7 @@ impl MemorySession {
             SessionError {
                 message: message.to_string(),
                 connection_lost,
+                lock_timeout: message.contains("lock timeout"),
             },
         ));
         self
@@ -126,10 +129,7 @@ impl MemorySession {
 
     fn enter(&mut self, call: Call) -> Result<(), SessionError> {
         if self.dead {
-            return Err(SessionError {
-                message: "connection closed".to_string(),
-                connection_lost: true,
-            });
+            return Err(SessionError::lost("connection closed"));
         }
         self.calls.push(call);
         let n = self.calls.iter().filter(|c| **c == call).count();
@@ -240,12 +240,14 @@ impl Session for MemorySession {
         Ok(())
     }
 
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), SessionError> {
+        self.timeouts_set.push(timeouts.clone());
+        Ok(())
+    }
+
     fn transaction_intact(&mut self) -> Result<bool, SessionError> {
         if self.dead {
-            return Err(SessionError {
-                message: "connection closed".to_string(),
-                connection_lost: true,
-            });
+            return Err(SessionError::lost("connection closed"));
         }
         Ok(self.tx.is_some() && !self.tx_ended)
     }

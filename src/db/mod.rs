@@ -66,7 +66,9 @@ pub use audit::{history, sql_sha256, HistoryEntry};
 pub use catalog::resolve_table;
 pub use conn::{connect, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
-pub use error::{DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem};
+pub use error::{
+    Blocker, DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem,
+};
 pub use lock::{
     guard_key, lock_key, HeldLock, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL,
 };
@@ -79,7 +81,7 @@ pub use runner::{
 };
 pub use session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
-    INTERRUPTED, UNFINISHED,
+    Timeouts, INTERRUPTED, UNFINISHED,
 };
 pub use stamp::{stamp, stamp_on, stamp_rows, StampOutcome};
 pub use step_sql::{missing_sql, RevisionSql, StepSql, StepText};

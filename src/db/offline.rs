@@ -157,6 +157,7 @@ impl<'a> OfflineScript<'a> {
             sql: text,
             reverse,
             transactional,
+            ..
         } = text;
         let transactional = *transactional;
         out.push_str("-- Running ");

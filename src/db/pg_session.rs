@@ -8,12 +8,12 @@
 
 use super::audit;
 use super::conn::Database;
-use super::error::{pg_message, DbError};
+use super::error::{pg_message, Blocker, DbError};
 use super::lock::{self, HeldLock};
 use super::names::{quote_literal, VersionTable};
 use super::session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
-    INTERRUPTED,
+    Timeouts, INTERRUPTED,
 };
 use super::version;
 use crate::graph::VersionOp;
@@ -42,6 +42,7 @@ fn err(e: &postgres::Error) -> SessionError {
     SessionError {
         message: pg_message(e),
         connection_lost: e.is_closed(),
+        lock_timeout: e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE),
     }
 }
 
@@ -64,10 +65,14 @@ impl<'a> PgSession<'a> {
         } else {
             None
         };
-        let version: i32 = client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
-            .map_err(|e| DbError::query("reading the server version", &e))?
-            .get(0);
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version_num')::int, pg_backend_pid()",
+                &[],
+            )
+            .map_err(|e| DbError::query("reading the server version", &e))?;
+        let (version, pid): (i32, i32) = (row.get(0), row.get(1));
+        lock.watch_waits_of(pid);
         Ok(PgSession {
             client,
             table: table.clone(),
@@ -292,6 +297,27 @@ impl Session for PgSession<'_> {
         let sql = format!("{}BEGIN; SELECT txid_current()::text", self.take_reset());
         self.xid = self.scalar(&sql)?;
         Ok(())
+    }
+
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), SessionError> {
+        let scope = if self.xid.is_some() { "LOCAL " } else { "" };
+        let mut sql = self.take_reset();
+        for (name, value) in [
+            ("lock_timeout", &timeouts.lock_timeout),
+            ("statement_timeout", &timeouts.statement_timeout),
+        ] {
+            if let Some(v) = value {
+                let _ = write!(sql, "SET {scope}{name} = {};", quote_literal(v.trim()));
+            }
+        }
+        if sql.is_empty() {
+            return Ok(());
+        }
+        self.simple(&sql).map(|_| ())
+    }
+
+    fn recent_blockers(&mut self) -> Vec<Blocker> {
+        self.lock.recent_blockers()
     }
 
     fn transaction_intact(&mut self) -> Result<bool, SessionError> {

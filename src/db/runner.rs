@@ -18,13 +18,13 @@
 use super::audit::sql_sha256;
 use super::catalog;
 use super::conn::Database;
-use super::error::{DbError, RunEffects, StepEffects, StepFailure};
+use super::error::{Blocker, DbError, RunEffects, StepEffects, StepFailure};
 use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
 use super::names::VersionTable;
 use super::pg_session::PgSession;
 use super::session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,
-    UNFINISHED,
+    Timeouts, UNFINISHED,
 };
 use super::step_sql::{missing_sql, read_step_text, StepSql, StepText};
 use super::version::validate_rows;
@@ -41,6 +41,17 @@ pub struct RunOptions {
     /// Run the whole plan in one transaction instead of one per revision.
     /// Refused (before any change) if the plan has a non-transactional step.
     pub transaction_per_run: bool,
+    /// `lock_timeout` / `statement_timeout` given for this run
+    /// (`--ddl-lock-timeout`, `--statement-timeout`): over each revision's.
+    pub run_timeouts: Timeouts,
+    /// The project's (`mergepoint.yaml`): under each revision's own.
+    pub default_timeouts: Timeouts,
+    /// How many more times a step (or, non-transactional, a statement)
+    /// that gave up waiting for a lock is tried (`--retries`).
+    pub retries: u32,
+    /// The wait before the first retry; it doubles each time, to at most
+    /// 16 times this.
+    pub retry_backoff: Duration,
 }
 
 impl Default for RunOptions {
@@ -49,7 +60,26 @@ impl Default for RunOptions {
             table: VersionTable::default(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             transaction_per_run: false,
+            run_timeouts: Timeouts::default(),
+            default_timeouts: Timeouts::default(),
+            retries: 0,
+            retry_backoff: Duration::from_millis(500),
         }
+    }
+}
+
+impl RunOptions {
+    /// The timeouts a step runs with: the run's, else the revision's, else
+    /// the project's.
+    fn timeouts_for(&self, text: &StepText<'_>) -> Timeouts {
+        self.run_timeouts
+            .or(&text.timeouts)
+            .or(&self.default_timeouts)
+    }
+
+    /// The wait before retry number `n` (1-based).
+    fn backoff(&self, n: u32) -> Duration {
+        self.retry_backoff * 2u32.pow(n.saturating_sub(1).min(4))
     }
 }
 
@@ -63,13 +93,26 @@ pub struct RunOutcome {
     pub durations: Vec<Duration>,
 }
 
-/// Something the user should know before the steps run.
+/// Something the user should know while the run goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// Earlier runs ended in the middle of these non-transactional steps;
     /// statements they had committed stay committed, and this run starts
     /// them again from their first statement.
     Interrupted(Vec<InterruptedAttempt>),
+    /// A step (or, `statement: Some((k, n))`, statement k of n of a
+    /// non-transactional step) gave up waiting for a lock on attempt
+    /// `attempt` of `of`; nothing of that attempt remains, and it is tried
+    /// again after `wait`.
+    Retrying {
+        revision: String,
+        direction: Direction,
+        statement: Option<(usize, usize)>,
+        attempt: u32,
+        of: u32,
+        wait: Duration,
+        blockers: Vec<Blocker>,
+    },
 }
 
 /// Told about a run as it goes. Any `FnMut(&Step, Duration)` is one that
@@ -149,14 +192,7 @@ where
         let table = catalog::resolve_table(db.client(), &opts.table)?;
         let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
-        let result = run_on(
-            &mut session,
-            graph,
-            sql,
-            opts.transaction_per_run,
-            plan_for,
-            observer,
-        );
+        let result = run_on(&mut session, graph, sql, opts, plan_for, observer);
         session.close();
         lock.release();
         result
@@ -179,7 +215,7 @@ pub fn run_on<S, P, O>(
     session: &mut S,
     graph: &RevisionGraph,
     sql: &impl StepSql,
-    transaction_per_run: bool,
+    opts: &RunOptions,
     plan_for: P,
     mut observer: O,
 ) -> Result<RunOutcome, DbError>
@@ -198,7 +234,7 @@ where
         });
     }
     let plan = plan_for(graph, &rows)?;
-    let texts = step_texts(&plan, sql, transaction_per_run)?;
+    let texts = step_texts(&plan, sql, opts.transaction_per_run)?;
     if plan.steps.is_empty() {
         return Ok(RunOutcome {
             plan,
@@ -212,10 +248,10 @@ where
         observer.notice(&Notice::Interrupted(interrupted));
         session.mark_interrupted(&ids)?;
     }
-    let durations = if transaction_per_run {
-        one_transaction(session, &plan, &texts, &mut observer)?
+    let durations = if opts.transaction_per_run {
+        one_transaction(session, &plan, &texts, opts, &mut observer)?
     } else {
-        per_step(session, &plan, &texts, &mut observer)?
+        per_step(session, &plan, &texts, opts, &mut observer)?
     };
     Ok(RunOutcome { plan, durations })
 }
@@ -310,6 +346,8 @@ impl<'a> StepRun<'a> {
             effects,
             run,
             audit_error: written.err().map(|e| e.message),
+            lock_timeout_attempts: None,
+            blockers: Vec::new(),
         }))
     }
 }
@@ -333,34 +371,13 @@ fn per_step<S: Session>(
     session: &mut S,
     plan: &Plan,
     texts: &[StepText<'_>],
+    opts: &RunOptions,
     observer: &mut impl RunObserver,
 ) -> Result<Vec<Duration>, DbError> {
     let mut applied: Vec<String> = Vec::new();
     let mut durations = Vec::with_capacity(plan.steps.len());
     for (step, text) in plan.steps.iter().zip(texts) {
-        match session.check_lock() {
-            LockState::Held => {}
-            LockState::LockLost(r) | LockState::GuardLost(r) => {
-                return Err(lock_lost(session, r, &applied, Some(step)))
-            }
-        }
-        let run = StepRun::start(step, text);
-        if let Err(e) = session.restore_settings() {
-            return Err(run.fail(
-                session,
-                format!("restoring the session's settings: {}", e.message),
-                &applied,
-                StepEffects::RolledBack,
-                RunEffects::PerStep,
-                None,
-            ));
-        }
-        if text.transactional {
-            transactional_step(session, &run, &text.sql, &applied)?;
-        } else {
-            non_transactional_step(session, &run, &text.sql, &applied)?;
-        }
-        let took = run.started.elapsed();
+        let took = apply_step(session, step, text, opts, &applied, observer)?;
         durations.push(took);
         applied.push(step.revision.clone());
         observer.step_done(step, took);
@@ -375,12 +392,104 @@ fn per_step<S: Session>(
     }
 }
 
+/// One step, tried again (transactional steps) while it gives up waiting
+/// for a lock and `opts.retries` allows. Returns how long the last attempt
+/// took.
+fn apply_step<S: Session>(
+    session: &mut S,
+    step: &Step,
+    text: &StepText<'_>,
+    opts: &RunOptions,
+    applied: &[String],
+    observer: &mut impl RunObserver,
+) -> Result<Duration, DbError> {
+    let timeouts = opts.timeouts_for(text);
+    let mut blockers = Vec::new();
+    for attempt in 1.. {
+        match session.check_lock() {
+            LockState::Held => {}
+            LockState::LockLost(r) | LockState::GuardLost(r) => {
+                return Err(lock_lost(session, r, applied, Some(step)))
+            }
+        }
+        let run = StepRun::start(step, text);
+        if let Err(e) = session.restore_settings() {
+            let message = format!("restoring the session's settings: {}", e.message);
+            return Err(run.fail(
+                session,
+                message,
+                applied,
+                StepEffects::RolledBack,
+                RunEffects::PerStep,
+                None,
+            ));
+        }
+        let result = if text.transactional {
+            transactional_step(session, &run, &text.sql, &timeouts, applied)
+        } else {
+            let retry = Retry {
+                opts,
+                observer: &mut *observer,
+            };
+            non_transactional_step(session, &run, &text.sql, &timeouts, applied, retry)
+        };
+        let mut failure = match result {
+            Ok(()) => return Ok(run.started.elapsed()),
+            Err(DbError::StepFailed(f))
+                if text.transactional && f.lock_timeout_attempts.is_some() =>
+            {
+                f
+            }
+            Err(e) => return Err(e),
+        };
+        let seen = session.recent_blockers();
+        if !seen.is_empty() {
+            blockers = seen;
+        }
+        if attempt > opts.retries {
+            failure.lock_timeout_attempts = Some(attempt);
+            failure.blockers = blockers;
+            return Err(DbError::StepFailed(failure));
+        }
+        let wait = opts.backoff(attempt);
+        observer.notice(&Notice::Retrying {
+            revision: step.revision.clone(),
+            direction: step.direction,
+            statement: None,
+            attempt,
+            of: opts.retries + 1,
+            wait,
+            blockers: blockers.clone(),
+        });
+        std::thread::sleep(wait);
+    }
+    unreachable!("the attempts loop returns")
+}
+
+/// Marks a step failure as a lock timeout (one attempt so far).
+fn as_lock_timeout(e: DbError) -> DbError {
+    match e {
+        DbError::StepFailed(mut f) => {
+            f.lock_timeout_attempts = Some(1);
+            DbError::StepFailed(f)
+        }
+        other => other,
+    }
+}
+
+/// What a non-transactional step needs to retry a statement.
+struct Retry<'a, O: RunObserver> {
+    opts: &'a RunOptions,
+    observer: &'a mut O,
+}
+
 /// The revision's SQL, the version-table change and the audit row, in one
 /// transaction.
 fn transactional_step<S: Session>(
     session: &mut S,
     run: &StepRun<'_>,
     sql: &str,
+    timeouts: &Timeouts,
     applied: &[String],
 ) -> Result<(), DbError> {
     let fail = |session: &mut S, message: String, effects| {
@@ -400,6 +509,13 @@ fn transactional_step<S: Session>(
             StepEffects::RolledBack,
         );
     }
+    if !timeouts.is_empty() {
+        if let Err(e) = session.set_timeouts(timeouts) {
+            session.rollback();
+            let message = format!("setting its timeouts: {}", e.message);
+            return fail(session, message, StepEffects::RolledBack);
+        }
+    }
     let ran = session.execute(sql);
     match session.transaction_intact() {
         Ok(true) => {}
@@ -418,7 +534,12 @@ fn transactional_step<S: Session>(
     }
     if let Err(e) = ran {
         session.rollback();
-        return fail(session, e.message, StepEffects::RolledBack);
+        let failed = fail(session, e.message, StepEffects::RolledBack);
+        return if e.lock_timeout {
+            failed.map_err(as_lock_timeout)
+        } else {
+            failed
+        };
     }
     let ops = &run.step.version_ops;
     match session.commit_step(ops, &AuditWrite::Insert(run.record(true, None)), true) {
@@ -457,11 +578,13 @@ fn unsure_if_lost(e: &SessionError) -> StepEffects {
 /// Statement by statement in autocommit, then the version-table change and
 /// the audit row (written as `unfinished` before the first statement) in
 /// one transaction.
-fn non_transactional_step<S: Session>(
+fn non_transactional_step<S: Session, O: RunObserver>(
     session: &mut S,
     run: &StepRun<'_>,
     sql: &str,
+    timeouts: &Timeouts,
     applied: &[String],
+    retry: Retry<'_, O>,
 ) -> Result<(), DbError> {
     let audit_id = match session.write_audit(&run.record(false, Some(UNFINISHED))) {
         Ok(id) => id,
@@ -486,7 +609,13 @@ fn non_transactional_step<S: Session>(
             Some(audit_id),
         ))
     };
-    let total = run_statements(session, run, sql, applied, audit_id)?;
+    if !timeouts.is_empty() {
+        if let Err(e) = session.set_timeouts(timeouts) {
+            let message = format!("setting its timeouts: {}", e.message);
+            return fail(session, message, StepEffects::RolledBack);
+        }
+    }
+    let total = run_statements(session, run, sql, applied, audit_id, retry)?;
     match session.in_transaction_block() {
         Ok(false) => {}
         Ok(true) => {
@@ -521,12 +650,13 @@ fn non_transactional_step<S: Session>(
 
 /// The statements of a non-transactional step, one by one in autocommit,
 /// stopping between them if the step guard is lost. Returns how many ran.
-fn run_statements<S: Session>(
+fn run_statements<S: Session, O: RunObserver>(
     session: &mut S,
     run: &StepRun<'_>,
     sql: &str,
     applied: &[String],
     audit_id: i64,
+    retry: Retry<'_, O>,
 ) -> Result<usize, DbError> {
     let statements = split_statements(sql);
     let total = statements.len();
@@ -548,17 +678,53 @@ fn run_statements<S: Session>(
                 return Err(lock_lost(session, r, applied, Some(run.step)));
             }
         }
-        if let Err(e) = session.execute(statement) {
+        let mut blockers = Vec::new();
+        for attempt in 1.. {
+            let Err(e) = session.execute(statement) else {
+                break;
+            };
             let message = format!("statement {} of {total}: {}", i + 1, e.message);
             session.rollback();
-            return Err(run.fail(
-                session,
-                message,
-                applied,
-                partly(i),
-                RunEffects::PerStep,
-                Some(audit_id),
-            ));
+            let seen = session.recent_blockers();
+            if !seen.is_empty() {
+                blockers = seen;
+            }
+            if !e.lock_timeout || attempt > retry.opts.retries {
+                let failed = run.fail(
+                    session,
+                    message,
+                    applied,
+                    partly(i),
+                    RunEffects::PerStep,
+                    Some(audit_id),
+                );
+                return Err(match failed {
+                    DbError::StepFailed(mut f) if e.lock_timeout => {
+                        f.lock_timeout_attempts = Some(attempt);
+                        f.blockers = blockers;
+                        DbError::StepFailed(f)
+                    }
+                    other => other,
+                });
+            }
+            // The statement changed nothing: record the attempt, wait, and
+            // send it again (the statements before it stay committed).
+            let wait = retry.opts.backoff(attempt);
+            let note = format!(
+                "{message} (attempt {attempt} of {}; tried again)",
+                retry.opts.retries + 1
+            );
+            let _ = session.write_audit(&run.record(false, Some(&note)));
+            retry.observer.notice(&Notice::Retrying {
+                revision: run.step.revision.clone(),
+                direction: run.step.direction,
+                statement: Some((i + 1, total)),
+                attempt,
+                of: retry.opts.retries + 1,
+                wait,
+                blockers: blockers.clone(),
+            });
+            std::thread::sleep(wait);
         }
     }
     Ok(total)
@@ -569,6 +735,7 @@ fn one_transaction<S: Session>(
     session: &mut S,
     plan: &Plan,
     texts: &[StepText<'_>],
+    opts: &RunOptions,
     observer: &mut impl RunObserver,
 ) -> Result<Vec<Duration>, DbError> {
     let mut durations = Vec::with_capacity(plan.steps.len());
@@ -589,7 +756,7 @@ fn one_transaction<S: Session>(
             return Err(lock_lost(session, r, &[], Some(step)));
         }
         let run = StepRun::start(step, text);
-        step_in_run_transaction(session, &run, &text.sql)?;
+        step_in_run_transaction(session, &run, &text.sql, &opts.timeouts_for(text))?;
         let took = run.started.elapsed();
         durations.push(took);
         observer.step_done(step, took);
@@ -622,8 +789,30 @@ fn step_in_run_transaction<S: Session>(
     session: &mut S,
     run: &StepRun<'_>,
     sql: &str,
+    timeouts: &Timeouts,
 ) -> Result<(), DbError> {
-    let ran = session.execute(sql);
+    // SET LOCAL: until the run commits, or the next step sets its own.
+    let reset = Timeouts {
+        lock_timeout: Some(
+            timeouts
+                .lock_timeout
+                .clone()
+                .unwrap_or_else(|| "0".to_string()),
+        ),
+        statement_timeout: Some(
+            timeouts
+                .statement_timeout
+                .clone()
+                .unwrap_or_else(|| "0".to_string()),
+        ),
+    };
+    let ran = if timeouts.is_empty() {
+        session.execute(sql)
+    } else {
+        session
+            .set_timeouts(&reset)
+            .and_then(|_| session.execute(sql))
+    };
     let (message, effects, run_effects) = match session.transaction_intact() {
         Ok(true) => match ran.and_then(|_| {
             session.record(

@@ -3,7 +3,7 @@
 //! error claims, for every way a step can fail.
 
 use super::memory::{Call, MemorySession};
-use super::runner::{run_on, Notice, RunObserver};
+use super::runner::{run_on, Notice, RunObserver, RunOptions};
 use super::session::{LockState, INTERRUPTED, UNFINISHED};
 use super::stamp::stamp_on;
 use super::step_sql::RevisionSql;
@@ -32,6 +32,7 @@ fn chain(overrides: &[(&str, &str, bool)]) -> (RevisionGraph, HashMap<String, Re
                 upgrade: format!("create table t_{id}"),
                 downgrade: format!("drop table t_{id}"),
                 transactional: true,
+                timeouts: Default::default(),
             },
         );
     }
@@ -69,7 +70,10 @@ fn upgrade(
         s,
         graph,
         sql,
-        per_run,
+        &RunOptions {
+            transaction_per_run: per_run,
+            ..RunOptions::default()
+        },
         |g, rows| g.plan_upgrade(rows, "heads"),
         seen,
     )
@@ -400,7 +404,7 @@ fn a_broken_version_table_is_refused_before_anything_runs() {
                 &mut s,
                 &g,
                 &sql,
-                false,
+                &RunOptions::default(),
                 |g, r| {
                     if plan == "up" {
                         g.plan_upgrade(r, "heads")
@@ -440,4 +444,96 @@ fn an_interrupted_attempt_is_reported_before_the_retry() {
     upgrade(&mut s, &g, &sql, false, &mut seen).unwrap();
     assert!(matches!(&seen.notices[..], [Notice::Interrupted(a)] if a[0].revision == A));
     assert_eq!(s.committed.audit[0].error.as_deref(), Some(INTERRUPTED));
+}
+
+#[test]
+fn a_lock_timeout_is_retried_with_a_notice_and_recorded_per_attempt() {
+    let (g, sql) = chain(&[]);
+    // Executes: a (1), b (2: times out), b again (3).
+    let mut s = MemorySession::default().fail(
+        Call::Execute,
+        2,
+        "ERROR: canceling statement due to lock timeout",
+        false,
+    );
+    let mut seen = Seen::default();
+    let opts = RunOptions {
+        retries: 2,
+        retry_backoff: Duration::from_millis(1),
+        ..RunOptions::default()
+    };
+    run_on(
+        &mut s,
+        &g,
+        &sql,
+        &opts,
+        |g, r| g.plan_upgrade(r, "heads"),
+        &mut seen,
+    )
+    .unwrap();
+    assert_eq!(s.committed.rows, ids(&[C]));
+    assert!(
+        matches!(&seen.notices[..], [Notice::Retrying { revision, attempt: 1, of: 3, .. }] if revision == B)
+    );
+    let b: Vec<bool> = s
+        .committed
+        .audit
+        .iter()
+        .filter(|a| a.revision == B)
+        .map(|a| a.success)
+        .collect();
+    assert_eq!(b, vec![false, true]);
+
+    // Without retries the failure says it was a lock timeout.
+    let mut s = MemorySession::default().fail(
+        Call::Execute,
+        1,
+        "ERROR: canceling statement due to lock timeout",
+        false,
+    );
+    let f = failure(upgrade(&mut s, &g, &sql, false, &mut Seen::default()).unwrap_err());
+    assert_eq!(f.lock_timeout_attempts, Some(1));
+    assert!(
+        f.to_string()
+            .contains("gave up waiting for a lock (1 attempt)"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_non_transactional_statement_is_retried_alone() {
+    let (g, sql) = chain(&[(A, "create table x; create table y", false)]);
+    let mut s = MemorySession::default().fail(
+        Call::Execute,
+        2,
+        "ERROR: canceling statement due to lock timeout",
+        false,
+    );
+    let opts = RunOptions {
+        retries: 1,
+        retry_backoff: Duration::from_millis(1),
+        ..RunOptions::default()
+    };
+    let mut seen = Seen::default();
+    run_on(
+        &mut s,
+        &g,
+        &sql,
+        &opts,
+        |g, r| g.plan_upgrade(r, A),
+        &mut seen,
+    )
+    .unwrap();
+    // x ran once, y once (after one failed try); nothing twice.
+    assert_eq!(
+        s.committed.schema,
+        vec!["create table x".to_string(), "create table y".to_string()]
+    );
+    assert!(matches!(
+        &seen.notices[..],
+        [Notice::Retrying {
+            statement: Some((2, 2)),
+            ..
+        }]
+    ));
 }

@@ -22,6 +22,9 @@ pub struct SessionError {
     pub message: String,
     /// The connection is gone: nothing more can be done on this session.
     pub connection_lost: bool,
+    /// The statement gave up waiting for a lock (`lock_timeout`, SQLSTATE
+    /// 55P03): it changed nothing and may be tried again.
+    pub lock_timeout: bool,
 }
 
 impl SessionError {
@@ -29,7 +32,46 @@ impl SessionError {
         SessionError {
             message: message.into(),
             connection_lost: false,
+            lock_timeout: false,
         }
+    }
+
+    /// The connection is gone.
+    pub fn lost(message: impl Into<String>) -> Self {
+        SessionError {
+            connection_lost: true,
+            ..SessionError::new(message)
+        }
+    }
+}
+
+/// PostgreSQL's `lock_timeout` and `statement_timeout` for a revision's SQL
+/// (durations as PostgreSQL reads them, checked by
+/// [`crate::sql::check_duration`]); None leaves the session's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub lock_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
+}
+
+impl Timeouts {
+    /// Each field from `self`, else from `fallback`.
+    pub fn or(&self, fallback: &Timeouts) -> Timeouts {
+        Timeouts {
+            lock_timeout: self
+                .lock_timeout
+                .clone()
+                .or_else(|| fallback.lock_timeout.clone()),
+            statement_timeout: self
+                .statement_timeout
+                .clone()
+                .or_else(|| fallback.statement_timeout.clone()),
+        }
+    }
+
+    /// True when neither is set.
+    pub fn is_empty(&self) -> bool {
+        self.lock_timeout.is_none() && self.statement_timeout.is_none()
     }
 }
 
@@ -122,6 +164,17 @@ pub trait Session {
 
     /// Opens a transaction.
     fn begin(&mut self) -> Result<(), SessionError>;
+
+    /// Sets `lock_timeout` / `statement_timeout` for the revision's SQL:
+    /// for the open transaction (`SET LOCAL`), or with no transaction open
+    /// for the session until the next [`Session::restore_settings`].
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), SessionError>;
+
+    /// The sessions the work session was seen waiting for lately (a lock
+    /// it could not get), for messages. Empty when unknown.
+    fn recent_blockers(&mut self) -> Vec<super::error::Blocker> {
+        Vec::new()
+    }
 
     /// True if the transaction [`Session::begin`] opened is still the
     /// session's transaction (a revision's own COMMIT or ROLLBACK ends it).

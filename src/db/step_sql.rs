@@ -3,6 +3,7 @@
 //! revisions' SQL ([`RevisionSql`]) that tests and simple callers use.
 
 use super::error::DbError;
+use super::session::Timeouts;
 use crate::graph::{Direction, Plan, Step};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ pub struct RevisionSql {
     /// (`CREATE INDEX CONCURRENTLY`, `ALTER TYPE ... ADD VALUE` on old
     /// servers): they run one by one in autocommit mode.
     pub transactional: bool,
+    /// The revision's own `lock_timeout` / `statement_timeout`.
+    pub timeouts: Timeouts,
 }
 
 impl RevisionSql {
@@ -38,6 +41,8 @@ pub struct StepText<'a> {
     pub reverse: Option<Cow<'a, str>>,
     /// Whether it runs inside a transaction.
     pub transactional: bool,
+    /// The revision's own `lock_timeout` / `statement_timeout`.
+    pub timeouts: Timeouts,
 }
 
 /// Where the SQL of each step comes from (online and offline).
@@ -54,6 +59,7 @@ pub trait StepSql: Sync {
             sql,
             reverse: None,
             transactional,
+            timeouts: Timeouts::default(),
         })
     }
 
@@ -83,6 +89,7 @@ impl StepSql for HashMap<String, RevisionSql> {
             sql: Cow::Borrowed(rs.for_direction(direction)),
             reverse: Some(Cow::Borrowed(rs.for_direction(direction.reverse()))),
             transactional: rs.transactional,
+            timeouts: rs.timeouts.clone(),
         })
     }
 }

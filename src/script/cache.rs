@@ -45,7 +45,7 @@ use super::{Body, Format, Project};
 use crate::graph::Revision;
 
 /// Bumped when the stored layout changes.
-const SCHEMA: u32 = 2;
+const SCHEMA: u32 = 3;
 const MAGIC: &str = "mergepoint parse cache";
 /// Cache files kept in the cache directory; the least recently written go
 /// first, so temporary projects (CI checkouts, test directories) do not

@@ -119,6 +119,11 @@ pub struct NativeBody {
     pub transactional: bool,
     pub upgrade: String,
     pub downgrade: String,
+    /// PostgreSQL `lock_timeout` for this revision's SQL (e.g. `5s`); None:
+    /// the run's or the project's.
+    pub lock_timeout: Option<String>,
+    /// PostgreSQL `statement_timeout` for this revision's SQL.
+    pub statement_timeout: Option<String>,
 }
 
 /// A revision to be written by [`write_revision`].
@@ -485,6 +490,8 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
                 transactional: rev.transactional,
                 upgrade: rev.upgrade.clone(),
                 downgrade: rev.downgrade.clone(),
+                lock_timeout: None,
+                statement_timeout: None,
             };
             ("yaml", render_native(&r, &body))
         }

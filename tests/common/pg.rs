@@ -266,6 +266,7 @@ impl FixtureBuilder {
                 upgrade: up.to_string(),
                 downgrade: down.to_string(),
                 transactional: true,
+                timeouts: Default::default(),
             },
         );
         self

@@ -45,6 +45,9 @@ pub(in crate::script) fn parse(text: &str) -> Option<NativeFile> {
             Key::Created => f.created = string_value(v, &lines, &mut i)?,
             Key::Upgrade => f.upgrade = string_value(v, &lines, &mut i)?,
             Key::Downgrade => f.downgrade = string_value(v, &lines, &mut i)?,
+            // Rare keys whose YAML typing (a bare number is not a string)
+            // is serde's to judge: leave the file to it.
+            Key::LockTimeout | Key::StatementTimeout => return None,
         }
     }
     Some(f)

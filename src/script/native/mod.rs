@@ -25,10 +25,12 @@ pub(in crate::script) enum Key {
     Transactional,
     Upgrade,
     Downgrade,
+    LockTimeout,
+    StatementTimeout,
 }
 
 impl Key {
-    pub(in crate::script) const ALL: [Key; 9] = [
+    pub(in crate::script) const ALL: [Key; 11] = [
         Key::Id,
         Key::Parents,
         Key::DependsOn,
@@ -38,6 +40,8 @@ impl Key {
         Key::Transactional,
         Key::Upgrade,
         Key::Downgrade,
+        Key::LockTimeout,
+        Key::StatementTimeout,
     ];
 
     /// The names, as written in files (and in serde's "expected one of").
@@ -51,6 +55,8 @@ impl Key {
         "transactional",
         "upgrade",
         "downgrade",
+        "lock_timeout",
+        "statement_timeout",
     ];
 
     pub(in crate::script) fn name(self) -> &'static str {
@@ -75,6 +81,8 @@ pub(in crate::script) struct NativeFile {
     pub(in crate::script) transactional: Option<bool>,
     pub(in crate::script) upgrade: Option<String>,
     pub(in crate::script) downgrade: Option<String>,
+    pub(in crate::script) lock_timeout: Option<String>,
+    pub(in crate::script) statement_timeout: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for NativeFile {
@@ -111,6 +119,8 @@ impl<'de> Visitor<'de> for FileVisitor {
                 Key::Transactional => f.transactional = map.next_value()?,
                 Key::Upgrade => f.upgrade = map.next_value()?,
                 Key::Downgrade => f.downgrade = map.next_value()?,
+                Key::LockTimeout => f.lock_timeout = map.next_value()?,
+                Key::StatementTimeout => f.statement_timeout = map.next_value()?,
             }
         }
         Ok(f)
@@ -177,6 +187,8 @@ pub fn parse_native(path: &Path, text: &str) -> Result<(Revision, NativeBody), L
         transactional: file.transactional.unwrap_or(true),
         upgrade,
         downgrade,
+        lock_timeout: file.lock_timeout,
+        statement_timeout: file.statement_timeout,
     };
     check_body(path, trimmed, &body)?;
     let rev = Revision {
@@ -234,6 +246,21 @@ fn check_body(path: &Path, text: &str, body: &NativeBody) -> Result<(), LoadErro
                     "created: '{c}' is not an RFC 3339 timestamp (like 2026-11-22T10:15:00Z)"
                 ),
             });
+        }
+    }
+    for (field, value) in [
+        ("lock_timeout", &body.lock_timeout),
+        ("statement_timeout", &body.statement_timeout),
+    ] {
+        if let Some(v) = value {
+            if let Err(reason) = crate::sql::check_duration(v) {
+                return Err(LoadError::Yaml {
+                    path: path.to_path_buf(),
+                    line: line_of_key(text, field),
+                    column: None,
+                    message: format!("{field}: '{v}' {reason}"),
+                });
+            }
         }
     }
     if !body.transactional {
@@ -326,6 +353,17 @@ pub fn render_native(rev: &Revision, body: &NativeBody) -> String {
     out.push_str("transactional: ");
     out.push_str(if body.transactional { "true" } else { "false" });
     out.push('\n');
+    for (key, value) in [
+        ("lock_timeout", &body.lock_timeout),
+        ("statement_timeout", &body.statement_timeout),
+    ] {
+        if let Some(v) = value {
+            out.push_str(key);
+            out.push_str(": ");
+            out.push_str(&scalar(v, false));
+            out.push('\n');
+        }
+    }
     out.push_str("upgrade:");
     block(&mut out, &body.upgrade);
     out.push_str("downgrade:");

@@ -21,7 +21,7 @@ proptest! {
         downgrade in yaml_string(),
     ) {
         let r = Revision { id, parents, depends_on: vec![], branch_labels: vec!["x".into()], message, origin: String::new() };
-        let b = NativeBody { created, transactional, upgrade, downgrade };
+        let b = NativeBody { created, transactional, upgrade, downgrade, lock_timeout: None, statement_timeout: None };
         let text = render_native(&r, &b);
         let fast = native::fast::parse(&text);
         prop_assert!(fast.is_some(), "rendered file not on the fast path:\n{}", text);

@@ -52,6 +52,8 @@ fn native_render_matches_design_layout() {
         transactional: true,
         upgrade: "ALTER TABLE orders ADD COLUMN status text;\n".into(),
         downgrade: "ALTER TABLE orders DROP COLUMN status;\n".into(),
+        lock_timeout: None,
+        statement_timeout: None,
     };
     assert_eq!(
         render_native(&r, &b),
@@ -110,6 +112,8 @@ fn native_roundtrip_tricky_values() {
             transactional: false,
             upgrade: sql.into(),
             downgrade: format!("{sql}\n"),
+            lock_timeout: None,
+            statement_timeout: None,
         };
         roundtrip(&r, &b);
     }
@@ -123,6 +127,8 @@ fn native_renders_sql_as_literal_blocks() {
         transactional: true,
         upgrade: "SELECT 1;  ".into(),
         downgrade: "SELECT 2;\n\n".into(),
+        lock_timeout: None,
+        statement_timeout: None,
     };
     let text = render_native(&r, &b);
     assert!(text.contains("upgrade: |-\n  SELECT 1;  \n"), "{text}");
@@ -165,13 +171,15 @@ proptest! {
         transactional in any::<bool>(),
         upgrade in yaml_string(),
         downgrade in yaml_string(),
+        lock_timeout in prop::option::of("[0-9]{1,5}(ms|s|min|)"),
+        statement_timeout in prop::option::of("[0-9]{1,3}(\\.[0-9])?(s|h|)"),
     ) {
         // Longer ids and transaction control in a transactional revision
         // are refused (tested on their own).
         let id: String = id.chars().take(crate::script::MAX_REVISION_ID_CHARS).collect();
         prop_assume!(!transactional || (crate::sql::transaction_control(&upgrade).is_none() && crate::sql::transaction_control(&downgrade).is_none()));
         let r = Revision { id, parents, depends_on: deps, branch_labels: labels, message, origin: String::new() };
-        let b = NativeBody { created, transactional, upgrade, downgrade };
+        let b = NativeBody { created, transactional, upgrade, downgrade, lock_timeout, statement_timeout };
         let text = render_native(&r, &b);
         let parsed = parse_native(&p("t.yaml"), &text);
         prop_assert!(parsed.is_ok(), "does not parse: {:?}\n{}", parsed.err(), text);

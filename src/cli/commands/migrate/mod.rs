@@ -8,7 +8,7 @@ use crate::cli::database::{self, connect, json_line, message, ms, run_options, D
 use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
 use crate::cli::view::first_line;
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
-use crate::db::{DbError, Notice, RunObserver, RunOutcome};
+use crate::db::{DbError, Notice, RunObserver, RunOptions, RunOutcome, Timeouts};
 use crate::graph::{Direction, ResolveError, Step};
 use crate::script::Format;
 use clap::Args;
@@ -57,6 +57,23 @@ pub struct MoveArgs {
     /// (JSON lines, see docs/json.md).
     #[arg(long, conflicts_with = "sql")]
     pub json: bool,
+    /// PostgreSQL lock_timeout for each revision's SQL (e.g. 5s, 500ms):
+    /// a statement waiting longer for a lock gives up instead of stalling
+    /// the queries queued behind it [default: a revision's own
+    /// lock_timeout:, else ddl_lock_timeout in mergepoint.yaml, else none].
+    #[arg(long, value_name = "DURATION", conflicts_with = "sql")]
+    pub ddl_lock_timeout: Option<String>,
+    /// PostgreSQL statement_timeout for each revision's SQL [default: a
+    /// revision's own statement_timeout:, else statement_timeout in
+    /// mergepoint.yaml, else none].
+    #[arg(long, value_name = "DURATION", conflicts_with = "sql")]
+    pub statement_timeout: Option<String>,
+    /// Try a step that gave up waiting for a lock (lock_timeout) up to N
+    /// more times, pausing 0.5 s, 1 s, 2 s, ... between attempts; each
+    /// attempt is shown and recorded [default: retries in mergepoint.yaml,
+    /// else 0].
+    #[arg(long, value_name = "N", conflicts_with = "sql")]
+    pub retries: Option<u32>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -70,6 +87,7 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
     refuse_alembic(&ws, direction)?;
     let mut opts = run_options(&ws, &args.db)?;
     opts.transaction_per_run = args.transaction_per_run;
+    step_timeouts(&mut opts, &ws, &args)?;
     let sql = WorkspaceSql(&ws);
     let mut db = connect(&ws, &args.db)?;
     let started = Instant::now();
@@ -95,6 +113,33 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
         &outcome,
         started.elapsed(),
     )
+}
+
+/// The run's timeouts and retries: flags, else `mergepoint.yaml` (the
+/// project's timeouts sit under each revision's own), each duration checked.
+fn step_timeouts(opts: &mut RunOptions, ws: &Workspace, args: &MoveArgs) -> CliResult {
+    let cfg = &ws.project.config;
+    let checked = |value: &Option<String>, what: &str| -> CliResult<Option<String>> {
+        match value {
+            Some(v) => crate::sql::check_duration(v)
+                .map(|_| Some(v.clone()))
+                .map_err(|reason| CliError::input(format!("{what} '{v}' {reason}"))),
+            None => Ok(None),
+        }
+    };
+    opts.run_timeouts = Timeouts {
+        lock_timeout: checked(&args.ddl_lock_timeout, "--ddl-lock-timeout")?,
+        statement_timeout: checked(&args.statement_timeout, "--statement-timeout")?,
+    };
+    opts.default_timeouts = Timeouts {
+        lock_timeout: checked(&cfg.ddl_lock_timeout, "ddl_lock_timeout in mergepoint.yaml")?,
+        statement_timeout: checked(
+            &cfg.statement_timeout,
+            "statement_timeout in mergepoint.yaml",
+        )?,
+    };
+    opts.retries = args.retries.or(cfg.retries).unwrap_or(0);
+    Ok(())
 }
 
 /// Writes one line (or JSON object) per step as it commits, and notices
@@ -139,6 +184,48 @@ impl RunObserver for &mut Progress<'_> {
 
     fn notice(&mut self, notice: &Notice) {
         match notice {
+            Notice::Retrying {
+                revision,
+                direction,
+                statement,
+                attempt,
+                of,
+                wait,
+                blockers,
+            } => {
+                let part = match statement {
+                    Some((k, n)) => format!(" (statement {k} of {n})"),
+                    None => String::new(),
+                };
+                let by = match blockers.first() {
+                    Some(b) => format!(", blocked by {b}"),
+                    None => String::new(),
+                };
+                let written = if self.json {
+                    let event = serde_json::json!({
+                        "type": "retry",
+                        "revision": revision,
+                        "direction": direction.as_str(),
+                        "statement": statement.map(|(k, _)| k),
+                        "attempt": attempt,
+                        "of": of,
+                        "wait_ms": ms(*wait),
+                        "blocked_by": blockers.iter().map(|b| b.pid).collect::<Vec<_>>(),
+                    });
+                    json_line(self.out, &event)
+                } else {
+                    writeln!(
+                        self.out,
+                        "retry  {}  {revision}{part}  gave up waiting for a lock on attempt {attempt} of {of}{by}; trying again in {:.1} s",
+                        direction.as_str(),
+                        wait.as_secs_f64()
+                    )
+                    .and_then(|_| self.out.flush())
+                };
+                if let Err(e) = written {
+                    self.error.get_or_insert(e);
+                }
+            }
             Notice::Interrupted(attempts) => {
                 for a in attempts {
                     eprintln!(
