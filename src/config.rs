@@ -86,6 +86,17 @@ pub struct Config {
     pub version_table_schema: Option<String>,
     /// How long to wait for the migration lock, in seconds (default 60).
     pub lock_timeout_secs: Option<u64>,
+    /// Which migration lock runs take (default advisory; `lease` behind a
+    /// transaction pooler, see docs/database.md).
+    pub lock: Option<LockKind>,
+}
+
+/// `lock:` in `mergepoint.yaml` (and `--lock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockKind {
+    Advisory,
+    Lease,
 }
 
 impl Config {
@@ -164,4 +175,8 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 
 # Seconds to wait for another runner's migration lock before giving up.
 # lock_timeout_secs: 60
+
+# Migration lock: advisory (a PostgreSQL advisory lock) or lease (a row in
+# mergepoint_lock, for connections through PgBouncer in transaction pooling).
+# lock: advisory
 "#;

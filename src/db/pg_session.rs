@@ -18,6 +18,7 @@ use super::session::{
 use super::version;
 use crate::graph::VersionOp;
 use postgres::error::SqlState;
+use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -65,7 +66,7 @@ impl<'a> PgSession<'a> {
             None
         };
         let version: i32 = client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .query_typed_one("SELECT current_setting('server_version_num')::int", &[])
             .map_err(|e| DbError::query("reading the server version", &e))?
             .get(0);
         Ok(PgSession {
@@ -84,7 +85,7 @@ impl<'a> PgSession<'a> {
         if let Some(key) = self.guard {
             let _ = self
                 .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                .batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
         }
     }
 
@@ -270,12 +271,12 @@ impl Session for PgSession<'_> {
             return Ok(());
         }
         self.client
-            .execute(
+            .query_typed(
                 &format!(
                     "UPDATE {} SET error = $1 WHERE id = ANY($2)",
                     self.table.history_sql_name()
                 ),
-                &[&INTERRUPTED, &audit_ids],
+                &[(&INTERRUPTED, Type::TEXT), (&audit_ids, Type::INT8_ARRAY)],
             )
             .map_err(|e| DbError::query("marking interrupted attempts", &e))?;
         Ok(())
