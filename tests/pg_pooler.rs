@@ -505,3 +505,52 @@ fn a_run_that_loses_its_lease_commits_nothing_more() {
     assert_eq!(applied(&db), vec![(R1.to_string(), 1)]);
     assert_eq!(db.rows(), vec![R1.to_string()]);
 }
+
+/// `lock: lease` in mergepoint.yaml chooses the lease lock (`--lock`
+/// overrides it); `--lease-ttl` without the lease lock and an unknown
+/// `lock:` value are input errors.
+#[test]
+fn lease_lock_from_mergepoint_yaml() {
+    let db = gated_db();
+    let p = logging_project(0);
+    let bouncer = Bouncer::start("transaction", 2);
+    let url = bouncer.url(&db);
+    let config = p.path().join("mergepoint.yaml");
+
+    std::fs::write(&config, "format: native\nlock: bogus\n").unwrap();
+    let out = p.run(&["upgrade", "heads", "--database-url", &url]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("mergepoint.yaml") && t.contains("lease"), "{t}");
+
+    std::fs::write(&config, "format: native\nlock: lease\n").unwrap();
+    let out = p.run(&[
+        "upgrade",
+        "heads",
+        "--lock",
+        "advisory",
+        "--database-url",
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = p.run(&["upgrade", "heads", "--database-url", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(applied(&db), once_each());
+
+    std::fs::write(&config, "format: native\n").unwrap();
+    let out = p.run(&[
+        "downgrade",
+        "base",
+        "--lease-ttl",
+        "5",
+        "--database-url",
+        &url,
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("--lease-ttl only applies to the lease lock"),
+        "{t}"
+    );
+    assert_eq!(db.rows(), vec![R3.to_string()]);
+}

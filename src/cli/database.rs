@@ -53,7 +53,8 @@ pub struct DbArgs {
     /// Which migration lock to take: `advisory` (a PostgreSQL advisory
     /// lock; refused behind PgBouncer in transaction pooling) or `lease` (a
     /// row in mergepoint_lock, renewed while the run lasts; works through
-    /// any pooler) [default: lock in mergepoint.yaml, else advisory].
+    /// transaction pooling) [default: lock in mergepoint.yaml, else
+    /// advisory].
     #[arg(long, value_name = "KIND", value_parser = ["advisory", "lease"])]
     pub lock: Option<String>,
     /// With --lock lease: seconds the lease lasts unless renewed (renewed
