@@ -469,41 +469,46 @@ fn concurrent_lease_runs_through_pgbouncer_never_trip_over_prepared_statements()
 
 /// A run whose lease is taken from it (here by hand, as if it had expired
 /// and another runner had taken it) stops at once: the step in progress is
-/// rolled back rather than committed, and the run exits 4.
+/// rolled back rather than committed, and the run exits 4. With a TTL of
+/// 3 s the heartbeat (every second) finds out during the 3-second step;
+/// with 60 s it does not, and the check inside the step's transaction,
+/// just before COMMIT, does.
 #[test]
 fn a_run_that_loses_its_lease_commits_nothing_more() {
-    let db = gated_db();
-    let p = logging_project(3);
-    let mut runner = p.spawn(&[
-        "upgrade",
-        "heads",
-        "--lock",
-        "lease",
-        "--lease-ttl",
-        "3",
-        "--database-url",
-        &db.url,
-    ]);
-    wait_until_sleeping(&db, &mut runner);
-    let stolen = db
-        .client()
-        .execute(
-            "UPDATE mergepoint_lock SET holder = gen_random_uuid(), holder_info = 'someone else'",
-            &[],
-        )
-        .unwrap();
-    assert_eq!(stolen, 1);
-    let out = wait_output(runner, Duration::from_secs(60));
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{t}");
-    assert!(
-        t.contains("was lost during the run")
-            && t.contains("another runner took it over")
-            && t.contains(&format!("before revision {R2}")),
-        "{t}"
-    );
-    assert_eq!(applied(&db), vec![(R1.to_string(), 1)]);
-    assert_eq!(db.rows(), vec![R1.to_string()]);
+    for ttl in ["3", "60"] {
+        let db = gated_db();
+        let p = logging_project(3);
+        let mut runner = p.spawn(&[
+            "upgrade",
+            "heads",
+            "--lock",
+            "lease",
+            "--lease-ttl",
+            ttl,
+            "--database-url",
+            &db.url,
+        ]);
+        wait_until_sleeping(&db, &mut runner);
+        let stolen = db
+            .client()
+            .execute(
+                "UPDATE mergepoint_lock SET holder = gen_random_uuid(), holder_info = 'someone else'",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(stolen, 1);
+        let out = wait_output(runner, Duration::from_secs(60));
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(4), "TTL {ttl}: {t}");
+        assert!(
+            t.contains("was lost during the run")
+                && t.contains("another runner took it over")
+                && t.contains(&format!("before revision {R2}")),
+            "TTL {ttl}: {t}"
+        );
+        assert_eq!(applied(&db), vec![(R1.to_string(), 1)], "TTL {ttl}");
+        assert_eq!(db.rows(), vec![R1.to_string()], "TTL {ttl}");
+    }
 }
 
 /// `lock: lease` in mergepoint.yaml chooses the lease lock (`--lock`

@@ -106,6 +106,13 @@ impl HeldLock for RunLock {
             RunLock::Lease(l) => l.needs_step_guard(),
         }
     }
+
+    fn held_sql(&self) -> Option<String> {
+        match self {
+            RunLock::Advisory(l) => l.held_sql(),
+            RunLock::Lease(l) => l.held_sql(),
+        }
+    }
 }
 
 /// What the heartbeat shares with the run.
@@ -123,6 +130,8 @@ struct State {
 pub struct LeaseLock {
     table: String,
     ttl: Duration,
+    /// See [`Lease::held_sql`].
+    held_sql: String,
     state: Arc<Mutex<State>>,
     stop: Option<mpsc::Sender<()>>,
     heartbeat: Option<JoinHandle<()>>,
@@ -192,6 +201,19 @@ impl Lease {
             "UPDATE {} SET expires_at = now() + {} * interval '1 millisecond' \
              WHERE lock_key = {} AND holder = {}",
             self.sql_table, self.ttl_ms, self.key, self.holder
+        )
+    }
+
+    /// True while this run holds the lease, checked by the work session
+    /// just before each step's COMMIT. `FOR SHARE` keeps the row from
+    /// being taken over until that transaction ends, so a runner taking
+    /// over after expiry always sees the step committed or not at all;
+    /// `clock_timestamp()`, not `now()`, which is when the step began.
+    fn held_sql(&self) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM {} WHERE lock_key = {} AND holder = {} \
+             AND expires_at > clock_timestamp() FOR SHARE)",
+            self.sql_table, self.key, self.holder
         )
     }
 
@@ -305,6 +327,7 @@ impl LeaseLock {
             lost: None,
             renewed,
         }));
+        let held_sql = lease.held_sql();
         let (stop, stopped) = mpsc::channel();
         let heartbeat = {
             let state = Arc::clone(&state);
@@ -319,6 +342,7 @@ impl LeaseLock {
         Ok(LeaseLock {
             table: table.display_name(),
             ttl,
+            held_sql,
             state,
             stop: Some(stop),
             heartbeat: Some(heartbeat),
@@ -368,6 +392,10 @@ impl HeldLock for LeaseLock {
     /// lease that may be lost stops the run at once instead.
     fn needs_step_guard(&self) -> bool {
         false
+    }
+
+    fn held_sql(&self) -> Option<String> {
+        Some(self.held_sql.clone())
     }
 }
 

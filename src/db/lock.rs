@@ -192,6 +192,14 @@ pub trait HeldLock {
     fn needs_step_guard(&self) -> bool {
         true
     }
+
+    /// An SQL condition, true while the lock is held, that the work session
+    /// checks in each step's transaction just before its COMMIT, so that a
+    /// step never commits once the lock is gone; None if the lock has no
+    /// such check (the step guard is checked there instead).
+    fn held_sql(&self) -> Option<String> {
+        None
+    }
 }
 
 impl HeldLock for MigrationLock {

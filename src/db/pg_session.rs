@@ -117,6 +117,7 @@ impl<'a> PgSession<'a> {
 /// its marker to int, which errors and so skips the rest of the batch.
 const ENDED: &str = "mergepoint-transaction-ended";
 const GUARD_GONE: &str = "mergepoint-guard-gone";
+const LOCK_GONE: &str = "mergepoint-lock-gone";
 const ROW_MISSING: &str = "mergepoint-version-op-";
 
 impl PgSession<'_> {
@@ -395,6 +396,18 @@ impl Session for PgSession<'_> {
                 lock::held_by_me_sql(key)
             );
         }
+        if self.guard.is_none() {
+            // No guard: the lock itself (a lease) must still be held.
+            if let Err(reason) = self.lock.check() {
+                return Err(CommitError::GuardLost(reason));
+            }
+            if let Some(held) = self.lock.held_sql() {
+                let _ = write!(
+                    sql,
+                    "SELECT (CASE WHEN NOT {held} THEN '{LOCK_GONE}' ELSE '0' END)::int;"
+                );
+            }
+        }
         sql.push_str(&self.record_sql(ops, audit));
         sql.push_str("COMMIT");
         match self.client.simple_query(&sql) {
@@ -406,6 +419,10 @@ impl Session for PgSession<'_> {
                 } else if message.contains(GUARD_GONE) {
                     Err(CommitError::GuardLost(
                         "the work session no longer holds the step guard".to_string(),
+                    ))
+                } else if message.contains(LOCK_GONE) {
+                    Err(CommitError::GuardLost(
+                        "the lease is no longer this run's (it expired, or another runner took it over)".to_string(),
                     ))
                 } else {
                     Err(CommitError::Failed(self.explain(err(&e), ops)))
