@@ -45,9 +45,9 @@ pub struct DbArgs {
     /// mergepoint.yaml, else alembic_version].
     #[arg(long, value_name = "NAME")]
     pub version_table: Option<String>,
-    /// Schema of the version table and of mergepoint_history [default:
-    /// version_table_schema in mergepoint.yaml, else the first schema on
-    /// the search path].
+    /// Schema of the version table, of mergepoint_history and of
+    /// mergepoint_lock [default: version_table_schema in mergepoint.yaml,
+    /// else the first schema on the search path].
     #[arg(long, value_name = "SCHEMA")]
     pub version_table_schema: Option<String>,
     /// Which migration lock to take: `advisory` (a PostgreSQL advisory
