@@ -270,11 +270,15 @@ fn wait_output(mut child: Child, limit: Duration) -> std::process::Output {
 fn advisory_lock_through_transaction_pooling_is_refused() {
     let db = gated_db();
     let p = logging_project(0);
-    for pool_size in [1, 4] {
-        let bouncer = Bouncer::start("transaction", pool_size);
+    for (mode, pool_size) in [("transaction", 1), ("transaction", 4), ("statement", 2)] {
+        let bouncer = Bouncer::start(mode, pool_size);
         let out = p.run(&["upgrade", "heads", "--database-url", &bouncer.url(&db)]);
         let t = text(&out);
-        assert_eq!(out.status.code(), Some(2), "pool of {pool_size}:\n{t}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{mode} pool of {pool_size}:\n{t}"
+        );
         assert!(
             t.contains("connection pooler in transaction or statement pooling mode")
                 && t.contains("--lock lease")
@@ -294,7 +298,7 @@ fn advisory_lock_through_transaction_pooling_is_refused() {
             )
             .unwrap()
             .get(0);
-        assert_eq!(locks, 0, "pool of {pool_size}");
+        assert_eq!(locks, 0, "{mode} pool of {pool_size}");
     }
     // `stamp` and `check --database --repair` take the same lock.
     let bouncer = Bouncer::start("transaction", 2);
@@ -558,4 +562,77 @@ fn lease_lock_from_mergepoint_yaml() {
         "{t}"
     );
     assert_eq!(db.rows(), vec![R3.to_string()]);
+}
+
+/// The lease on its own (library): while the heartbeat cannot renew it
+/// (another session holds the row), the run counts it as lost once 2/3 of
+/// the TTL have passed, before the server would let anyone take it over;
+/// leases of different version tables do not block each other; a held
+/// lease makes another runner wait, then time out naming the holder.
+#[test]
+fn lease_lock_in_the_library() {
+    use mergepoint::db::{DbError, HeldLock, LeaseLock, VersionTable};
+    let db = TestDb::create();
+    let database = db.database();
+    let table = VersionTable::new("alembic_version", Some("public")).unwrap();
+    let other_table = VersionTable::new("other_version", Some("public")).unwrap();
+    let ttl = Duration::from_millis(1500);
+    let lease = LeaseLock::acquire(&database, &table, ttl, Duration::from_secs(5)).unwrap();
+    assert!(!lease.needs_step_guard());
+    assert_eq!(lease.check(), Ok(()));
+
+    let other = LeaseLock::acquire(&database, &other_table, ttl, Duration::from_secs(1)).unwrap();
+    let started = Instant::now();
+    let e = LeaseLock::acquire(&database, &table, ttl, Duration::from_millis(700)).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    assert!(matches!(e, DbError::LeaseTimeout { .. }), "{e}");
+    let m = e.to_string();
+    assert!(
+        m.contains("public.alembic_version")
+            && m.contains(&format!("pid {}", std::process::id()))
+            && m.contains("until 20"),
+        "{m}"
+    );
+
+    // Holding the row blocks the heartbeat's UPDATE.
+    let mut blocker = db.client();
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute(
+        "SELECT * FROM mergepoint_lock WHERE lock_key = 'public.alembic_version' FOR UPDATE",
+    )
+    .unwrap();
+    let blocked = Instant::now();
+    while lease.check().is_ok() {
+        assert!(
+            blocked.elapsed() < Duration::from_secs(5),
+            "a stuck heartbeat was never noticed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let m = lease.check().unwrap_err();
+    assert!(
+        m.contains("last renewed") && m.contains("heartbeat is stuck"),
+        "{m}"
+    );
+    // Noticed before the lease could expire on the server.
+    let left: f64 = tx
+        .query_one(
+            "SELECT extract(epoch FROM expires_at - clock_timestamp())::float8 FROM mergepoint_lock WHERE lock_key = 'public.alembic_version'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        left > 0.0,
+        "the lease had already expired ({left} s) when the run noticed"
+    );
+    tx.rollback().unwrap();
+    lease.release();
+    other.release();
+    let n: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM mergepoint_lock", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "both leases were released");
 }
