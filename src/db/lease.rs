@@ -184,7 +184,8 @@ impl Lease {
     fn take_sql(&self, info: &str) -> String {
         format!(
             "INSERT INTO {t} AS l (lock_key, holder, holder_info, acquired_at, expires_at) \
-             VALUES ({k}, {h}, {i}, now(), now() + {ms} * interval '1 millisecond') \
+             VALUES ({k}, {h}, {i} || ' (user ' || current_user || ')', now(), \
+             now() + {ms} * interval '1 millisecond') \
              ON CONFLICT (lock_key) DO UPDATE SET holder = excluded.holder, \
              holder_info = excluded.holder_info, acquired_at = excluded.acquired_at, \
              expires_at = excluded.expires_at WHERE l.expires_at < now() RETURNING 1",
