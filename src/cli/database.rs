@@ -59,8 +59,8 @@ pub struct DbArgs {
     pub lock: Option<String>,
     /// With --lock lease: seconds the lease lasts unless renewed (renewed
     /// every third of that); a crashed runner's lease is taken over this
-    /// long after its last renewal [default: 30].
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// long after its last renewal; 1 to 86400 [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_ttl: Option<u64>,
 }
 

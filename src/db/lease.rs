@@ -359,7 +359,8 @@ impl LeaseLock {
             return Err(reason.clone());
         }
         let since = state.renewed.elapsed();
-        if since >= self.ttl * 2 / 3 {
+        // (ttl / 3 * 2: no overflow for any TTL.)
+        if since >= self.ttl / 3 * 2 {
             return Err(format!(
                 "the lease was last renewed {:.1} s ago (TTL {:.1} s): the heartbeat is stuck, so another runner may soon take it over",
                 since.as_secs_f64(),
