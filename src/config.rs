@@ -96,6 +96,17 @@ pub struct Config {
     /// How many more times a step that gave up waiting for a lock is tried
     /// (default 0); `--retries` overrides it.
     pub retries: Option<u32>,
+    /// Which migration lock runs take (default advisory; `lease` behind a
+    /// transaction pooler, see docs/database.md).
+    pub lock: Option<LockKind>,
+}
+
+/// `lock:` in `mergepoint.yaml` (and `--lock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockKind {
+    Advisory,
+    Lease,
 }
 
 impl Config {
@@ -185,4 +196,8 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 # How many more times a step that gave up waiting for a lock (lock_timeout)
 # is tried, with a growing pause (0.5 s, 1 s, 2 s, ...). Default 0.
 # retries: 3
+
+# Migration lock: advisory (a PostgreSQL advisory lock) or lease (a row in
+# mergepoint_lock, for connections through PgBouncer in transaction pooling).
+# lock: advisory
 "#;

@@ -18,8 +18,12 @@ still use its plain types and helpers: `RunOptions`, `StampOutcome`,
 
 use super::error::{CliError, CliResult};
 use super::workspace::Workspace;
+use crate::config::LockKind;
 use crate::db::{self, Database, DbError, DriftReport, HistoryEntry, RunObserver, RunOptions};
-use crate::db::{RunOutcome, StampOutcome, StepSql, StepText, Timeouts, VersionTable};
+use crate::db::{
+    LockChoice, RunOutcome, StampOutcome, StepSql, StepText, Timeouts, VersionTable,
+    DEFAULT_LEASE_TTL,
+};
 use crate::graph::Plan;
 use crate::graph::{Direction, RevisionGraph};
 use crate::script::{Body, Project};
@@ -42,14 +46,26 @@ pub struct DbArgs {
     /// mergepoint.yaml, else alembic_version].
     #[arg(long, value_name = "NAME")]
     pub version_table: Option<String>,
-    /// Schema of the version table and of mergepoint_history [default:
-    /// version_table_schema in mergepoint.yaml, else the first schema on
-    /// the search path].
+    /// Schema of the version table, of mergepoint_history and of
+    /// mergepoint_lock [default: version_table_schema in mergepoint.yaml,
+    /// else the first schema on the search path].
     #[arg(long, value_name = "SCHEMA")]
     pub version_table_schema: Option<String>,
+    /// Which migration lock to take: `advisory` (a PostgreSQL advisory
+    /// lock; refused behind PgBouncer in transaction pooling) or `lease` (a
+    /// row in mergepoint_lock, renewed while the run lasts; works through
+    /// transaction pooling) [default: lock in mergepoint.yaml, else
+    /// advisory].
+    #[arg(long, value_name = "KIND", value_parser = ["advisory", "lease"])]
+    pub lock: Option<String>,
+    /// With --lock lease: seconds the lease lasts unless renewed (renewed
+    /// every third of that); a crashed runner's lease is taken over this
+    /// long after its last renewal; 1 to 86400 [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_ttl: Option<u64>,
 }
 
-/// The version table and lock timeout: the command line, else the
+/// The version table, the lock and its timeout: the command line, else the
 /// project's config, else the defaults.
 pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
     let cfg = &ws.project.config;
@@ -63,9 +79,26 @@ pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
             .or(cfg.version_table_schema.as_deref()),
     )?;
     let secs = args.lock_timeout.or(cfg.lock_timeout_secs).unwrap_or(60);
+    let lease = match args.lock.as_deref() {
+        Some(kind) => kind == "lease",
+        None => cfg.lock == Some(LockKind::Lease),
+    };
+    let lock = match (lease, args.lease_ttl) {
+        (true, ttl) => LockChoice::Lease {
+            ttl: ttl.map(Duration::from_secs).unwrap_or(DEFAULT_LEASE_TTL),
+        },
+        (false, None) => LockChoice::Advisory,
+        (false, Some(_)) => {
+            return Err(
+                CliError::input("--lease-ttl only applies to the lease lock")
+                    .with_hint("add --lock lease (or `lock: lease` in mergepoint.yaml)"),
+            )
+        }
+    };
     Ok(RunOptions {
         table,
         lock_timeout: Duration::from_secs(secs),
+        lock,
         ..RunOptions::default()
     })
 }

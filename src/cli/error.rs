@@ -171,7 +171,10 @@ pub fn db_error_kind(err: &DbError) -> (ErrorKind, &'static [&'static str]) {
                 "or replace the rows outright with 'mergepoint stamp --purge TARGET'",
             ],
         ),
-        DbError::LockTimeout { .. } | DbError::LockLost { .. } => (ErrorKind::LockTimeout, &[]),
+        DbError::LockTimeout { .. } | DbError::LeaseTimeout { .. } | DbError::LockLost { .. } => {
+            (ErrorKind::LockTimeout, &[])
+        }
+        DbError::PoolerDetected { .. } => (ErrorKind::Input, &[]),
         DbError::MissingSql { .. }
         | DbError::StepSource { .. }
         | DbError::PsqlCommand { .. }

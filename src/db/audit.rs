@@ -8,6 +8,7 @@ use super::error::DbError;
 use super::names::{VersionTable, HISTORY_TABLE};
 use super::session::{InterruptedAttempt, UNFINISHED};
 use crate::graph::Direction;
+use postgres::types::Type;
 use postgres::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -61,7 +62,7 @@ pub fn history(
         table.history_sql_name()
     );
     let rows = client
-        .query(&sql, &[&limit])
+        .query_typed(&sql, &[(&limit, Type::INT8)])
         .map_err(|e| DbError::query(format!("reading {HISTORY_TABLE}"), &e))?;
     Ok(rows
         .iter()
@@ -95,7 +96,7 @@ pub(crate) fn unfinished(
         table.history_sql_name()
     );
     let rows = client
-        .query(&sql, &[&UNFINISHED])
+        .query_typed(&sql, &[(&UNFINISHED, Type::TEXT)])
         .map_err(|e| DbError::query(format!("reading {HISTORY_TABLE}"), &e))?;
     Ok(rows
         .iter()

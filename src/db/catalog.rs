@@ -4,6 +4,7 @@
 
 use super::error::DbError;
 use super::names::{is_temporary_schema, VersionTable};
+use postgres::types::Type;
 use postgres::GenericClient;
 
 /// True if the table named by the quoted `sql_name` exists (search path
@@ -13,7 +14,10 @@ pub(crate) fn table_exists(
     sql_name: &str,
 ) -> Result<bool, DbError> {
     let row = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&sql_name])
+        .query_typed_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[(&sql_name, Type::TEXT)],
+        )
         .map_err(|e| DbError::query(format!("looking for table {sql_name}"), &e))?;
     Ok(row.get(0))
 }
@@ -25,12 +29,12 @@ pub(crate) fn version_rows_are_unique(
     table: &VersionTable,
 ) -> Result<bool, DbError> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT EXISTS (SELECT 1 FROM pg_index i \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
              WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnatts = 1 \
              AND a.attname = 'version_num')",
-            &[&table.sql_name()],
+            &[(&table.sql_name(), Type::TEXT)],
         )
         .map_err(|e| {
             DbError::query(
@@ -56,7 +60,7 @@ pub fn resolve_table(
         return Ok(table.clone());
     }
     let schema: Option<String> = client
-        .query_one("SELECT current_schema()", &[])
+        .query_typed_one("SELECT current_schema()", &[])
         .map_err(|e| DbError::query("reading current_schema()", &e))?
         .get(0);
     match schema {

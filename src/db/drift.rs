@@ -9,7 +9,7 @@ use super::audit::sql_sha256;
 use super::catalog::{self, table_exists, version_rows_are_unique};
 use super::conn::Database;
 use super::error::{DbError, VersionTableProblem};
-use super::lock::MigrationLock;
+use super::lease::RunLock;
 use super::names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
 use super::runner::RunOptions;
 use super::step_sql::StepSql;
@@ -195,7 +195,7 @@ fn recorded_checksums(
         table.history_sql_name()
     );
     for r in client
-        .query(&q, &[])
+        .query_typed(&q, &[])
         .map_err(|e| DbError::query(format!("reading {HISTORY_TABLE}"), &e))?
     {
         recorded.insert(r.get(0), (r.get(1), r.get(2)));
@@ -311,7 +311,7 @@ pub fn repair(
     opts: &RunOptions,
 ) -> Result<DriftReport, DbError> {
     let table = catalog::resolve_table(db.client(), &opts.table).map_err(|e| db.scrub_err(e))?;
-    let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
+    let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
     let r = (|| {
         let report = check_drift(db.client(), graph, sql, &table)?;
         if !report.repair_sql.is_empty() {

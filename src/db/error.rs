@@ -25,6 +25,23 @@ pub enum DbError {
         /// Who holds it, when the server could tell.
         holder: Option<Box<LockHolder>>,
     },
+    /// The lease lock (`--lock lease`) was not obtained in time.
+    #[error("could not take the migration lease for {table} within {:.1} s: it is held by {holder}, until {expires_at} (in {expires_in} s, server time) unless renewed; wait for it to finish or raise --lock-timeout", .waited.as_secs_f64())]
+    LeaseTimeout {
+        table: String,
+        waited: Duration,
+        /// The holder's description (mergepoint version, pid, host).
+        holder: String,
+        /// When the lease expires (UTC, the server's clock).
+        expires_at: String,
+        /// Seconds until then, as the server counts them.
+        expires_in: String,
+    },
+    /// The sessions run through a pooler in transaction or statement
+    /// pooling mode, where the session-level advisory lock protects
+    /// nothing. Refused before the lock is taken and anything is changed.
+    #[error("the connection goes through a connection pooler in transaction or statement pooling mode ({detail}): the session-level advisory lock cannot protect a run there, so nothing was done; use --lock lease (or `lock: lease` in mergepoint.yaml), or connect directly to PostgreSQL or through session pooling")]
+    PoolerDetected { detail: String },
     /// The migration lock was lost during the run (its session was
     /// terminated, or timed out): the run stopped before its next step.
     #[error("{}", lock_lost_text(.table, .reason, .applied, .stopped_before.as_deref()))]

@@ -22,7 +22,8 @@
 use super::conn::Database;
 use super::error::{pg_message, Blocker, DbError, LockHolder};
 use super::names::VersionTable;
-use postgres::{Client, GenericClient};
+use postgres::types::Type;
+use postgres::{Client, GenericClient, SimpleQueryMessage};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
@@ -57,17 +58,10 @@ pub fn guard_key(schema: &str, table: &str) -> i64 {
     key_of("mergepoint-step", schema, table)
 }
 
-/// `pg_locks` matches a bigint advisory key as classid (high 32 bits),
-/// objid (low 32 bits) and objsubid 1.
-const HELD_BY_ME: &str = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-     AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
-     AND classid = (($1::bigint >> 32) & 4294967295)::oid \
-     AND objid = ($1::bigint & 4294967295)::oid)";
-
 /// Who holds advisory lock `key`, if anyone other than this session does.
 pub(crate) fn holder_of(client: &mut impl GenericClient, key: i64) -> Option<LockHolder> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), \
              coalesce(a.usename::text, ''), \
              coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') \
@@ -77,7 +71,7 @@ pub(crate) fn holder_of(client: &mut impl GenericClient, key: i64) -> Option<Loc
              AND l.classid = (($1::bigint >> 32) & 4294967295)::oid \
              AND l.objid = ($1::bigint & 4294967295)::oid AND l.pid <> pg_backend_pid() \
              LIMIT 1",
-            &[&key],
+            &[(&key, Type::INT8)],
         )
         .ok()??;
     Some(LockHolder {
@@ -100,11 +94,9 @@ pub(crate) fn acquire_on(
     timeout: Duration,
 ) -> Result<(), DbError> {
     loop {
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .map_err(|e| DbError::query("taking the migration lock", &e))?
-            .get(0);
-        if got {
+        let got = simple_scalar(client, &format!("SELECT pg_try_advisory_lock({key})"))
+            .map_err(|e| DbError::query("taking the migration lock", &e))?;
+        if got.as_deref() == Some("t") {
             return Ok(());
         }
         let waited = started.elapsed();
@@ -119,7 +111,9 @@ pub(crate) fn acquire_on(
     }
 }
 
-/// An SQL expression: this session holds advisory lock `key`.
+/// An SQL expression: this session holds advisory lock `key`. (`pg_locks`
+/// shows a bigint key as classid, the high 32 bits, objid, the low 32 bits,
+/// and objsubid 1.)
 pub(crate) fn held_by_me_sql(key: i64) -> String {
     format!(
         "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() \
@@ -128,12 +122,64 @@ pub(crate) fn held_by_me_sql(key: i64) -> String {
     )
 }
 
-/// True if this session holds advisory lock `key`.
-pub(crate) fn holds(client: &mut impl GenericClient, key: i64) -> Result<bool, String> {
-    client
-        .query_one(HELD_BY_ME, &[&key])
-        .map(|r| r.get(0))
-        .map_err(|e| pg_message(&e))
+/// True if this session holds advisory lock `key`. A simple query (no
+/// prepared statement), so it answers even behind a transaction pooler.
+pub(crate) fn holds(client: &mut Client, key: i64) -> Result<bool, String> {
+    let sql = format!("SELECT {}", held_by_me_sql(key));
+    Ok(simple_scalar(client, &sql)
+        .map_err(|e| pg_message(&e))?
+        .as_deref()
+        == Some("t"))
+}
+
+/// The first column of the first row of a simple query.
+fn simple_scalar(client: &mut Client, sql: &str) -> Result<Option<String>, postgres::Error> {
+    Ok(client
+        .simple_query(sql)?
+        .into_iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+            _ => None,
+        })
+        .flatten())
+}
+
+/// Refuses ([`DbError::PoolerDetected`]) sessions behind a pooler in
+/// transaction or statement pooling mode, before the advisory lock is
+/// taken: there, consecutive transactions of one client connection may run
+/// on different server processes, and different client connections on the
+/// same one. Asks `pg_backend_pid()` of the lock session, then of the work
+/// session, then of the lock session again, each in a transaction of its
+/// own. Connected directly (or through session pooling) the two sessions
+/// have two processes, each its own for good, so this never refuses them.
+///
+/// A pooler that happens to hand out processes as a direct connection would
+/// (other clients keeping the pool busy, round-robin assignment) passes;
+/// see docs/database.md, "Connection poolers".
+pub(crate) fn check_not_pooled(lock: &mut Client, work: &mut Client) -> Result<(), DbError> {
+    let pid = |c: &mut Client| -> Result<String, DbError> {
+        simple_scalar(c, "SELECT pg_backend_pid()")
+            .map_err(|e| DbError::query("reading pg_backend_pid()", &e))
+            .map(|p| p.unwrap_or_default())
+    };
+    let first = pid(lock)?;
+    let w = pid(work)?;
+    let second = pid(lock)?;
+    if w == first || w == second {
+        return Err(DbError::PoolerDetected {
+            detail: format!(
+                "two of mergepoint's connections were served by the same server process, pid {w}"
+            ),
+        });
+    }
+    if first != second {
+        return Err(DbError::PoolerDetected {
+            detail: format!(
+                "two transactions in a row on one connection ran in different server processes, pid {first} then {second}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A migration lock a run holds, whatever its kind: the runner asks it,
@@ -155,6 +201,14 @@ pub trait HeldLock {
     /// Who the watched backend was last seen waiting for (and forgets it).
     fn recent_blockers(&self) -> Vec<Blocker> {
         Vec::new()
+    }
+
+    /// An SQL condition, true while the lock is held, that the work session
+    /// checks in each step's transaction just before its COMMIT, so that a
+    /// step never commits once the lock is gone; None if the lock has no
+    /// such check (the step guard is checked there instead).
+    fn held_sql(&self) -> Option<String> {
+        None
     }
 }
 
@@ -209,11 +263,51 @@ impl MigrationLock {
         timeout: Duration,
     ) -> Result<MigrationLock, DbError> {
         let started = Instant::now();
+        let session = db.open_session()?;
+        MigrationLock::take(db, session, table, started, timeout)
+    }
+
+    /// [`MigrationLock::acquire`] for a run on `db`'s work session: first
+    /// refuses a transaction pooler between mergepoint and the server
+    /// ([`check_not_pooled`]), and after taking the lock checks that the
+    /// next transaction still sees it held.
+    pub fn acquire_checked(
+        db: &mut Database,
+        table: &VersionTable,
+        timeout: Duration,
+    ) -> Result<MigrationLock, DbError> {
+        let started = Instant::now();
         let mut session = db.open_session()?;
+        check_not_pooled(&mut session, db.client()).map_err(|e| db.scrub_err(e))?;
+        MigrationLock::take(db, session, table, started, timeout)
+    }
+
+    fn take(
+        db: &Database,
+        mut session: Client,
+        table: &VersionTable,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<MigrationLock, DbError> {
         let table =
             super::catalog::resolve_table(&mut session, table).map_err(|e| db.scrub_err(e))?;
         let key = lock_key(table.schema().unwrap_or_default(), table.name());
         acquire_on(&mut session, key, &table, started, timeout).map_err(|e| db.scrub_err(e))?;
+        match holds(&mut session, key) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(DbError::PoolerDetected {
+                    detail: "the advisory lock taken in one transaction was not held in the next"
+                        .to_string(),
+                })
+            }
+            Err(e) => {
+                return Err(db.scrub_err(DbError::Query {
+                    context: "checking the migration lock".to_string(),
+                    message: e,
+                }))
+            }
+        }
         let lost = Arc::new(Mutex::new(None));
         let watched = Arc::new(AtomicI32::new(0));
         let blockers = Arc::new(Mutex::new(Vec::new()));
@@ -307,7 +401,7 @@ fn watch(mut session: Client, key: i64, seen: Seen, stop: mpsc::Receiver<()>) {
     }
     // Closing the session frees the lock anyway; unlock explicitly so the
     // release does not depend on how fast the server notices.
-    let _ = session.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    let _ = session.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
     let _ = session.close();
 }
 

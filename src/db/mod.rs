@@ -12,7 +12,8 @@
 //! | `catalog` | small catalog look-ups, [`resolve_table`] |
 //! | `version`, `audit` | reading the version and audit tables |
 //! | `session` | the [`Session`] trait: what a run needs from a session |
-//! | `lock` | [`MigrationLock`] (watched) and the step guard |
+//! | `lock` | [`MigrationLock`] (watched), the step guard, pooler detection |
+//! | `lease` | [`LeaseLock`] (`--lock lease`), [`RunLock`]: the lock a run takes |
 //! | `pg_session`, `memory` | [`Session`] on PostgreSQL / in memory |
 //! | `runner`, `stamp`, `drift` | the operations, on any [`Session`] |
 //! | `offline` | offline SQL scripts (no session at all) |
@@ -46,6 +47,7 @@ mod catalog;
 mod conn;
 mod drift;
 mod error;
+mod lease;
 mod lock;
 mod mask;
 pub mod memory;
@@ -69,6 +71,7 @@ pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{
     Blocker, DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem,
 };
+pub use lease::{LeaseLock, LockChoice, RunLock, DEFAULT_LEASE_TTL, LEASE_TABLE};
 pub use lock::{
     guard_key, lock_key, HeldLock, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL,
 };

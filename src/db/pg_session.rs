@@ -18,6 +18,7 @@ use super::session::{
 use super::version;
 use crate::graph::VersionOp;
 use postgres::error::SqlState;
+use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -66,7 +67,7 @@ impl<'a> PgSession<'a> {
             None
         };
         let row = client
-            .query_one(
+            .query_typed_one(
                 "SELECT current_setting('server_version_num')::int, pg_backend_pid()",
                 &[],
             )
@@ -89,7 +90,7 @@ impl<'a> PgSession<'a> {
         if let Some(key) = self.guard {
             let _ = self
                 .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                .batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
         }
     }
 
@@ -121,6 +122,7 @@ impl<'a> PgSession<'a> {
 /// its marker to int, which errors and so skips the rest of the batch.
 const ENDED: &str = "mergepoint-transaction-ended";
 const GUARD_GONE: &str = "mergepoint-guard-gone";
+const LOCK_GONE: &str = "mergepoint-lock-gone";
 const ROW_MISSING: &str = "mergepoint-version-op-";
 
 impl PgSession<'_> {
@@ -275,12 +277,12 @@ impl Session for PgSession<'_> {
             return Ok(());
         }
         self.client
-            .execute(
+            .query_typed(
                 &format!(
                     "UPDATE {} SET error = $1 WHERE id = ANY($2)",
                     self.table.history_sql_name()
                 ),
-                &[&INTERRUPTED, &audit_ids],
+                &[(&INTERRUPTED, Type::TEXT), (&audit_ids, Type::INT8_ARRAY)],
             )
             .map_err(|e| DbError::query("marking interrupted attempts", &e))?;
         Ok(())
@@ -420,6 +422,18 @@ impl Session for PgSession<'_> {
                 lock::held_by_me_sql(key)
             );
         }
+        if self.guard.is_none() {
+            // No guard: the lock itself (a lease) must still be held.
+            if let Err(reason) = self.lock.check() {
+                return Err(CommitError::GuardLost(reason));
+            }
+            if let Some(held) = self.lock.held_sql() {
+                let _ = write!(
+                    sql,
+                    "SELECT (CASE WHEN NOT {held} THEN '{LOCK_GONE}' ELSE '0' END)::int;"
+                );
+            }
+        }
         sql.push_str(&self.record_sql(ops, audit));
         sql.push_str("COMMIT");
         match self.client.simple_query(&sql) {
@@ -431,6 +445,10 @@ impl Session for PgSession<'_> {
                 } else if message.contains(GUARD_GONE) {
                     Err(CommitError::GuardLost(
                         "the work session no longer holds the step guard".to_string(),
+                    ))
+                } else if message.contains(LOCK_GONE) {
+                    Err(CommitError::GuardLost(
+                        "the lease is no longer this run's (it expired, or another runner took it over)".to_string(),
                     ))
                 } else {
                     Err(CommitError::Failed(self.explain(err(&e), ops)))

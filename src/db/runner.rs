@@ -19,7 +19,8 @@ use super::audit::sql_sha256;
 use super::catalog;
 use super::conn::Database;
 use super::error::{Blocker, DbError, RunEffects, StepEffects, StepFailure};
-use super::lock::{MigrationLock, DEFAULT_LOCK_TIMEOUT};
+use super::lease::{LockChoice, RunLock};
+use super::lock::DEFAULT_LOCK_TIMEOUT;
 use super::names::VersionTable;
 use super::pg_session::PgSession;
 use super::session::{
@@ -38,6 +39,8 @@ pub struct RunOptions {
     pub table: VersionTable,
     /// How long to wait for the migration lock (default 60 s).
     pub lock_timeout: Duration,
+    /// Which lock: advisory (default) or lease (`--lock lease`).
+    pub lock: LockChoice,
     /// Run the whole plan in one transaction instead of one per revision.
     /// Refused (before any change) if the plan has a non-transactional step.
     pub transaction_per_run: bool,
@@ -59,6 +62,7 @@ impl Default for RunOptions {
         RunOptions {
             table: VersionTable::default(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            lock: LockChoice::Advisory,
             transaction_per_run: false,
             run_timeouts: Timeouts::default(),
             default_timeouts: Timeouts::default(),
@@ -173,7 +177,7 @@ pub fn move_to(
 
 /// Runs a plan against the database: resolves the version table's schema
 /// once (so a revision's `search_path` cannot move it), takes the
-/// [`MigrationLock`] and the step guard, and runs [`run_on`]. Both locks
+/// chosen [`RunLock`] (and the step guard, with the advisory lock), and runs [`run_on`]. Both locks
 /// are released when this returns.
 pub fn run<P, O>(
     db: &mut Database,
@@ -190,7 +194,7 @@ where
     let started = Instant::now();
     let result = (|| {
         let table = catalog::resolve_table(db.client(), &opts.table)?;
-        let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
+        let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
         let result = run_on(&mut session, graph, sql, opts, plan_for, observer);
         session.close();

@@ -5,7 +5,7 @@
 use super::catalog;
 use super::conn::Database;
 use super::error::DbError;
-use super::lock::MigrationLock;
+use super::lease::RunLock;
 use super::pg_session::PgSession;
 use super::runner::RunOptions;
 use super::session::{AuditRecord, Session, SessionError};
@@ -96,7 +96,7 @@ where
     let started = Instant::now();
     let result = (|| {
         let table = catalog::resolve_table(db.client(), &opts.table)?;
-        let lock = MigrationLock::acquire(db, &table, opts.lock_timeout)?;
+        let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
         let result = stamp_on(&mut session, graph, purge, targets_for);
         session.close();

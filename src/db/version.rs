@@ -18,7 +18,7 @@ pub(crate) fn all_rows(
         return Ok(Vec::new());
     }
     let rows = client
-        .query(
+        .query_typed(
             &format!(
                 "SELECT version_num::text FROM {} ORDER BY version_num",
                 table.sql_name()
