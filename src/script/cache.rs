@@ -273,17 +273,27 @@ impl ParseCache {
     /// [`Self::set_unchanged`].)
     pub fn check_entries(&self, roots: &[PathBuf]) -> Vec<bool> {
         let roots: Vec<Option<DirHandle>> = roots.iter().map(|r| DirHandle::open(r).ok()).collect();
-        self.entries
-            .par_iter()
-            .with_min_len(64)
-            .map(|e| {
-                let Some(e) = e else { return false };
-                let Some(Some(dir)) = roots.get(e.root as usize) else {
-                    return false;
-                };
-                dir.stamp(OsStr::new(&e.rel)).is_ok_and(|s| s == e.stamp)
-            })
-            .collect()
+        let unchanged = |e: &Option<Entry>| {
+            let Some(e) = e else { return false };
+            let Some(Some(dir)) = roots.get(e.root as usize) else {
+                return false;
+            };
+            dir.stamp(OsStr::new(&e.rel)).is_ok_and(|s| s == e.stamp)
+        };
+        if self.entries.len() >= super::load::PARALLEL_FROM {
+            self.entries
+                .par_iter()
+                .with_min_len(64)
+                .map(unchanged)
+                .collect()
+        } else {
+            self.entries.iter().map(unchanged).collect()
+        }
+    }
+
+    /// How many files the cache knows.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Records which entries [`Self::check_entries`] found unchanged.

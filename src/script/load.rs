@@ -391,23 +391,30 @@ fn list_and_check(
     cache: &mut Option<ParseCache>,
     problems: &mut Vec<LoadError>,
 ) -> (Listing, bool) {
-    let (listing, unchanged) = rayon::join(
-        || {
-            let reused = cache
-                .as_ref()
-                .and_then(ParseCache::listing)
-                .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
-            match reused {
-                Some(listing) => (listing, true),
-                None => (list_files(project, problems), false),
-            }
-        },
-        || {
-            cache
-                .as_ref()
-                .map(|c| c.check_entries(&project.revisions_dirs))
-        },
-    );
+    let mut list = || {
+        let reused = cache
+            .as_ref()
+            .and_then(ParseCache::listing)
+            .and_then(|(stamp, names)| reuse_listing(project, stamp, names));
+        match reused {
+            Some(listing) => (listing, true),
+            None => (list_files(project, problems), false),
+        }
+    };
+    let check = || {
+        cache
+            .as_ref()
+            .map(|c| c.check_entries(&project.revisions_dirs))
+    };
+    // Threads pay only for large projects (starting the pool costs about
+    // as much as a thousand stats).
+    let large = cache.as_ref().is_some_and(|c| c.len() >= PARALLEL_FROM);
+    let (listing, unchanged) = if large {
+        rayon::join(list, check)
+    } else {
+        let checked = check();
+        (list(), checked)
+    };
     if let (Some(c), Some(unchanged)) = (cache.as_mut(), unchanged) {
         c.set_unchanged(unchanged);
     }
@@ -417,25 +424,41 @@ fn list_and_check(
 /// Every file answered from the cache or read and parsed, in parallel, in
 /// listing order.
 fn read_files(project: &Project, listing: &Listing, cache: Option<&ParseCache>) -> Vec<FileResult> {
-    listing
-        .files
-        .par_iter()
-        .enumerate()
-        .with_min_len(64)
-        .map(|(position, f)| {
-            let key = f.key();
-            if let Some(i) = cache.zip(key).and_then(|(c, k)| c.lookup(position, k)) {
-                return FileResult::Cached(i);
-            }
-            let dir = &listing.dirs[f.dir];
-            // Stat before reading: a write racing the read then leaves a
-            // stamp that the next run rejects.
-            let stamp = cache.and_then(|_| dir.stamp(f.name()).ok());
-            let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
-            FileResult::Parsed(Box::new((parsed, stamp)))
-        })
-        .collect()
+    let read = |(position, f): (usize, &SourceFile)| {
+        let key = f.key();
+        if let Some(i) = cache.zip(key).and_then(|(c, k)| c.lookup(position, k)) {
+            return FileResult::Cached(i);
+        }
+        let dir = &listing.dirs[f.dir];
+        // Stat before reading: a write racing the read then leaves a
+        // stamp that the next run rejects.
+        let stamp = cache.and_then(|_| dir.stamp(f.name()).ok());
+        let parsed = READ_BUF.with_borrow_mut(|buf| load_file(project.format, dir, f, buf));
+        FileResult::Parsed(Box::new((parsed, stamp)))
+    };
+    // A file answered from the cache costs little; threads pay only when
+    // many files must be read and parsed, or there are very many at all.
+    let to_parse = match cache {
+        Some(c) => listing.files.len().saturating_sub(c.len()),
+        None => listing.files.len(),
+    };
+    if to_parse >= PARALLEL_PARSE_FROM || listing.files.len() >= PARALLEL_FROM {
+        listing
+            .files
+            .par_iter()
+            .enumerate()
+            .with_min_len(64)
+            .map(read)
+            .collect()
+    } else {
+        listing.files.iter().enumerate().map(read).collect()
+    }
 }
+
+/// From this many files on, stats run on all cores.
+pub(super) const PARALLEL_FROM: usize = 4096;
+/// From this many files to read and parse on, they are parsed on all cores.
+const PARALLEL_PARSE_FROM: usize = 256;
 
 /// What the cache should record of a loaded revision: its stamp, root
 /// index and where its relative path starts in its origin.
