@@ -8,7 +8,9 @@
 //! | `error` | [`DbError`], [`StepFailure`]: data, rendered for people |
 //! | `names` | quoting, [`VersionTable`] names and DDL (pure) |
 //! | `step_sql` | [`StepSql`]: where each step's SQL comes from |
-//! | `conn` | [`Database`]: connecting, masking, scrubbing |
+//! | `libpq`, `pgpass` | connection settings as libpq reads them: URL / key=value, `PG*` variables, defaults, the password file (pure) |
+//! | `tls` | rustls with the certificate checks of each sslmode |
+//! | `conn` | [`Database`]: connecting (sslmode fallbacks), masking, scrubbing |
 //! | `catalog` | small catalog look-ups, [`resolve_table`] |
 //! | `version`, `audit` | reading the version and audit tables |
 //! | `session` | the [`Session`] trait: what a run needs from a session |
@@ -46,16 +48,19 @@ mod catalog;
 mod conn;
 mod drift;
 mod error;
+pub mod libpq;
 mod lock;
 mod mask;
 pub mod memory;
 mod names;
 mod offline;
 mod pg_session;
+pub mod pgpass;
 mod runner;
 mod session;
 mod stamp;
 mod step_sql;
+mod tls;
 mod version;
 
 #[cfg(test)]
@@ -64,9 +69,10 @@ mod runner_tests;
 pub use crate::sql::split_statements;
 pub use audit::{history, sql_sha256, HistoryEntry};
 pub use catalog::resolve_table;
-pub use conn::{connect, Database};
+pub use conn::{connect, process_environment, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem};
+pub use libpq::{Environment, SslMode};
 pub use lock::{guard_key, lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL};
 pub use mask::mask_url;
 pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
