@@ -98,19 +98,17 @@ pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
 
 /// Connects to the database the options name.
 pub fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
-    let database = Database::connect(&database_url(&ws.project, args)?)?;
-    print_warnings(&database);
-    Ok(database)
+    Ok(open(&database_url(&ws.project, args)?)?)
 }
 
-/// The connection's warnings (a password file ignored for its
-/// permissions), on stderr as libpq prints them.
-fn print_warnings(database: &Database) {
-    use std::io::Write;
-    let mut stderr = std::io::stderr().lock();
-    for w in database.warnings() {
-        let _ = writeln!(stderr, "warning: {w}");
-    }
+/// Connects with this process's `PG*` variables and files, printing the
+/// settings' warnings (a password file ignored for its permissions) on
+/// stderr as libpq does.
+fn open(url: &str) -> Result<Database, DbError> {
+    Database::connect_reporting(url, &db::process_environment(), &mut |w| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+    })
 }
 
 /// The variables that name a server on their own, as they do for psql.
@@ -143,16 +141,12 @@ pub struct PendingConnection(CliResult<std::thread::JoinHandle<Result<Database, 
 impl PendingConnection {
     pub fn start(project: &Project, args: &DbArgs) -> PendingConnection {
         let url = database_url(project, args);
-        PendingConnection(url.map(|url| std::thread::spawn(move || Database::connect(&url))))
+        PendingConnection(url.map(|url| std::thread::spawn(move || open(&url))))
     }
 
     pub fn finish(self) -> CliResult<Database> {
         match self.0?.join() {
-            Ok(connected) => {
-                let database = connected?;
-                print_warnings(&database);
-                Ok(database)
-            }
+            Ok(connected) => Ok(connected?),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }

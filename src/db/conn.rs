@@ -77,7 +77,6 @@ fn passwd_entry() -> Option<(String, String)> {
 pub struct Database {
     client: Client,
     opener: Opener,
-    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Database {
@@ -90,7 +89,9 @@ impl std::fmt::Debug for Database {
 
 impl Database {
     /// Connects the work session, with the `PG*` variables and files of
-    /// this process ([`process_environment`]). See [`connect`].
+    /// this process ([`process_environment`]). See [`connect`]. Warnings
+    /// (a password file ignored for its permissions) are dropped; the
+    /// command line uses [`Database::connect_reporting`].
     pub fn connect(url: &str) -> Result<Database, DbError> {
         Database::connect_with(url, &process_environment())
     }
@@ -98,18 +99,26 @@ impl Database {
     /// Connects the work session with the environment `env` (tests hand
     /// in their own variables instead of changing the process's).
     pub fn connect_with(url: &str, env: &Environment) -> Result<Database, DbError> {
-        let (opener, warnings) = Opener::new(url, env)?;
+        Database::connect_reporting(url, env, &mut |_| {})
+    }
+
+    /// Connects, telling `warn` what the user should hear about the
+    /// settings (a password file ignored because of its permissions, as
+    /// libpq warns) before the connection is tried, so the warning is
+    /// there when it then fails.
+    pub fn connect_reporting(
+        url: &str,
+        env: &Environment,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<Database, DbError> {
+        let opener = Opener::new(url, env, warn)?;
         let mut client = opener.open()?;
         // If this process dies mid-statement, let the server notice the
         // closed socket within a second and abort our transaction instead
         // of finishing a long statement first (PostgreSQL 14+; older
         // servers reject the setting, which is harmless).
         let _ = client.batch_execute("SET client_connection_check_interval = 1000");
-        Ok(Database {
-            client,
-            opener,
-            warnings,
-        })
+        Ok(Database { client, opener })
     }
 
     /// The work session.
@@ -126,12 +135,6 @@ impl Database {
     /// from the `PG*` variables alone, the host, port, user and database).
     pub fn masked_url(&self) -> &str {
         &self.opener.masked
-    }
-
-    /// What the user should hear about the settings (a password file
-    /// ignored because of its permissions), one line each.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
     }
 
     /// The sslmode in force (`disable` on a unix socket).
@@ -199,7 +202,7 @@ struct Failure {
 }
 
 impl Opener {
-    fn new(url: &str, env: &Environment) -> Result<(Opener, Vec<String>), DbError> {
+    fn new(url: &str, env: &Environment, warn: &mut dyn FnMut(&str)) -> Result<Opener, DbError> {
         let written_secrets = secrets_of(url, None);
         let settings = libpq::resolve(url, env);
         let masked = match &settings {
@@ -216,10 +219,9 @@ impl Opener {
                 message: scrub_with(&written_secrets, &value.to_string()),
             },
         })?;
-        let mut warnings = Vec::new();
         let password = match settings.password_origin {
             Some(_) => None,
-            None => password_from_file(&settings, &mut warnings),
+            None => password_from_file(&settings, warn),
         };
         let mut config =
             Config::from_str(&settings.driver_conninfo(true)).map_err(|e| DbError::Settings {
@@ -249,16 +251,13 @@ impl Opener {
                 })?,
             ),
         };
-        Ok((
-            Opener {
-                config,
-                mode,
-                tls,
-                masked,
-                secrets,
-            },
-            warnings,
-        ))
+        Ok(Opener {
+            config,
+            mode,
+            tls,
+            masked,
+            secrets,
+        })
     }
 
     fn open(&self) -> Result<Client, DbError> {
@@ -365,12 +364,12 @@ impl Opener {
 
 /// The password from the password file for the first host (libpq looks
 /// it up per host; the driver takes one password for all).
-fn password_from_file(settings: &Settings, warnings: &mut Vec<String>) -> Option<String> {
+fn password_from_file(settings: &Settings, warn: &mut dyn FnMut(&str)) -> Option<String> {
     let path = settings.passfile.as_ref()?;
     match pgpass::read(path) {
         pgpass::Read::Missing => None,
         pgpass::Read::Ignored(why) => {
-            warnings.push(why);
+            warn(&why);
             None
         }
         pgpass::Read::Text(text) => {

@@ -295,13 +295,30 @@ impl CheckFailure {
                 let names = if presented.is_empty() {
                     "no host names".to_string()
                 } else {
-                    presented.join(", ")
+                    presented
+                        .iter()
+                        .map(|n| plain_name(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 format!(
                     "the server's certificate failed the host name check of sslmode=verify-full: it is not valid for '{host}' (it names {names}); connect with a host name the certificate names, or use sslmode=verify-ca to check the CA only"
                 )
             }
         }
+    }
+}
+
+/// `localhost` for rustls's `DnsName("localhost")`, `127.0.0.1` for
+/// `IpAddress(127.0.0.1)`: the names as a person writes them.
+fn plain_name(presented: &str) -> String {
+    match presented.split_once('(') {
+        Some((kind, rest)) if kind.chars().all(|c| c.is_ascii_alphabetic()) => rest
+            .strip_suffix(')')
+            .unwrap_or(rest)
+            .trim_matches('"')
+            .to_string(),
+        _ => presented.to_string(),
     }
 }
 
@@ -478,5 +495,135 @@ where
             }
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+
+    struct Ca {
+        cert: rcgen::Certificate,
+        key: KeyPair,
+    }
+
+    fn ca() -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn leaf(ca: &Ca, name: &str) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = vec![SanType::DnsName(name.try_into().unwrap())];
+        params
+            .signed_by(&key, &ca.cert, &ca.key)
+            .unwrap()
+            .der()
+            .clone()
+    }
+
+    fn verifier(trusted: &Ca, verify: Verify) -> (Verifier, Arc<Mutex<Report>>) {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(trusted.cert.der().clone()).unwrap();
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+        let report = Arc::new(Mutex::new(Report::default()));
+        let v = Verifier {
+            verify,
+            webpki: (verify != Verify::Nothing).then_some(webpki),
+            provider,
+            report: report.clone(),
+            roots_name: "sslrootcert=/ca.crt".to_string(),
+        };
+        (v, report)
+    }
+
+    fn check(v: &Verifier, cert: &CertificateDer<'_>, host: &str) -> bool {
+        let name = ServerName::try_from(host.to_string()).unwrap();
+        v.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn each_mode_checks_what_libpq_checks_and_records_the_failed_check() {
+        let trusted = ca();
+        let stranger = ca();
+        let good = leaf(&trusted, "db.example");
+        let forged = leaf(&stranger, "db.example");
+
+        let (v, report) = verifier(&trusted, Verify::ChainAndHost);
+        assert!(check(&v, &good, "db.example"));
+        assert!(!check(&v, &good, "127.0.0.1"));
+        assert_eq!(
+            report.lock().unwrap().check,
+            Some(CheckFailure::Host {
+                host: "127.0.0.1".to_string(),
+                presented: vec!["DnsName(\"db.example\")".to_string()],
+            })
+        );
+        let msg = report.lock().unwrap().check.clone().unwrap().message();
+        assert!(
+            msg.contains("host name check") && msg.contains("(it names db.example)"),
+            "{msg}"
+        );
+        assert!(!check(&v, &forged, "db.example"));
+        let failure = report.lock().unwrap().check.clone().unwrap();
+        assert!(matches!(failure, CheckFailure::Chain { .. }), "{failure:?}");
+        let msg = failure.message();
+        assert!(
+            msg.contains("CA check") && msg.contains("sslrootcert=/ca.crt"),
+            "{msg}"
+        );
+
+        // verify-ca (and require with a root certificate): any host name.
+        let (v, _) = verifier(&trusted, Verify::Chain);
+        assert!(check(&v, &good, "127.0.0.1"));
+        assert!(!check(&v, &forged, "db.example"));
+
+        // require without root certificates: nothing checked.
+        let (v, report) = verifier(&trusted, Verify::Nothing);
+        assert!(check(&v, &forged, "anything.example"));
+        assert_eq!(report.lock().unwrap().check, None);
+    }
+
+    #[test]
+    fn presented_names_read_as_written() {
+        assert_eq!(plain_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("odd name"), "odd name");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_that_cannot_be_used_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, KeyPair::generate().unwrap().serialize_pem()).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = check_key_permissions(&key, "sslkey=k").unwrap_err();
+        assert!(
+            err.to_string().contains("0640") && err.to_string().contains("chmod 0600"),
+            "{err}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        check_key_permissions(&key, "sslkey=k").unwrap();
+
+        let roots = dir.path().join("empty.crt");
+        std::fs::write(&roots, "").unwrap();
+        let err = file_roots(&roots, "sslrootcert=x").unwrap_err();
+        assert!(err.message.contains("no PEM certificate"), "{err}");
+        let err = file_roots(&dir.path().join("none"), "sslrootcert=y").unwrap_err();
+        assert!(
+            err.to_string().starts_with("sslrootcert=y: cannot read"),
+            "{err}"
+        );
     }
 }
