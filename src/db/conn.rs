@@ -206,8 +206,9 @@ impl Opener {
         let written_secrets = secrets_of(url, None);
         let settings = libpq::resolve(url, env);
         let masked = match &settings {
-            Ok(s) if url.trim().is_empty() => s.describe(),
-            _ => mask_url(url),
+            _ if !url.trim().is_empty() => mask_url(url),
+            Ok(s) => s.describe(),
+            Err(_) => "the server the PG* variables name".to_string(),
         };
         let settings = settings.map_err(|e| match e {
             SettingsError::Syntax(m) => DbError::Connect {
