@@ -221,4 +221,46 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
     }
+
+    /// The database options of `args` after [`run`]'s merge.
+    fn merged(args: &[&str]) -> database::DbArgs {
+        let mut cli = Cli::try_parse_from(args).unwrap();
+        let outer = cli.db.clone();
+        let db = cli.command.db_args_mut().expect("a database command");
+        std::mem::take(db).or(&outer)
+    }
+
+    #[test]
+    fn database_options_go_before_or_after_the_command() {
+        let db = merged(&[
+            "mergepoint",
+            "--database-url",
+            "postgresql://before/db",
+            "--lock-timeout",
+            "7",
+            "upgrade",
+            "heads",
+            "--version-table",
+            "deploys",
+        ]);
+        assert_eq!(db.database_url.as_deref(), Some("postgresql://before/db"));
+        assert_eq!(db.lock_timeout, Some(7));
+        assert_eq!(db.version_table.as_deref(), Some("deploys"));
+        // The command's own win.
+        let db = merged(&[
+            "mergepoint",
+            "--database-url",
+            "postgresql://before/db",
+            "--version-table-schema",
+            "a",
+            "current",
+            "--database-url",
+            "postgresql://after/db",
+        ]);
+        assert_eq!(db.database_url.as_deref(), Some("postgresql://after/db"));
+        assert_eq!(db.version_table_schema.as_deref(), Some("a"));
+        // Commands without a database accept them.
+        let cli = Cli::try_parse_from(["mergepoint", "--database-url", "x", "heads"]).unwrap();
+        assert_eq!(cli.db.database_url.as_deref(), Some("x"));
+    }
 }

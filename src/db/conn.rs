@@ -374,11 +374,12 @@ fn password_from_file(settings: &Settings, warn: &mut dyn FnMut(&str)) -> Option
             None
         }
         pgpass::Read::Text(text) => {
+            // libpq matches the host, else the hostaddr, else localhost.
             let host = settings
                 .hosts
                 .first()
-                .map(String::as_str)
-                .unwrap_or("localhost");
+                .or(settings.hostaddr.as_ref())
+                .map_or("localhost", String::as_str);
             let target = pgpass::Target::for_host(
                 host,
                 settings.ports.first().copied().unwrap_or(5432),

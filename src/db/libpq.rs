@@ -505,8 +505,11 @@ pub struct Settings {
     /// values: host, port, user, dbname, password (when known),
     /// application_name, connect_timeout and whatever else the string set.
     pub driver: Vec<(String, String)>,
-    /// Hosts as given (a `/...` host is a socket directory).
+    /// Hosts as given (a `/...` host is a socket directory); empty when
+    /// only `hostaddr` names the server.
     pub hosts: Vec<String>,
+    /// `hostaddr`, when given.
+    pub hostaddr: Option<String>,
     /// One port per host (5432 where none was given).
     pub ports: Vec<u16>,
     pub user: String,
@@ -825,8 +828,11 @@ pub fn resolve(conninfo: &str, env: &Environment) -> Result<Settings, SettingsEr
         None => env.home.as_ref().map(|h| h.join(".pgpass")),
     };
 
-    let mut driver = vec![
-        ("host".to_string(), hosts.join(",")),
+    let mut driver = Vec::new();
+    if !hosts.is_empty() {
+        driver.push(("host".to_string(), hosts.join(",")));
+    }
+    driver.extend([
         (
             "port".to_string(),
             ports
@@ -839,7 +845,7 @@ pub fn resolve(conninfo: &str, env: &Environment) -> Result<Settings, SettingsEr
         ("dbname".to_string(), dbname.clone()),
         ("application_name".to_string(), app),
         ("connect_timeout".to_string(), timeout.as_secs().to_string()),
-    ];
+    ]);
     let password_origin = password.as_ref().map(|p| p.origin.clone());
     if let Some(p) = password {
         driver.push(("password".to_string(), p.value));
@@ -855,6 +861,7 @@ pub fn resolve(conninfo: &str, env: &Environment) -> Result<Settings, SettingsEr
     Ok(Settings {
         driver,
         hosts,
+        hostaddr,
         ports,
         user,
         dbname,
@@ -1072,6 +1079,17 @@ mod tests {
         assert_eq!(s.hosts, vec!["localhost"]);
         let s = resolve("dbname=x", &env(&[("PGHOST", "")])).unwrap();
         assert_eq!(s.hosts, vec!["localhost"]);
+    }
+
+    #[test]
+    fn hostaddr_alone_names_the_server() {
+        let s = resolve("hostaddr=127.0.0.1 dbname=x", &env(&[("PGHOST", "")])).unwrap();
+        assert!(s.hosts.is_empty());
+        assert_eq!(s.hostaddr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(s.get("host"), None);
+        let c: postgres::Config = s.driver_conninfo(true).parse().unwrap();
+        assert!(c.get_hosts().is_empty());
+        assert_eq!(c.get_hostaddrs().len(), 1);
     }
 
     #[test]
