@@ -498,8 +498,9 @@ pub enum Verify {
     ChainAndHost,
 }
 
-/// Everything needed to open sessions, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything needed to open sessions, resolved. Its `Debug` shows the
+/// password as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Parameters for the driver, in libpq's names, with non-empty
     /// values: host, port, user, dbname, password (when known),
@@ -522,6 +523,24 @@ pub struct Settings {
     pub sslmode_origin: Origin,
     pub root_certs: Option<RootCerts>,
     pub client_cert: Option<ClientCert>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let driver: Vec<(&str, &str)> = self
+            .driver
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k == "password" { "***" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("Settings")
+            .field("driver", &driver)
+            .field("sslmode", &self.sslmode)
+            .field("sslmode_origin", &self.sslmode_origin)
+            .field("root_certs", &self.root_certs)
+            .field("client_cert", &self.client_cert)
+            .field("passfile", &self.passfile)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {
@@ -1079,6 +1098,16 @@ mod tests {
         assert_eq!(s.hosts, vec!["localhost"]);
         let s = resolve("dbname=x", &env(&[("PGHOST", "")])).unwrap();
         assert_eq!(s.hosts, vec!["localhost"]);
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let s = resolve("host=h password=S3cretPw", &env(&[])).unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("S3cretPw") && shown.contains("***"),
+            "{shown}"
+        );
     }
 
     #[test]
