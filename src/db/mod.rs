@@ -72,7 +72,6 @@ pub use catalog::resolve_table;
 pub use conn::{connect, process_environment, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem};
-pub use libpq::{Environment, SslMode};
 pub use lock::{guard_key, lock_key, MigrationLock, DEFAULT_LOCK_TIMEOUT, WATCH_INTERVAL};
 pub use mask::mask_url;
 pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
@@ -85,3 +84,7 @@ pub use session::{
 pub use stamp::{stamp, stamp_on, stamp_rows, StampOutcome};
 pub use step_sql::{missing_sql, RevisionSql, StepSql, StepText};
 pub use version::{classify_rows, current, validate_rows, RowReport};
+
+// Connection settings (a group of their own, so the list above stays as
+// other branches edit it).
+pub use libpq::{Environment, SslMode};
