@@ -214,6 +214,19 @@ fn certificate_checks_and_client_certificates() {
         .unwrap()
         .get(0);
     assert_eq!(dn.as_deref(), Some("/CN=certuser"));
+    // The same from PGSSLCERT / PGSSLKEY / PGSSLROOTCERT / PGSSLMODE.
+    let env_cert = env_with(
+        &[
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", good_ca.to_str().unwrap()),
+            ("PGSSLCERT", cert.to_str().unwrap()),
+            ("PGSSLKEY", key.to_str().unwrap()),
+        ],
+        files.path(),
+    );
+    let mut conn = Database::connect_with(&server.url("localhost", "certuser", ""), &env_cert)
+        .unwrap_or_else(|e| panic!("client certificate from the variables refused: {e}"));
+    assert!(ssl_in_use(conn.client()));
     let err = connect(&server.url(
         "localhost",
         "certuser",
@@ -412,6 +425,15 @@ fn passwords_from_variables_and_the_password_file() {
     vars.push(("PGPASSFILE", elsewhere_text.as_str()));
     let out = run(&vars, &["current"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // SCRAM over TLS with channel binding (tls-server-end-point).
+    let url = format!(
+        "postgresql://pwuser:{}@127.0.0.1:{port}/postgres?sslmode=require&channel_binding=require",
+        password.replace('\\', "%5C").replace(':', "%3A")
+    );
+    let mut conn = Database::connect_with(&url, &env_with(&[], home.path()))
+        .unwrap_or_else(|e| panic!("channel binding: {e}"));
+    assert!(ssl_in_use(conn.client()));
 
     // sslmode=allow: plain first, TLS when the server refuses plain.
     let env = env_with(&[], home.path());

@@ -1296,16 +1296,38 @@ mod tests {
         }
 
         /// Each variable fills its parameter exactly when the string does
-        /// not set it.
+        /// not set it, whatever the others do: string, then variable, then
+        /// default, per parameter.
         #[test]
         fn variables_fill_only_what_the_string_leaves_out(
-            in_string in any::<bool>(), in_env in any::<bool>()
+            where_set in prop::collection::vec((any::<bool>(), any::<bool>()), 6)
         ) {
-            let conninfo = if in_string { "host=h user=su" } else { "host=h" };
-            let vars: &[(&str, &str)] = if in_env { &[("PGUSER", "eu")] } else { &[] };
-            let s = resolve(conninfo, &env(vars)).unwrap();
-            let want = if in_string { "su" } else if in_env { "eu" } else { "me" };
-            prop_assert_eq!(s.user.as_str(), want);
+            // (parameter, variable, value in the string, in the variable, default)
+            let cases = [
+                ("host", "PGHOST", "sh", "eh", "localhost"),
+                ("port", "PGPORT", "1111", "2222", "5432"),
+                ("user", "PGUSER", "su", "eu", "me"),
+                ("application_name", "PGAPPNAME", "sa", "ea", "mergepoint"),
+                ("connect_timeout", "PGCONNECT_TIMEOUT", "30", "40", "10"),
+                ("options", "PGOPTIONS", "-csa", "-cea", ""),
+            ];
+            let mut conninfo = Vec::new();
+            let mut vars = Vec::new();
+            for ((key, var, sv, ev, _), (in_string, in_env)) in cases.iter().zip(&where_set) {
+                if *in_string {
+                    conninfo.push(format!("{key}={sv}"));
+                }
+                if *in_env {
+                    vars.push((*var, *ev));
+                }
+            }
+            let conninfo = if conninfo.is_empty() { "dbname=d".to_string() } else { conninfo.join(" ") };
+            let s = resolve(&conninfo, &env(&vars)).unwrap();
+            for ((key, _, sv, ev, default), (in_string, in_env)) in cases.iter().zip(&where_set) {
+                let want = if *in_string { *sv } else if *in_env { *ev } else { *default };
+                let got = s.get(key).unwrap_or("");
+                prop_assert_eq!(got, want, "{}", key);
+            }
         }
     }
 }
