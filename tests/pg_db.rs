@@ -25,9 +25,11 @@ fn connection_failure_is_exit_3_and_masks_the_password() {
     assert!(!text.contains("hunter2secret"), "{text}");
     assert!(text.contains("someone:***@127.0.0.1:1/nowhere"), "{text}");
 
+    // A bad value in the settings is an input error (exit 2), named.
     let bad = "postgresql://someone:hunter2secret@127.0.0.1:notaport/x";
     let err = Database::connect(bad).unwrap_err();
-    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 3);
+    assert_eq!(mergepoint::cli::error::db_error_kind(&err).0.exit_code(), 2);
+    assert!(err.to_string().contains("invalid port"), "{err}");
     assert!(!format!("{err} {err:?}").contains("hunter2secret"));
 }
 

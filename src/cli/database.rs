@@ -6,7 +6,12 @@ revision SQL for online and offline runs ([`WorkspaceSql`]), and the JSON
 lines `upgrade`, `downgrade` and `stamp` print.
 
 The database URL comes from `--database-url`, then `DATABASE_URL`, then
-`mergepoint.yaml`; it is only ever shown masked.
+`mergepoint.yaml`; libpq's `PG*` variables and `~/.pgpass` fill what it
+leaves out (with none of the three, the variables alone name the server
+when `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE` or `PGUSER` is set). It
+is only ever shown masked. The options can be given before the command too
+(`mergepoint --database-url URL upgrade heads`): [`DbArgs::or`] merges the
+two places, the command's own winning.
 
 Every database operation the commands run through [`crate::db`] is a
 function here ([`connect`], [`version_rows`], [`run_plan`], [`stamp`],
@@ -32,10 +37,16 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::time::Duration;
 
-/// Options every database command shares.
-#[derive(Debug, Args)]
+/// Options every database command shares (also accepted before the
+/// command, see [`DbArgs::or`]).
+#[derive(Debug, Default, Clone, Args)]
 pub struct DbArgs {
-    /// PostgreSQL URL [default: $DATABASE_URL, then database_url in mergepoint.yaml].
+    /// PostgreSQL URL or key=value settings, as libpq reads them
+    /// (postgresql://user@host:5432/db?sslmode=verify-full&sslrootcert=ca.crt)
+    /// [default: $DATABASE_URL, then database_url in mergepoint.yaml]. What
+    /// it leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE,
+    /// PGPASSWORD, PGSSLMODE, PGSSLROOTCERT, ... and ~/.pgpass; sslmode
+    /// disable|allow|prefer|require|verify-ca|verify-full, default prefer.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// Seconds to wait for the migration lock before giving up (exit 4)
@@ -63,6 +74,23 @@ pub struct DbArgs {
     /// long after its last renewal; 1 to 86400 [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_ttl: Option<u64>,
+}
+
+impl DbArgs {
+    /// These options, each one that is not given taken from `outer` (the
+    /// same options written before the command).
+    pub fn or(self, outer: &DbArgs) -> DbArgs {
+        DbArgs {
+            database_url: self.database_url.or_else(|| outer.database_url.clone()),
+            lock_timeout: self.lock_timeout.or(outer.lock_timeout),
+            version_table: self.version_table.or_else(|| outer.version_table.clone()),
+            version_table_schema: self
+                .version_table_schema
+                .or_else(|| outer.version_table_schema.clone()),
+            lock: self.lock.or_else(|| outer.lock.clone()),
+            lease_ttl: self.lease_ttl.or(outer.lease_ttl),
+        }
+    }
 }
 
 /// The version table, the lock and its timeout: the command line, else the
@@ -105,19 +133,38 @@ pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
 
 /// Connects to the database the options name.
 pub fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
-    Ok(Database::connect(&database_url(&ws.project, args)?)?)
+    Ok(open(&database_url(&ws.project, args)?)?)
 }
 
-/// `--database-url`, else `DATABASE_URL`, else the project's `database_url`.
+/// Connects with this process's `PG*` variables and files, printing the
+/// settings' warnings (a password file ignored for its permissions) on
+/// stderr as libpq does.
+fn open(url: &str) -> Result<Database, DbError> {
+    Database::connect_reporting(url, &db::process_environment(), &mut |w| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+    })
+}
+
+/// The variables that name a server on their own, as they do for psql.
+const SERVER_VARS: &[&str] = &["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER"];
+
+/// `--database-url`, else `DATABASE_URL`, else the project's
+/// `database_url`, else (an empty string, filled from the variables) when
+/// a `PG*` variable names the server.
 fn database_url(project: &Project, args: &DbArgs) -> CliResult<String> {
-    project
-        .config
-        .database_url(args.database_url.as_deref())
-        .ok_or_else(|| {
-            CliError::input("no database URL").with_hint(
-                "pass --database-url, set DATABASE_URL, or add database_url to mergepoint.yaml",
-            )
-        })
+    if let Some(url) = project.config.database_url(args.database_url.as_deref()) {
+        return Ok(url);
+    }
+    let named = SERVER_VARS
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if named {
+        return Ok(String::new());
+    }
+    Err(CliError::input("no database URL").with_hint(
+        "pass --database-url, set DATABASE_URL or PGHOST/PGDATABASE (as for psql), or add database_url to mergepoint.yaml",
+    ))
 }
 
 /// A connection opened in the background while the revisions load:
@@ -129,7 +176,7 @@ pub struct PendingConnection(CliResult<std::thread::JoinHandle<Result<Database, 
 impl PendingConnection {
     pub fn start(project: &Project, args: &DbArgs) -> PendingConnection {
         let url = database_url(project, args);
-        PendingConnection(url.map(|url| std::thread::spawn(move || Database::connect(&url))))
+        PendingConnection(url.map(|url| std::thread::spawn(move || open(&url))))
     }
 
     pub fn finish(self) -> CliResult<Database> {

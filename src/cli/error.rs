@@ -161,9 +161,11 @@ impl From<LoadError> for CliError {
 pub fn db_error_kind(err: &DbError) -> (ErrorKind, &'static [&'static str]) {
     match err {
         DbError::Plan(_) => (ErrorKind::Input, &[]),
-        DbError::Connect { .. } | DbError::Query { .. } | DbError::StepFailed(_) => {
-            (ErrorKind::Database, &[])
-        }
+        DbError::Connect { .. }
+        | DbError::Tls { .. }
+        | DbError::Query { .. }
+        | DbError::StepFailed(_) => (ErrorKind::Database, &[]),
+        DbError::Settings { .. } => (ErrorKind::Input, &[]),
         DbError::BrokenVersionTable { .. } => (
             ErrorKind::Database,
             &[

@@ -44,8 +44,11 @@ Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
 4 lock not obtained in time.
 
 Environment: DATABASE_URL (database commands, after --database-url);
-MERGEPOINT_CACHE=off turns off the parse cache of revision files, kept in
-MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
+libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE,
+PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT and the
+password file (PGPASSFILE, default ~/.pgpass) fill what the URL leaves out,
+as for psql; MERGEPOINT_CACHE=off turns off the parse cache of revision
+files, kept in MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
 ~/.cache/mergepoint); MERGEPOINT_TIMINGS=1 prints the time of each phase
 (load, graph, command) and the cache's hits to stderr.";
 
@@ -60,6 +63,16 @@ pub struct Cli {
     /// Project root or revisions directory [default: the current directory].
     #[arg(long, global = true, value_name = "PATH")]
     pub dir: Option<PathBuf>,
+
+    /// The database options, accepted here too (`mergepoint --database-url
+    /// URL upgrade heads`); the command's own win. Not `global = true`:
+    /// each database command declares them itself (so its --help lists
+    /// them), and clap allows one declaration per name along a path.
+    #[command(
+        flatten,
+        next_help_heading = "Database options (also after the command)"
+    )]
+    pub db: database::DbArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -151,8 +164,28 @@ impl Ctx<'_> {
     }
 }
 
+impl Command {
+    /// The database options of a database command.
+    fn db_args_mut(&mut self) -> Option<&mut database::DbArgs> {
+        match self {
+            Command::Current(a) => Some(&mut a.db),
+            Command::Upgrade(a) | Command::Downgrade(a) => Some(&mut a.db),
+            Command::Log(a) => Some(&mut a.db),
+            Command::Stamp(a) => Some(&mut a.db),
+            Command::Check(a) => Some(&mut a.db),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a parsed command line, writing its output to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
+pub fn run(mut cli: Cli, out: &mut dyn Write) -> CliResult {
+    // Options written before the command fill what the command's own
+    // leave out; commands without a database ignore them, so that an
+    // alias `mergepoint --database-url URL` works for every command.
+    if let Some(db) = cli.command.db_args_mut() {
+        *db = std::mem::take(db).or(&cli.db);
+    }
     let mut ctx = Ctx { dir: cli.dir, out };
     use crate::graph::Direction;
     use commands::*;
@@ -187,5 +220,47 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    /// The database options of `args` after [`run`]'s merge.
+    fn merged(args: &[&str]) -> database::DbArgs {
+        let mut cli = Cli::try_parse_from(args).unwrap();
+        let outer = cli.db.clone();
+        let db = cli.command.db_args_mut().expect("a database command");
+        std::mem::take(db).or(&outer)
+    }
+
+    #[test]
+    fn database_options_go_before_or_after_the_command() {
+        let db = merged(&[
+            "mergepoint",
+            "--database-url",
+            "postgresql://before/db",
+            "--lock-timeout",
+            "7",
+            "upgrade",
+            "heads",
+            "--version-table",
+            "deploys",
+        ]);
+        assert_eq!(db.database_url.as_deref(), Some("postgresql://before/db"));
+        assert_eq!(db.lock_timeout, Some(7));
+        assert_eq!(db.version_table.as_deref(), Some("deploys"));
+        // The command's own win.
+        let db = merged(&[
+            "mergepoint",
+            "--database-url",
+            "postgresql://before/db",
+            "--version-table-schema",
+            "a",
+            "current",
+            "--database-url",
+            "postgresql://after/db",
+        ]);
+        assert_eq!(db.database_url.as_deref(), Some("postgresql://after/db"));
+        assert_eq!(db.version_table_schema.as_deref(), Some("a"));
+        // Commands without a database accept them.
+        let cli = Cli::try_parse_from(["mergepoint", "--database-url", "x", "heads"]).unwrap();
+        assert_eq!(cli.db.database_url.as_deref(), Some("x"));
     }
 }

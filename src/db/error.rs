@@ -14,6 +14,14 @@ pub enum DbError {
     /// The server could not be reached or refused the login.
     #[error("cannot connect to {url}: {message}; check the URL and that the server is running")]
     Connect { url: String, message: String },
+    /// A TLS certificate check failed: the message says which (the CA
+    /// check, the host name check) and how to fix it.
+    #[error("cannot connect to {url}: {message}")]
+    Tls { url: String, message: String },
+    /// Connection settings that cannot be used: a bad sslmode, port or
+    /// timeout, an unreadable certificate or key file (exit code 2).
+    #[error("invalid connection settings for {url}: {message}")]
+    Settings { url: String, message: String },
     /// A statement of mergepoint's own failed.
     #[error("database error while {context}: {message}")]
     Query { context: String, message: String },

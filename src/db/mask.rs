@@ -536,6 +536,19 @@ mod tests {
     }
 
     #[test]
+    fn keeps_certificate_paths_visible() {
+        // Certificate and key paths are what a TLS error must name.
+        assert_eq!(
+            mask_url("postgresql://u:S3cret@h/db?sslmode=verify-full&sslrootcert=/etc/ca.crt&sslcert=/c.crt&sslkey=/c.key&passfile=/p"),
+            "postgresql://u:***@h/db?sslmode=verify-full&sslrootcert=/etc/ca.crt&sslcert=/c.crt&sslkey=/c.key&passfile=/p"
+        );
+        assert_eq!(
+            mask_url("host=h sslkey=/c.key password=S3cret sslrootcert=system"),
+            "host=h sslkey=/c.key password=*** sslrootcert=system"
+        );
+    }
+
+    #[test]
     fn masks_key_value_passwords() {
         assert_eq!(
             mask_url("host=localhost password=abc user=bob"),

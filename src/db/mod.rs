@@ -8,7 +8,9 @@
 //! | `error` | [`DbError`], [`StepFailure`]: data, rendered for people |
 //! | `names` | quoting, [`VersionTable`] names and DDL (pure) |
 //! | `step_sql` | [`StepSql`]: where each step's SQL comes from |
-//! | `conn` | [`Database`]: connecting, masking, scrubbing |
+//! | `libpq`, `pgpass` | connection settings as libpq reads them: URL / key=value, `PG*` variables, defaults, the password file (pure) |
+//! | `tls` | rustls with the certificate checks of each sslmode |
+//! | `conn` | [`Database`]: connecting (sslmode fallbacks), masking, scrubbing |
 //! | `catalog` | small catalog look-ups, [`resolve_table`] |
 //! | `version`, `audit` | reading the version and audit tables |
 //! | `session` | the [`Session`] trait: what a run needs from a session |
@@ -48,16 +50,19 @@ mod conn;
 mod drift;
 mod error;
 mod lease;
+pub mod libpq;
 mod lock;
 mod mask;
 pub mod memory;
 mod names;
 mod offline;
 mod pg_session;
+pub mod pgpass;
 mod runner;
 mod session;
 mod stamp;
 mod step_sql;
+mod tls;
 mod version;
 
 #[cfg(test)]
@@ -66,7 +71,7 @@ mod runner_tests;
 pub use crate::sql::split_statements;
 pub use audit::{history, sql_sha256, HistoryEntry};
 pub use catalog::resolve_table;
-pub use conn::{connect, Database};
+pub use conn::{connect, process_environment, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{
     Blocker, DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem,
@@ -89,3 +94,7 @@ pub use session::{
 pub use stamp::{stamp, stamp_on, stamp_rows, StampOutcome};
 pub use step_sql::{missing_sql, RevisionSql, StepSql, StepText};
 pub use version::{classify_rows, current, validate_rows, RowReport};
+
+// Connection settings (a group of their own, so the list above stays as
+// other branches edit it).
+pub use libpq::{Environment, SslMode};

@@ -3,3 +3,4 @@
 
 pub mod pg;
 pub mod project;
+pub mod tls_server;
