@@ -22,7 +22,7 @@ const SENTINEL: &str = "S3cr";
 fn password() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
         ':', '@', '/', '?', '#', '&', '=', '%', '\'', '"', ' ', '\\', ';', '+', ',', '[', ']', '!',
-        '$', '0', '7', '\t',
+        '$', '0', '7', '\t', 'é', '€',
     ]);
     (
         prop::collection::vec(special.clone(), 0..6),

@@ -113,11 +113,12 @@ pub(crate) fn scrub_parse_message(secrets: &[String], text: &str) -> String {
 fn replace_standalone(text: &str, needle: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
+    let touches = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
     while let Some(i) = rest.find(needle) {
-        let before = rest[..i].chars().next_back();
-        let after = rest[i + needle.len()..].chars().next();
-        let touches = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
         out.push_str(&rest[..i]);
+        // What precedes in the text, even when it was a kept occurrence.
+        let before = out.chars().next_back();
+        let after = rest[i + needle.len()..].chars().next();
         if touches(before) || touches(after) {
             out.push_str(needle);
         } else {
@@ -618,5 +619,13 @@ mod tests {
             scrub_with(&s, "failed to lookup address: a (a)"),
             "failed to lookup address: *** (***)"
         );
+        assert_eq!(scrub_with(&s, "aa a"), "aa ***");
+        // Non-ASCII text around a secret keeps its characters whole.
+        assert_eq!(
+            mask_url("postgresql://ü:S3cret@h/é"),
+            "postgresql://ü:***@h/é"
+        );
+        assert_eq!(mask_url("é://ü:S3cret@h"), "é:***@h");
+        assert_eq!(mask_url("password=S3é host=h"), "password=*** host=h");
     }
 }
