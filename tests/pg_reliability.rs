@@ -499,3 +499,43 @@ fn the_postgres_session_checks_its_bookkeeping_on_the_server() {
     s.close();
     lock.release();
 }
+
+#[test]
+fn copy_through_the_client_is_refused_before_anything_runs() {
+    let db = TestDb::create();
+    let p = Project::new();
+    p.rev(R1, &[], true, "CREATE TABLE t (x int);", "DROP TABLE t;");
+    p.rev(R2, &[R1], false, "COPY t (x) FROM STDIN;", "");
+    let out = p.run(&["upgrade", "heads", "--database-url", &db.url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("COPY ... FROM STDIN"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(db.schema_dump(), "");
+    // The runner refuses it too, for SQL that did not come from a file.
+    let f = common::pg::FixtureBuilder::default()
+        .rev(
+            R1,
+            &[],
+            "CREATE TABLE t (x int);\nCOPY t TO STDOUT;",
+            "DROP TABLE t;",
+        )
+        .build();
+    let mut conn = db.database();
+    let e = mergepoint::db::upgrade(
+        &mut conn,
+        &f.graph,
+        "heads",
+        &f.sql,
+        &mergepoint::db::RunOptions::default(),
+        |_: &mergepoint::graph::Step, _: Duration| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, mergepoint::db::DbError::ClientCopy { line: 2, .. }),
+        "{e:?}"
+    );
+    assert!(db.rows().is_empty());
+}

@@ -182,7 +182,8 @@ pub fn db_error_kind(err: &DbError) -> (ErrorKind, &'static [&'static str]) {
         | DbError::PsqlCommand { .. }
         | DbError::InvalidName { .. }
         | DbError::NotOneTransaction { .. }
-        | DbError::TransactionControl { .. } => (ErrorKind::Input, &[]),
+        | DbError::TransactionControl { .. }
+        | DbError::ClientCopy { .. } => (ErrorKind::Input, &[]),
     }
 }
 

@@ -105,6 +105,15 @@ pub enum DbError {
         keyword: String,
         line: usize,
     },
+    /// A revision's SQL streams data through the client (`COPY ... FROM
+    /// STDIN` / `TO STDOUT`). Refused before anything is changed.
+    #[error("{} of revision {revision} has `{keyword}` at line {line} of its SQL, which streams data through the client; mergepoint does not, so nothing was changed; load the data from a server-side file or with INSERT ... SELECT", .direction.as_str())]
+    ClientCopy {
+        revision: String,
+        direction: Direction,
+        keyword: String,
+        line: usize,
+    },
     /// The version table is not a valid set of applied heads for these
     /// revisions. Refused before anything is changed.
     #[error("{}", broken_table_text(.table, .problems))]

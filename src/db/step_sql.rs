@@ -128,6 +128,14 @@ pub(crate) fn read_step_text<'s>(
         }
     };
     refuse_transaction_control(step, &text)?;
+    if let Some(c) = crate::sql::client_copy(&text.sql) {
+        return Err(DbError::ClientCopy {
+            revision: step.revision.clone(),
+            direction: step.direction,
+            keyword: c.keyword.to_string(),
+            line: c.line,
+        });
+    }
     Ok(text)
 }
 

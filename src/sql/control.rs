@@ -42,6 +42,40 @@ pub fn transaction_control(sql: &str) -> Option<ControlStatement> {
     })
 }
 
+/// The first top-level `COPY ... FROM STDIN` or `COPY ... TO STDOUT` of
+/// `sql`: it would stream data through the client, which mergepoint does
+/// not do (online the connection breaks; in an offline script psql would
+/// read the rest of the script as the data). `keyword` says which.
+pub fn client_copy(sql: &str) -> Option<ControlStatement> {
+    let starts = statement_starts(sql);
+    starts.iter().enumerate().find_map(|(k, &at)| {
+        let words = leading_words(&sql[at..], 1);
+        if words.first().map(String::as_str) != Some("copy") {
+            return None;
+        }
+        let end = starts.get(k + 1).copied().unwrap_or(sql.len());
+        let stmt = sql[at..end].to_ascii_lowercase();
+        let words: Vec<&str> = stmt
+            .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let keyword = if words.windows(2).any(|w| w == ["from", "stdin"]) {
+            "COPY ... FROM STDIN"
+        } else if words.windows(2).any(|w| w == ["to", "stdout"]) {
+            "COPY ... TO STDOUT"
+        } else {
+            return None;
+        };
+        let before = &sql[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Some(ControlStatement {
+            line: before.matches('\n').count() + 1,
+            column: sql[line_start..at].chars().count() + 1,
+            keyword,
+        })
+    })
+}
+
 /// The words a statement starts with, lower-cased, at most `n`; comments
 /// between them are skipped.
 fn leading_words(stmt: &str, n: usize) -> Vec<String> {
@@ -219,5 +253,17 @@ mod tests {
                 prop_assert!(c.line >= 1 && c.column >= 1);
             }
         }
+    }
+
+    #[test]
+    fn client_copy_is_found_at_the_top_level_only() {
+        let c = client_copy("create table t (x int);\nCOPY t (x) FROM stdin;\n").unwrap();
+        assert_eq!((c.line, c.keyword), (2, "COPY ... FROM STDIN"));
+        assert_eq!(
+            client_copy("copy t to STDOUT").unwrap().keyword,
+            "COPY ... TO STDOUT"
+        );
+        assert!(client_copy("copy t from '/tmp/x'; select 'copy t from stdin'").is_none());
+        assert!(client_copy("do $$ begin execute 'copy t from stdin'; end $$").is_none());
     }
 }

@@ -12,7 +12,7 @@ mod psql;
 mod split;
 
 pub use checksum::sha256_hex;
-pub use control::{transaction_control, ControlStatement};
+pub use control::{client_copy, transaction_control, ControlStatement};
 pub use duration::check_duration;
 pub use psql::{for_psql, PsqlCommand};
 pub use split::{needs_terminator, split_statements};

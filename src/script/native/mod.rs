@@ -263,6 +263,19 @@ fn check_body(path: &Path, text: &str, body: &NativeBody) -> Result<(), LoadErro
             }
         }
     }
+    for (field, sql) in [("upgrade", &body.upgrade), ("downgrade", &body.downgrade)] {
+        if let Some(c) = crate::sql::client_copy(sql) {
+            return Err(LoadError::Yaml {
+                path: path.to_path_buf(),
+                line: Some(sql_line_in_file(text, field, c.line)),
+                column: None,
+                message: format!(
+                    "{} in the {field} SQL streams data through the client, which mergepoint does not do; load the data with COPY ... FROM '<server file>', INSERT ... SELECT, or a separate tool",
+                    c.keyword
+                ),
+            });
+        }
+    }
     if !body.transactional {
         return Ok(());
     }
