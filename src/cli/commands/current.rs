@@ -2,6 +2,7 @@
 //! (`--check-heads`) whether they are exactly the graph's heads.
 
 use crate::cli::database::{run_options, version_rows, DbArgs, PendingConnection};
+use crate::cli::fleet::{self, CurrentRequest, TargetArgs};
 use crate::cli::view::{EntryOpts, LineOpts, RevisionView};
 use crate::cli::{workspace, CliError, CliResult, Ctx};
 use crate::graph::RevisionGraph;
@@ -33,6 +34,8 @@ pub struct CurrentArgs {
     /// saying which heads are not applied and which rows are not heads.
     #[arg(long)]
     pub check_heads: bool,
+    #[command(flatten)]
+    pub fleet: TargetArgs,
 }
 
 /// What `current --json` prints.
@@ -152,6 +155,19 @@ impl<'a> HeadsMismatch<'a> {
 }
 
 pub fn run(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
+    args.fleet.check(false)?;
+    if args.fleet.is_fleet() {
+        let ws = ctx.workspace()?;
+        let opts = run_options(&ws, &args.db)?;
+        let heads = graph_head_rows(&ws.graph)?;
+        let req = CurrentRequest {
+            opts: &opts,
+            heads: &heads,
+            json: args.json,
+            check_heads: args.check_heads,
+        };
+        return fleet::run_current(ctx, &ws, &args.fleet, &args.db, req);
+    }
     let project = ctx.project()?;
     let connecting = PendingConnection::start(&project, &args.db);
     let ws = workspace::survey(project).into_workspace()?;

@@ -109,6 +109,52 @@ pub fn read_target(target: &Target, opts: &RunOptions) -> Result<Vec<String>, Db
     Ok(rows)
 }
 
+/// Runs the targets query `sql` on the admin session, read-only, and
+/// returns its one column, row by row, as text (any type; a NULL is
+/// refused with its row number).
+pub fn query_targets(db: &mut Database, sql: &str) -> Result<Vec<String>, DbError> {
+    use postgres::SimpleQueryMessage;
+    let context = "running --targets-query";
+    let result = (|| {
+        let mut tx = db
+            .client()
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .map_err(|e| DbError::query(context, &e))?;
+        let messages = tx
+            .simple_query(sql)
+            .map_err(|e| DbError::query(context, &e))?;
+        let mut values = Vec::new();
+        for m in messages {
+            let SimpleQueryMessage::Row(row) = m else {
+                continue;
+            };
+            if row.len() != 1 {
+                return Err(DbError::Query {
+                    context: context.to_string(),
+                    message: format!(
+                        "the query returns {} columns; it must return one: the URL, settings or database name of each target",
+                        row.len()
+                    ),
+                });
+            }
+            match row.get(0) {
+                Some(v) => values.push(v.to_string()),
+                None => {
+                    return Err(DbError::Query {
+                        context: context.to_string(),
+                        message: format!("row {} is NULL", values.len() + 1),
+                    })
+                }
+            }
+        }
+        tx.rollback().map_err(|e| DbError::query(context, &e))?;
+        Ok(values)
+    })();
+    result.map_err(|e| db.scrub_err(e))
+}
+
 /// How many targets run at once, and whether the first failure stops
 /// the rest from starting.
 #[derive(Debug, Clone, Copy)]

@@ -6,10 +6,11 @@ mod offline;
 
 use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
 use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::fleet::{self, MoveRequest, TargetArgs};
 use crate::cli::view::first_line;
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::{DbError, Notice, RunObserver, RunOutcome};
-use crate::graph::{Direction, ResolveError, Step};
+use crate::graph::{Direction, ResolveError, RevisionGraph, Step};
 use crate::script::Format;
 use clap::Args;
 use std::time::{Duration, Instant};
@@ -59,10 +60,26 @@ pub struct MoveArgs {
     pub json: bool,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub fleet: TargetArgs,
+    /// With a target list: start no further target after the first one
+    /// fails (those running finish); the rest are reported as skipped.
+    #[arg(
+        long,
+        help_heading = "Fleet (many databases or schemas; see docs/database.md#fleets)"
+    )]
+    pub fail_fast: bool,
 }
 
 /// `upgrade TARGET` / `downgrade TARGET`.
 pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
+    args.fleet.check(args.fail_fast)?;
+    if args.sql && args.fleet.is_fleet() {
+        return Err(CliError::input(
+            "--sql prints one script and contacts no database, so it takes no targets",
+        )
+        .with_hint("drop --targets / --targets-query, or drop --sql to run on the targets"));
+    }
     let ws = ctx.workspace()?;
     if args.sql {
         return offline::run(ctx, &ws, &args, direction);
@@ -70,6 +87,17 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
     refuse_alembic(&ws, direction)?;
     let mut opts = run_options(&ws, &args.db)?;
     opts.transaction_per_run = args.transaction_per_run;
+    if args.fleet.is_fleet() {
+        refuse_bad_target(&ws.graph, direction, &args.target)?;
+        let req = MoveRequest {
+            direction,
+            ident: &args.target,
+            opts: &opts,
+            json: args.json,
+            fail_fast: args.fail_fast,
+        };
+        return fleet::run_move(ctx, &ws, &args.fleet, &args.db, req);
+    }
     let sql = WorkspaceSql(&ws);
     let mut db = connect(&ws, &args.db)?;
     let started = Instant::now();
@@ -207,6 +235,33 @@ fn refuse_alembic(ws: &Workspace, direction: Direction) -> CliResult {
     ))
     .with_hint("or convert them to native YAML revisions with 'mergepoint import-alembic'")
     .with_hint("graph commands, 'mergepoint current' and 'mergepoint stamp' work on Alembic projects"))
+}
+
+/// Refuses, before any target is contacted, a target identifier that no
+/// database could reach (unknown, ambiguous, several heads for `head`):
+/// otherwise every target of a fleet would fail on it alike. Errors that
+/// depend on where a database stands (a relative step) are left to each
+/// target.
+fn refuse_bad_target(g: &RevisionGraph, direction: Direction, ident: &str) -> CliResult {
+    let planned = match direction {
+        Direction::Upgrade => g.plan_upgrade(&[], ident),
+        Direction::Downgrade => match g.resolve_many("heads") {
+            Ok(heads) => {
+                let rows = g.ids(&g.heads_of(&g.ancestors_with_deps(&heads)));
+                g.plan_downgrade(&rows, ident)
+            }
+            Err(_) => return Ok(()),
+        },
+    };
+    match planned {
+        Err(
+            e @ (ResolveError::Unknown { .. }
+            | ResolveError::AmbiguousPrefix { .. }
+            | ResolveError::MultipleHeads { .. }
+            | ResolveError::Invalid { .. }),
+        ) => Err(plan_error(e, direction)),
+        _ => Ok(()),
+    }
 }
 
 /// A planning error, with the hints that fit upgrade / downgrade.
