@@ -708,3 +708,129 @@ fn write_current_table(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, from: &[&str], to: &[&str], steps: usize, outcome: Outcome) -> Row {
+        let v = |r: &[&str]| Some(r.iter().map(|s| s.to_string()).collect());
+        Row {
+            name: name.to_string(),
+            line: 1,
+            database: format!("postgresql://app:***@h/{name}"),
+            schema: None,
+            from: v(from),
+            to: v(to),
+            steps,
+            took: Duration::from_millis(12),
+            outcome,
+        }
+    }
+
+    fn failed(kind: ErrorKind, message: &str) -> Outcome {
+        Outcome::Failed(CliError::new(kind, message))
+    }
+
+    #[test]
+    fn progress_lines_say_from_to_steps_and_time_or_the_errors_first_line() {
+        let ok = row("t1", &[], &["bbbb"], 2, Outcome::Ok);
+        assert_eq!(ok.progress_line(), "ok  t1  base -> bbbb  2 steps  12 ms");
+        let one = row("t2", &["aaaa"], &["bbbb", "cccc"], 1, Outcome::Ok);
+        assert_eq!(
+            one.progress_line(),
+            "ok  t2  aaaa -> bbbb,cccc  1 step  12 ms"
+        );
+        let bad = row(
+            "t3",
+            &[],
+            &["aaaa"],
+            1,
+            failed(
+                ErrorKind::Database,
+                "upgrade of bbbb failed\nIts transaction was rolled back",
+            ),
+        );
+        assert_eq!(bad.progress_line(), "FAILED t3: upgrade of bbbb failed");
+    }
+
+    #[test]
+    fn the_table_lists_every_target_in_order_then_the_counts() {
+        let mut unread = row("unreachable", &[], &[], 0, failed(ErrorKind::Database, "x"));
+        unread.from = None;
+        unread.to = None;
+        let rows = vec![
+            row("first", &[], &["bbbb"], 2, Outcome::Ok),
+            unread,
+            row(
+                "locked",
+                &[],
+                &[],
+                0,
+                failed(ErrorKind::LockTimeout, "lock"),
+            ),
+            Row::skipped(&Target {
+                line: 4,
+                name: "later".into(),
+                url: "postgresql://h/later".into(),
+                schema: None,
+            }),
+        ];
+        assert_eq!(
+            table(&rows, Duration::from_millis(40)),
+            "\
+target       from  to    steps  time   outcome
+first        base  bbbb  2      12 ms  ok
+unreachable  ?     ?     0      12 ms  FAILED
+locked       base  base  0      12 ms  FAILED (lock timeout)
+later        -     -     -      -      skipped (--fail-fast)
+4 target(s): 1 ok, 2 failed, 1 skipped; 40 ms
+"
+        );
+    }
+
+    #[test]
+    fn the_exit_is_0_all_ok_4_only_lock_timeouts_else_3() {
+        let ok = row("a", &[], &["b"], 1, Outcome::Ok);
+        assert_eq!(verdict(std::slice::from_ref(&ok)), Ok(()));
+        let locked = row("l", &[], &[], 0, failed(ErrorKind::LockTimeout, "lock"));
+        let e = verdict(&[ok.clone(), locked.clone()]).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert_eq!(e.message, "1 of 2 targets failed: l");
+        let broken = row("x", &[], &[], 0, failed(ErrorKind::Database, "boom"));
+        let mut skipped = ok.clone();
+        skipped.outcome = Outcome::Skipped;
+        let e = verdict(&[ok, locked, broken, skipped]).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.message,
+            "2 of 4 targets failed: l, x; 1 not started (--fail-fast)"
+        );
+    }
+
+    #[test]
+    fn long_lists_of_names_are_cut_at_ten() {
+        let names: Vec<String> = (1..=13).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            some_names(names.iter().map(String::as_str)),
+            "t1, t2, t3, t4, t5, t6, t7, t8, t9, t10 and 3 more"
+        );
+    }
+
+    #[test]
+    fn fleet_options_need_a_target_list() {
+        let args = TargetArgs {
+            schemas: true,
+            jobs: Some(4),
+            ..TargetArgs::default()
+        };
+        let e = args.check(true).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message
+                .starts_with("--schemas, --jobs, --fail-fast only apply"),
+            "{e}"
+        );
+        assert_eq!(TargetArgs::default().check(false), Ok(()));
+    }
+}

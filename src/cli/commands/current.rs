@@ -17,7 +17,8 @@ database is at exactly the graph's heads (CI / deploy gate).
 Examples:
   mergepoint current --database-url postgresql://app@localhost/shop
   mergepoint current --check-heads        exit 1 if not fully upgraded
-  DATABASE_URL=postgresql://app@localhost/shop mergepoint current --json";
+  DATABASE_URL=postgresql://app@localhost/shop mergepoint current --json
+  mergepoint current --targets tenants.txt --jobs 8 --check-heads   a fleet";
 
 #[derive(Debug, Args)]
 pub struct CurrentArgs {

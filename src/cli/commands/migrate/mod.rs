@@ -31,14 +31,22 @@ Examples:
   mergepoint upgrade head --transaction-per-run        all or nothing
   mergepoint upgrade head --json                       JSON lines
   mergepoint upgrade head --sql > upgrade.sql          offline: print the SQL
-  mergepoint upgrade a1b2:head --sql                   offline, from a1b2";
+  mergepoint upgrade a1b2:head --sql                   offline, from a1b2
+
+Fleets (one line per target as it finishes, then a summary table; exit 3
+if some target failed, 4 if the only failures were lock timeouts):
+  mergepoint upgrade heads --targets tenants.txt --jobs 8
+  mergepoint upgrade heads --targets-query \"SELECT db FROM tenants\" --jobs 8
+  mergepoint upgrade heads --schemas --targets-query \"SELECT schema FROM tenants\"
+  mergepoint upgrade heads --targets tenants.txt --fail-fast --json";
 
 pub const DOWNGRADE_AFTER_HELP: &str = "\
 Examples:
   mergepoint downgrade -1
   mergepoint downgrade a1b2
   mergepoint downgrade base
-  mergepoint downgrade head:base --sql     offline needs FROM:TO";
+  mergepoint downgrade head:base --sql     offline needs FROM:TO
+  mergepoint downgrade -1 --targets tenants.txt --jobs 4";
 
 #[derive(Debug, Args)]
 pub struct MoveArgs {
