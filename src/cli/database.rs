@@ -256,8 +256,9 @@ pub fn move_target(
     direction: Direction,
     ident: &str,
     opts: &RunOptions,
+    notice: &(dyn Fn(&db::Notice) + Sync),
 ) -> db::fleet::TargetRun {
-    db::fleet::move_target(target, &sql.0.graph, direction, ident, sql, opts)
+    db::fleet::move_target(target, &sql.0.graph, direction, ident, sql, opts, notice)
 }
 
 /// Fleets: one target's version-table rows ([`db::fleet::read_target`]).
@@ -268,6 +269,25 @@ pub fn read_target(target: &db::fleet::Target, opts: &RunOptions) -> Result<Vec<
 /// Fleets: the targets query's column ([`db::fleet::query_targets`]).
 pub fn query_targets(database: &mut Database, sql: &str) -> Result<Vec<String>, DbError> {
     db::fleet::query_targets(database, sql)
+}
+
+/// What to tell the user about a [`db::Notice`], one line each (without the
+/// `note: ` prefix).
+pub fn notice_lines(notice: &db::Notice) -> Vec<String> {
+    match notice {
+        db::Notice::Interrupted(attempts) => attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "an earlier run was interrupted during the {} of {} (started {} by {}): statements it had committed stay committed; this run starts the step again from its first statement",
+                    a.direction.as_str(),
+                    a.revision,
+                    a.started_at,
+                    a.by
+                )
+            })
+            .collect(),
+    }
 }
 
 /// The message of revision `id` (empty for `base` or an unknown id).

@@ -16,12 +16,12 @@ those targets: running again later is all it takes); 2 for a bad target
 list, before any target is contacted.
 */
 
-use super::database::{self, admin_url, json_line, ms, DbArgs, WorkspaceSql};
+use super::database::{self, admin_url, json_line, ms, notice_lines, DbArgs, WorkspaceSql};
 use super::error::{CliError, CliResult, ErrorKind};
 use super::{Ctx, Workspace};
 use crate::db::fleet::targets::{self, LineError, TargetKind};
 use crate::db::fleet::{self, FleetOptions, Target, TargetRun};
-use crate::db::RunOptions;
+use crate::db::{Notice, RunOptions};
 use crate::graph::{Direction, RevisionGraph};
 use clap::Args;
 use serde::Serialize;
@@ -478,8 +478,15 @@ pub fn run_move(
         targets.len(),
         fleet_opts,
         |i| {
-            let run = database::move_target(&targets[i], &sql, req.direction, req.ident, req.opts);
-            Row::of_run(&targets[i], run)
+            let target = &targets[i];
+            let notice = |n: &Notice| {
+                for line in notice_lines(n) {
+                    eprintln!("note: {}: {line}", target.name);
+                }
+            };
+            let run =
+                database::move_target(target, &sql, req.direction, req.ident, req.opts, &notice);
+            Row::of_run(target, run)
         },
         |row| matches!(row.outcome, Outcome::Failed(_)),
         |_, row| {

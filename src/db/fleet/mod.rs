@@ -14,7 +14,7 @@ pub mod targets;
 
 use super::conn::Database;
 use super::error::DbError;
-use super::runner::{move_to, RunOptions};
+use super::runner::{move_to, Notice, RunObserver, RunOptions};
 use super::step_sql::StepSql;
 use super::version::current;
 use crate::graph::{Direction, RevisionGraph, Step};
@@ -50,8 +50,20 @@ pub fn options_for(target: &Target, opts: &RunOptions) -> Result<RunOptions, DbE
     Ok(opts)
 }
 
+/// Passes a run's notices on; steps are not reported one by one.
+struct Notices<'a>(&'a (dyn Fn(&Notice) + Sync));
+
+impl RunObserver for Notices<'_> {
+    fn step_done(&mut self, _step: &Step, _took: Duration) {}
+
+    fn notice(&mut self, notice: &Notice) {
+        (self.0)(notice)
+    }
+}
+
 /// Moves one target to `ident` in `direction` ([`move_to`]), on sessions
-/// of its own.
+/// of its own, telling `notice` what a single run would tell (called on
+/// the target's thread).
 pub fn move_target(
     target: &Target,
     graph: &RevisionGraph,
@@ -59,6 +71,7 @@ pub fn move_target(
     ident: &str,
     sql: &impl StepSql,
     opts: &RunOptions,
+    notice: &(dyn Fn(&Notice) + Sync),
 ) -> TargetRun {
     let started = Instant::now();
     let failed = |from, to, steps, e| TargetRun {
@@ -79,8 +92,15 @@ pub fn move_target(
     // For the report only: the run itself reads the rows again under the
     // lock and plans from those.
     let before = current(db.client(), &opts.table).ok();
-    let ignore = |_: &Step, _: Duration| {};
-    match move_to(&mut db, graph, direction, ident, sql, &opts, ignore) {
+    match move_to(
+        &mut db,
+        graph,
+        direction,
+        ident,
+        sql,
+        &opts,
+        Notices(notice),
+    ) {
         Ok(outcome) => TargetRun {
             from: Some(outcome.plan.start_heads),
             to: Some(outcome.plan.end_heads),

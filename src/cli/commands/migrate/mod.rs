@@ -5,7 +5,7 @@
 mod offline;
 
 use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
-use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::database::{notice_lines, RunSummary, StepEvent, WorkspaceSql};
 use crate::cli::fleet::{self, MoveRequest, TargetArgs};
 use crate::cli::view::first_line;
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
@@ -174,18 +174,8 @@ impl RunObserver for &mut Progress<'_> {
     }
 
     fn notice(&mut self, notice: &Notice) {
-        match notice {
-            Notice::Interrupted(attempts) => {
-                for a in attempts {
-                    eprintln!(
-                        "note: an earlier run was interrupted during the {} of {} (started {} by {}): statements it had committed stay committed; this run starts the step again from its first statement",
-                        a.direction.as_str(),
-                        a.revision,
-                        a.started_at,
-                        a.by
-                    );
-                }
-            }
+        for line in notice_lines(notice) {
+            eprintln!("note: {line}");
         }
     }
 }
