@@ -158,6 +158,12 @@ impl<'a> HeadsMismatch<'a> {
 pub fn run(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
     args.fleet.check(false)?;
     if args.fleet.is_fleet() {
+        if args.verbose {
+            return Err(CliError::input(
+                "--verbose shows one database in full; with a target list, current prints one line per target",
+            )
+            .with_hint("drop --verbose, or run 'mergepoint current --verbose' on one target"));
+        }
         let ws = ctx.workspace()?;
         let opts = run_options(&ws, &args.db)?;
         let heads = graph_head_rows(&ws.graph)?;
