@@ -340,6 +340,67 @@ pub fn repair(
     db::repair(database, &sql.0.graph, sql, opts)
 }
 
+/// Fleets ([`db::fleet`]): the admin URL the options name (`--database-url`
+/// and the rest, as for one database), for database names, schemas and
+/// the targets query.
+pub fn admin_url(project: &Project, args: &DbArgs) -> CliResult<String> {
+    database_url(project, args)
+}
+
+/// Fleets: moves one target ([`db::fleet::move_target`]) on sessions of
+/// its own.
+pub fn move_target(
+    target: &db::fleet::Target,
+    sql: &WorkspaceSql,
+    direction: Direction,
+    ident: &str,
+    opts: &RunOptions,
+    notice: &(dyn Fn(&db::Notice) + Sync),
+) -> db::fleet::TargetRun {
+    db::fleet::move_target(target, &sql.0.graph, direction, ident, sql, opts, notice)
+}
+
+/// Fleets: one target's version-table rows ([`db::fleet::read_target`]).
+pub fn read_target(target: &db::fleet::Target, opts: &RunOptions) -> Result<Vec<String>, DbError> {
+    db::fleet::read_target(target, opts)
+}
+
+/// Fleets: the targets query's column ([`db::fleet::query_targets`]).
+pub fn query_targets(database: &mut Database, sql: &str) -> Result<Vec<String>, DbError> {
+    db::fleet::query_targets(database, sql)
+}
+
+/// What to tell the user about a [`db::Notice`], one line each (without the
+/// `note: ` prefix).
+pub fn notice_lines(notice: &db::Notice) -> Vec<String> {
+    match notice {
+        db::Notice::Interrupted(attempts) => attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "an earlier run was interrupted during the {} of {} (started {} by {}): statements it had committed stay committed; this run starts the step again from its first statement",
+                    a.direction.as_str(),
+                    a.revision,
+                    a.started_at,
+                    a.by
+                )
+            })
+            .collect(),
+        db::Notice::Retrying {
+            revision,
+            direction,
+            attempt,
+            of,
+            wait,
+            ..
+        } => vec![format!(
+            "the {} of {revision} gave up waiting for a lock on attempt {attempt} of {of}; trying again in {:.1} s",
+            direction.as_str(),
+            wait.as_secs_f64()
+        )],
+    }
+}
+
 /// The message of revision `id` (empty for `base` or an unknown id).
 pub fn message<'g>(g: &'g RevisionGraph, id: &str) -> &'g str {
     g.find(id)

@@ -6,7 +6,8 @@ output.
 each variant's arguments and `run` function live in `commands/<name>.rs`
 (`upgrade` and `downgrade` share `commands/migrate/`). Below the commands:
 [`workspace`] loads the project (the one loader every command uses),
-[`database`] holds what the database commands share, [`view`] what the
+[`database`] holds what the database commands share, [`fleet`] their
+runs on many targets (`--targets`), [`view`] what the
 read commands print about a revision, [`error`] the error type and how
 library errors map to exit codes and hints, [`timings`] the
 `MERGEPOINT_TIMINGS` report.
@@ -19,6 +20,7 @@ and the `error:` line to `main`.
 pub mod commands;
 pub mod database;
 pub mod error;
+pub mod fleet;
 pub mod timings;
 pub mod view;
 pub mod workspace;

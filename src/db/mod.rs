@@ -19,6 +19,7 @@
 //! | `pg_session`, `memory` | [`Session`] on PostgreSQL / in memory |
 //! | `runner`, `stamp`, `drift` | the operations, on any [`Session`] |
 //! | `offline` | offline SQL scripts (no session at all) |
+//! | `fleet` | many targets: the target list (pure), jobs in parallel |
 //!
 //! Identifiers (version table, schema) are validated and quoted by
 //! [`VersionTable`] and resolved to a schema once per run; values are bind
@@ -64,6 +65,9 @@ mod stamp;
 mod step_sql;
 mod tls;
 mod version;
+
+// Fleets: the operations above, on many targets at once.
+pub mod fleet;
 
 #[cfg(test)]
 mod runner_tests;

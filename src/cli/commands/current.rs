@@ -2,6 +2,7 @@
 //! (`--check-heads`) whether they are exactly the graph's heads.
 
 use crate::cli::database::{run_options, version_rows, DbArgs, PendingConnection};
+use crate::cli::fleet::{self, CurrentRequest, TargetArgs};
 use crate::cli::view::{EntryOpts, LineOpts, RevisionView};
 use crate::cli::{workspace, CliError, CliResult, Ctx};
 use crate::graph::RevisionGraph;
@@ -16,7 +17,8 @@ database is at exactly the graph's heads (CI / deploy gate).
 Examples:
   mergepoint current --database-url postgresql://app@localhost/shop
   mergepoint current --check-heads        exit 1 if not fully upgraded
-  DATABASE_URL=postgresql://app@localhost/shop mergepoint current --json";
+  DATABASE_URL=postgresql://app@localhost/shop mergepoint current --json
+  mergepoint current --targets tenants.txt --jobs 8 --check-heads   a fleet";
 
 #[derive(Debug, Args)]
 pub struct CurrentArgs {
@@ -33,6 +35,8 @@ pub struct CurrentArgs {
     /// saying which heads are not applied and which rows are not heads.
     #[arg(long)]
     pub check_heads: bool,
+    #[command(flatten)]
+    pub fleet: TargetArgs,
 }
 
 /// What `current --json` prints.
@@ -152,6 +156,25 @@ impl<'a> HeadsMismatch<'a> {
 }
 
 pub fn run(ctx: &mut Ctx, args: CurrentArgs) -> CliResult {
+    args.fleet.check(false)?;
+    if args.fleet.is_fleet() {
+        if args.verbose {
+            return Err(CliError::input(
+                "--verbose shows one database in full; with a target list, current prints one line per target",
+            )
+            .with_hint("drop --verbose, or run 'mergepoint current --verbose' on one target"));
+        }
+        let ws = ctx.workspace()?;
+        let opts = run_options(&ws, &args.db)?;
+        let heads = graph_head_rows(&ws.graph)?;
+        let req = CurrentRequest {
+            opts: &opts,
+            heads: &heads,
+            json: args.json,
+            check_heads: args.check_heads,
+        };
+        return fleet::run_current(ctx, &ws, &args.fleet, &args.db, req);
+    }
     let project = ctx.project()?;
     let connecting = PendingConnection::start(&project, &args.db);
     let ws = workspace::survey(project).into_workspace()?;

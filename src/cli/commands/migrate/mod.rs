@@ -5,11 +5,12 @@
 mod offline;
 
 use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
-use crate::cli::database::{RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::database::{notice_lines, RunSummary, StepEvent, WorkspaceSql};
+use crate::cli::fleet::{self, MoveRequest, TargetArgs};
 use crate::cli::view::first_line;
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::{DbError, Notice, RunObserver, RunOptions, RunOutcome, Timeouts};
-use crate::graph::{Direction, ResolveError, Step};
+use crate::graph::{Direction, ResolveError, RevisionGraph, Step};
 use crate::script::Format;
 use clap::Args;
 use std::time::{Duration, Instant};
@@ -30,14 +31,22 @@ Examples:
   mergepoint upgrade head --transaction-per-run        all or nothing
   mergepoint upgrade head --json                       JSON lines
   mergepoint upgrade head --sql > upgrade.sql          offline: print the SQL
-  mergepoint upgrade a1b2:head --sql                   offline, from a1b2";
+  mergepoint upgrade a1b2:head --sql                   offline, from a1b2
+
+Fleets (one line per target as it finishes, then a summary table; exit 3
+if some target failed, 4 if the only failures were lock timeouts):
+  mergepoint upgrade heads --targets tenants.txt --jobs 8
+  mergepoint upgrade heads --targets-query \"SELECT db FROM tenants\" --jobs 8
+  mergepoint upgrade heads --schemas --targets-query \"SELECT schema FROM tenants\"
+  mergepoint upgrade heads --targets tenants.txt --fail-fast --json";
 
 pub const DOWNGRADE_AFTER_HELP: &str = "\
 Examples:
   mergepoint downgrade -1
   mergepoint downgrade a1b2
   mergepoint downgrade base
-  mergepoint downgrade head:base --sql     offline needs FROM:TO";
+  mergepoint downgrade head:base --sql     offline needs FROM:TO
+  mergepoint downgrade -1 --targets tenants.txt --jobs 4";
 
 #[derive(Debug, Args)]
 pub struct MoveArgs {
@@ -76,10 +85,26 @@ pub struct MoveArgs {
     pub retries: Option<u32>,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub fleet: TargetArgs,
+    /// With a target list: start no further target after the first one
+    /// fails (those running finish); the rest are reported as skipped.
+    #[arg(
+        long,
+        help_heading = "Fleet (many databases or schemas; see docs/database.md#fleets)"
+    )]
+    pub fail_fast: bool,
 }
 
 /// `upgrade TARGET` / `downgrade TARGET`.
 pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
+    args.fleet.check(args.fail_fast)?;
+    if args.sql && args.fleet.is_fleet() {
+        return Err(CliError::input(
+            "--sql prints one script and contacts no database, so it takes no targets",
+        )
+        .with_hint("drop --targets / --targets-query, or drop --sql to run on the targets"));
+    }
     let ws = ctx.workspace()?;
     if args.sql {
         return offline::run(ctx, &ws, &args, direction);
@@ -88,6 +113,17 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
     let mut opts = run_options(&ws, &args.db)?;
     opts.transaction_per_run = args.transaction_per_run;
     step_timeouts(&mut opts, &ws, &args)?;
+    if args.fleet.is_fleet() {
+        refuse_bad_target(&ws.graph, direction, &args.target)?;
+        let req = MoveRequest {
+            direction,
+            ident: &args.target,
+            opts: &opts,
+            json: args.json,
+            fail_fast: args.fail_fast,
+        };
+        return fleet::run_move(ctx, &ws, &args.fleet, &args.db, req);
+    }
     let sql = WorkspaceSql(&ws);
     let mut db = connect(&ws, &args.db)?;
     let started = Instant::now();
@@ -226,15 +262,9 @@ impl RunObserver for &mut Progress<'_> {
                     self.error.get_or_insert(e);
                 }
             }
-            Notice::Interrupted(attempts) => {
-                for a in attempts {
-                    eprintln!(
-                        "note: an earlier run was interrupted during the {} of {} (started {} by {}): statements it had committed stay committed; this run starts the step again from its first statement",
-                        a.direction.as_str(),
-                        a.revision,
-                        a.started_at,
-                        a.by
-                    );
+            Notice::Interrupted(_) => {
+                for line in notice_lines(notice) {
+                    eprintln!("note: {line}");
                 }
             }
         }
@@ -294,6 +324,33 @@ fn refuse_alembic(ws: &Workspace, direction: Direction) -> CliResult {
     ))
     .with_hint("or convert them to native YAML revisions with 'mergepoint import-alembic'")
     .with_hint("graph commands, 'mergepoint current' and 'mergepoint stamp' work on Alembic projects"))
+}
+
+/// Refuses, before any target is contacted, a target identifier that no
+/// database could reach (unknown, ambiguous, several heads for `head`):
+/// otherwise every target of a fleet would fail on it alike. Errors that
+/// depend on where a database stands (a relative step) are left to each
+/// target.
+fn refuse_bad_target(g: &RevisionGraph, direction: Direction, ident: &str) -> CliResult {
+    let planned = match direction {
+        Direction::Upgrade => g.plan_upgrade(&[], ident),
+        Direction::Downgrade => match g.resolve_many("heads") {
+            Ok(heads) => {
+                let rows = g.ids(&g.heads_of(&g.ancestors_with_deps(&heads)));
+                g.plan_downgrade(&rows, ident)
+            }
+            Err(_) => return Ok(()),
+        },
+    };
+    match planned {
+        Err(
+            e @ (ResolveError::Unknown { .. }
+            | ResolveError::AmbiguousPrefix { .. }
+            | ResolveError::MultipleHeads { .. }
+            | ResolveError::Invalid { .. }),
+        ) => Err(plan_error(e, direction)),
+        _ => Ok(()),
+    }
 }
 
 /// A planning error, with the hints that fit upgrade / downgrade.
