@@ -46,6 +46,10 @@ use crate::graph::Revision;
 
 /// Bumped when the stored layout changes.
 const SCHEMA: u32 = 3;
+
+/// From this many files on, the stats of a load run on all cores (starting
+/// the thread pool costs about as much as a thousand stats).
+pub(super) const PARALLEL_FROM: usize = 4096;
 const MAGIC: &str = "mergepoint parse cache";
 /// Cache files kept in the cache directory; the least recently written go
 /// first, so temporary projects (CI checkouts, test directories) do not
@@ -280,7 +284,7 @@ impl ParseCache {
             };
             dir.stamp(OsStr::new(&e.rel)).is_ok_and(|s| s == e.stamp)
         };
-        if self.entries.len() >= super::load::PARALLEL_FROM {
+        if self.entries.len() >= PARALLEL_FROM {
             self.entries
                 .par_iter()
                 .with_min_len(64)

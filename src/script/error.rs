@@ -99,11 +99,6 @@ fn at(path: &Path, line: Option<usize>, column: Option<usize>) -> String {
 }
 
 impl LoadError {
-    /// Process exit code for this error: always 2 (usage or input error).
-    pub fn exit_code(&self) -> i32 {
-        2
-    }
-
     /// The file or directory this error is about.
     pub fn path(&self) -> &Path {
         match self {

@@ -13,7 +13,9 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::cache::CacheReport;
-use super::cache::{CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache};
+use super::cache::{
+    CacheConfig, FileKey, ListingRef, ListingSource, Outcome, ParseCache, PARALLEL_FROM,
+};
 use super::dirfile::{special_kind, DirHandle, FileStamp, NotRegular};
 use super::{
     alembic, is_alembic_file, is_native_file, parse_alembic, parse_native, Body, Format, LoadError,
@@ -455,8 +457,6 @@ fn read_files(project: &Project, listing: &Listing, cache: Option<&ParseCache>) 
     }
 }
 
-/// From this many files on, stats run on all cores.
-pub(super) const PARALLEL_FROM: usize = 4096;
 /// From this many files to read and parse on, they are parsed on all cores.
 const PARALLEL_PARSE_FROM: usize = 256;
 

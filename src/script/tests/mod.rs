@@ -50,7 +50,7 @@ fn assert_names(e: &LoadError, file: &str, line: Option<usize>) {
         );
         assert_eq!(e.line(), Some(l), "{msg}");
     }
-    assert_eq!(e.exit_code(), 2);
+    assert_eq!(crate::cli::CliError::from(e.clone()).exit_code(), 2);
 }
 
 fn native_file(id: &str, parents: &[&str]) -> String {

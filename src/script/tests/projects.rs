@@ -370,7 +370,7 @@ fn nothing_recognisable_is_no_project() {
         msg.contains("mergepoint.yaml") && msg.contains("alembic.ini") && msg.contains("versions/"),
         "{msg}"
     );
-    assert_eq!(e.exit_code(), 2);
+    assert_eq!(crate::cli::CliError::from(e).exit_code(), 2);
     let e = Project::locate(Some(&tmp.path().join("missing"))).unwrap_err();
     assert!(e.to_string().contains("missing"), "{e}");
 }
