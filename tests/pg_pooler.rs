@@ -224,32 +224,15 @@ fn lease_rows(db: &TestDb) -> i64 {
 /// Waits (at most 60 s) until a session of `db` sleeps in the middle
 /// revision; fails if `child` ends first.
 fn wait_until_sleeping(db: &TestDb, child: &mut Child) {
-    let mut admin = db.client();
-    let started = Instant::now();
-    loop {
-        let n: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if n > 0 {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the runner ended before reaching the sleeping revision: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the runner never reached the sleeping revision"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::pg::wait_for_activity(
+        db,
+        "wait_event = 'PgSleep'",
+        "the sleeping revision",
+        child,
+        Duration::from_secs(60),
+    );
 }
 
-/// Waits for `child` at most `limit`; kills it and fails on a hang.
 fn wait_output(mut child: Child, limit: Duration) -> std::process::Output {
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {

@@ -26,29 +26,17 @@ fn count(db: &TestDb, sql: &str) -> i64 {
 /// Waits (at most 60 s) until a session of `db` runs a query containing
 /// `needle`.
 fn wait_for_query(db: &TestDb, needle: &str, child: &mut std::process::Child) {
-    let started = Instant::now();
-    let mut admin = db.client();
-    loop {
-        let n: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND pid <> pg_backend_pid() AND position($1 in query) > 0",
-                &[&needle],
-            )
-            .unwrap()
-            .get(0);
-        if n > 0 {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the runner ended before running `{needle}`: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never saw `{needle}`"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let on_activity = format!(
+        "position({} in query) > 0",
+        mergepoint::db::quote_literal(needle)
+    );
+    common::pg::wait_for_activity(
+        db,
+        &on_activity,
+        &format!("`{needle}`"),
+        child,
+        Duration::from_secs(60),
+    );
 }
 
 /// r1 creates `log`; r2 (non-transactional) logs, sleeps, logs again.

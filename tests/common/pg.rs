@@ -25,33 +25,46 @@ pub fn slow_url(db: &TestDb) -> String {
     )
 }
 
-/// Waits (at most 90 s) until some session of `db` is inside the slow
-/// revision's `pg_sleep`; panics if `child` exits first.
-pub fn wait_until_inside_slow_revision(db: &TestDb, child: &mut std::process::Child) {
+/// Waits (at most `limit`) until some other active session of `db`
+/// matches the SQL condition `on_activity` (over `pg_stat_activity`);
+/// panics naming `what` if `child` exits first or time runs out.
+pub fn wait_for_activity(
+    db: &TestDb,
+    on_activity: &str,
+    what: &str,
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) {
     use std::time::{Duration, Instant};
     let mut admin = db.client();
     let started = Instant::now();
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND pid <> pg_backend_pid() AND ({on_activity})"
+    );
     loop {
-        let n: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap()
-            .get(0);
+        let n: i64 = admin.query_one(&sql, &[]).unwrap().get(0);
         if n > 0 {
             return;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the runner ended before reaching the slow revision: {status}");
+            panic!("the runner ended before reaching {what}: {status}");
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "the runner never reached the slow revision"
-        );
+        assert!(started.elapsed() < limit, "the runner never reached {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits (at most 90 s) until some session of `db` is inside the slow
+/// revision's `pg_sleep`; panics if `child` exits first.
+pub fn wait_until_inside_slow_revision(db: &TestDb, child: &mut std::process::Child) {
+    wait_for_activity(
+        db,
+        "query LIKE '%pg_sleep(CASE%'",
+        "the slow revision",
+        child,
+        std::time::Duration::from_secs(90),
+    );
 }
 
 /// Pipes `script` into `psql` on `url` (with `-v ON_ERROR_STOP=1` when
