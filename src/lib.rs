@@ -4,6 +4,7 @@
 //!   identifiers, order and plan.
 //! - [`script`]: revision files on disk, native YAML and Alembic `.py`.
 //! - [`db`]: PostgreSQL: version table, lock, runner, audit history.
+//! - [`schema`]: the schema engine: catalog reader, typed model, diff.
 //! - [`cli`]: the command line.
 //! - [`alembic_import`]: conversion of an Alembic project into a native one.
 
@@ -12,5 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod graph;
+pub mod schema;
 pub mod script;
 pub mod sql;

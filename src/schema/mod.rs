@@ -1,0 +1,16 @@
+//! The schema engine: read a PostgreSQL schema into a typed model and plan
+//! the SQL from one schema to another.
+//!
+//! - [`model`]: the typed model ([`Catalog`]), pure data.
+//! - [`plan`]: the diff's output ([`Plan`] of [`Statement`]s with hazards).
+//! - `diff`: `diff(from, to, options) -> Plan`, a pure function.
+//! - `render`: a plan as a psql-ready script.
+//! - `read`: the catalog reader (PostgreSQL -> model), set-based queries.
+//! - `source`: the sides of `mergepoint diff` (URL, `.sql` path, `rev:`)
+//!   and the dev server's temporary databases.
+
+pub mod model;
+pub mod plan;
+
+pub use model::{Catalog, Object, ObjectId, QualName};
+pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
