@@ -545,3 +545,24 @@ impl Catalog {
         self.depends.iter().filter(move |d| &d.referenced == id)
     }
 }
+
+impl Catalog {
+    /// The schema of a freshly created PostgreSQL 15 database (from
+    /// `template1` untouched): the `public` schema, owned by
+    /// `pg_database_owner`, with its comment and `USAGE` for `PUBLIC`.
+    /// `plpgsql` is not read (every database has it), nor are the owner's
+    /// own privileges. `schema dump` is the diff from this.
+    pub fn empty_database() -> Catalog {
+        let mut catalog = Catalog::default();
+        catalog.insert(Object::Schema(Namespace {
+            name: "public".to_string(),
+            comment: Some("standard public schema".to_string()),
+            grants: BTreeSet::from([Grant {
+                grantee: "PUBLIC".to_string(),
+                privilege: "USAGE".to_string(),
+                grantable: false,
+            }]),
+        }));
+        catalog
+    }
+}
