@@ -45,6 +45,7 @@
 //! The audit table [`HISTORY_TABLE`] lives next to the version table and is
 //! shared by every version table in that schema.
 
+pub(crate) use error::pg_message;
 mod audit;
 mod catalog;
 mod conn;

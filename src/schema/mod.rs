@@ -14,3 +14,9 @@ pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
+pub mod diff;
+pub mod read;
+pub mod render;
+
+pub use diff::{diff, dump, DiffError, DiffOptions};
+pub use read::{read_catalog, ReadError, ReadOptions};
