@@ -176,7 +176,7 @@ pub fn recreate_enum(from: &Catalog, to: &Catalog, old: &Object, new: &Object, o
         old_type.name.schema.clone(),
         format!("{}__old_version_to_be_dropped", old_type.name.name),
     );
-    out.push(Change::RenameType {
+    let rename = out.push(Change::RenameType {
         from: old_type.name.clone(),
         to: old_name.clone(),
     });
@@ -211,6 +211,7 @@ pub fn recreate_enum(from: &Catalog, to: &Catalog, old: &Object, new: &Object, o
         recreate: true,
         concurrently: false,
     });
+    out.before.push((rename, drop));
     out.before.extend(moves.into_iter().map(|m| (m, drop)));
 }
 
@@ -437,7 +438,14 @@ fn alter_sequence(a: &Sequence, b: &Sequence, out: &mut Changes) {
             to: b.clone(),
         });
     }
-    if a.owned_by != b.owned_by {
+    if a.owned_by.is_some() && a.owned_by != b.owned_by {
+        // Released first, before its old column can go (and take it along).
+        out.push(Change::OwnedBy {
+            sequence: b.name.clone(),
+            owner: None,
+        });
+    }
+    if b.owned_by.is_some() && a.owned_by != b.owned_by {
         out.push(Change::OwnedBy {
             sequence: b.name.clone(),
             owner: b.owned_by.clone(),

@@ -3,7 +3,7 @@
 //! changes of `diff(A, B)` to A and compare with B.
 
 use super::change::{Change, CompositeOp, DomainOp, EnumPosition, TableOp};
-use crate::schema::model::{Catalog, Column, Object, ObjectId, Table, TypeKind};
+use crate::schema::model::{Catalog, Column, Dependency, Object, ObjectId, Table, TypeKind};
 
 /// Performs `change` on `catalog`; an error names what was missing.
 pub fn apply(catalog: &mut Catalog, change: &Change) -> Result<(), String> {
@@ -68,6 +68,31 @@ pub fn apply(catalog: &mut Catalog, change: &Change) -> Result<(), String> {
                     s.owned_by = owned_by;
                 }
                 _ => return Err(format!("alter of missing {id}")),
+            }
+        }
+        Change::OwnedBy { sequence, owner } => {
+            // OWNED BY is the sequence's edge to its column: moved with it.
+            let id = ObjectId::Sequence {
+                name: sequence.clone(),
+            };
+            let Some(Object::Sequence(s)) = catalog.objects.get_mut(&id) else {
+                return Err(format!("owned by of missing {id}"));
+            };
+            let old = std::mem::replace(&mut s.owned_by, owner.clone());
+            if let Some((table, _)) = old {
+                let table = ObjectId::Table { name: table };
+                catalog
+                    .depends
+                    .retain(|d| !(d.dependent == id && d.referenced == table));
+            }
+            if let Some((table, column)) = owner {
+                catalog.depends.insert(Dependency {
+                    dependent: id,
+                    referenced: ObjectId::Table {
+                        name: table.clone(),
+                    },
+                    column: Some(column.clone()),
+                });
             }
         }
         Change::AlterPolicy { to, .. } => {
@@ -144,7 +169,6 @@ fn apply_in_object(catalog: &mut Catalog, change: &Change) -> Result<(), String>
                 }
             }
         }
-        (Change::OwnedBy { owner, .. }, Object::Sequence(s)) => s.owned_by = owner.clone(),
         (Change::ExtensionUpdate { version, .. }, Object::Extension(e)) => {
             e.version = version.clone()
         }

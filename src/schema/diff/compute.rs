@@ -58,6 +58,13 @@ pub fn compute(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Ch
                 } else {
                     alter::alter_object(from, to, old, new, &mut out)?;
                 }
+                let (a, b) = (edges_of(from, id), edges_of(to, id));
+                if a != b {
+                    out.push(Change::Depends {
+                        id: id.clone(),
+                        edges: b,
+                    });
+                }
             }
             _ => {
                 if let Object::Sequence(seq) = new {
@@ -77,18 +84,6 @@ pub fn compute(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Ch
                     concurrently: options.concurrently
                         && parent_exists(from, new)
                         && index_on_live_table(to, new),
-                });
-            }
-        }
-    }
-    // Survivors altered in place whose recorded edges changed.
-    for id in to.objects.keys() {
-        if from.objects.contains_key(id) && !recreate.contains(id) {
-            let (a, b) = (edges_of(from, id), edges_of(to, id));
-            if a != b {
-                out.push(Change::Depends {
-                    id: id.clone(),
-                    edges: b,
                 });
             }
         }

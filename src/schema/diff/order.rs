@@ -80,6 +80,7 @@ pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
         }
     }
     owned_by_after_table(list, &by_subject, &mut graph);
+    released_before_old_owner(list, from, &by_subject, &mut graph);
     for &(a, b) in &changes.before {
         graph.edge(a, b);
     }
@@ -104,6 +105,41 @@ fn owned_by_after_table(
             for &t in by_subject.get(&id).into_iter().flatten() {
                 if matches!(list[t], Change::Create { .. } | Change::Table { .. }) {
                     graph.edge(t, i);
+                }
+            }
+        }
+    }
+}
+
+/// `OWNED BY NONE` runs before the old owning table changes or goes
+/// (dropping the column or table would drop the sequence with it).
+fn released_before_old_owner(
+    list: &[Change],
+    from: &Catalog,
+    by_subject: &BTreeMap<ObjectId, Vec<usize>>,
+    graph: &mut Graph,
+) {
+    for (i, c) in list.iter().enumerate() {
+        let Change::OwnedBy {
+            owner: None,
+            sequence,
+        } = c
+        else {
+            continue;
+        };
+        let id = ObjectId::Sequence {
+            name: sequence.clone(),
+        };
+        let Some(Object::Sequence(s)) = from.get(&id) else {
+            continue;
+        };
+        if let Some((table, _)) = &s.owned_by {
+            let table = ObjectId::Table {
+                name: table.clone(),
+            };
+            for &t in by_subject.get(&table).into_iter().flatten() {
+                if matches!(list[t], Change::Drop { .. } | Change::Table { .. }) {
+                    graph.edge(i, t);
                 }
             }
         }
@@ -220,7 +256,7 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
         Change::OwnedBy { .. } => 18,
         Change::Comment { .. } => 19,
         Change::Grant { .. } | Change::Revoke { .. } => 20,
-        Change::Depends { .. } => 50,
+        Change::Depends { .. } => 11,
     }
 }
 
