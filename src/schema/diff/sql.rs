@@ -155,9 +155,35 @@ pub fn comments_and_grants(object: &Object) -> Vec<Statement> {
         }
     }
     if let Some(grants) = super::apply::grants_mut(&mut copy) {
-        out.extend(grants.iter().map(|g| grant(&id, Some(object), g)));
+        let defaults = default_grants(object);
+        out.extend(
+            defaults
+                .difference(grants)
+                .map(|g| super::sql_text::revoke(&id, Some(object), g)),
+        );
+        out.extend(
+            grants
+                .difference(&defaults)
+                .map(|g| grant(&id, Some(object), g)),
+        );
     }
     out
+}
+
+/// What PostgreSQL grants on a new object by itself (`acldefault`, the
+/// owner's own privileges aside): `EXECUTE` on functions and `USAGE` on
+/// types for `PUBLIC`.
+fn default_grants(object: &Object) -> std::collections::BTreeSet<crate::schema::model::Grant> {
+    let privilege = match object {
+        Object::Function(_) => "EXECUTE",
+        Object::Type(_) => "USAGE",
+        _ => return Default::default(),
+    };
+    std::collections::BTreeSet::from([crate::schema::model::Grant {
+        grantee: "PUBLIC".to_string(),
+        privilege: privilege.to_string(),
+        grantable: false,
+    }])
 }
 
 fn insert_concurrently(definition: &str) -> String {
