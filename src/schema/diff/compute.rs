@@ -179,12 +179,10 @@ fn propagate(
     out: &mut BTreeSet<ObjectId>,
     gone: BTreeSet<ObjectId>,
 ) -> Result<(), DiffError> {
+    let edges = super::order::ordering_edges(from);
     let mut by_referenced: BTreeMap<&ObjectId, Vec<&ObjectId>> = BTreeMap::new();
-    for d in &from.depends {
-        by_referenced
-            .entry(&d.referenced)
-            .or_default()
-            .push(&d.dependent);
+    for (dependent, referenced) in &edges {
+        by_referenced.entry(referenced).or_default().push(dependent);
     }
     let mut work: Vec<ObjectId> = gone.into_iter().collect();
     let mut seen: BTreeSet<ObjectId> = work.iter().cloned().collect();

@@ -178,6 +178,10 @@ pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
             Object::Constraint(c) => {
                 refs.push(relation(&c.table));
                 refs.extend(c.references.iter().map(relation));
+                // A foreign key needs the referenced table's key to stay.
+                if let Some(target) = &c.references {
+                    refs.extend(keys_of(catalog, target));
+                }
             }
             Object::Index(i) => refs.push(relation(&i.table)),
             Object::Trigger(t) => refs.push(relation(&t.table)),
@@ -205,6 +209,24 @@ pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
         );
     }
     out
+}
+
+/// The primary key and unique constraints of a table.
+fn keys_of(catalog: &Catalog, table: &QualName) -> Vec<ObjectId> {
+    let start = ObjectId::Constraint {
+        table: table.clone(),
+        name: String::new(),
+    };
+    catalog
+        .objects
+        .range(start..)
+        .take_while(|(id, _)| matches!(id, ObjectId::Constraint { table: t, .. } if t == table))
+        .filter(|(_, o)| {
+            matches!(o, Object::Constraint(k)
+                if matches!(k.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique))
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// The tie-breaking rank of a change (lower runs first).
