@@ -31,6 +31,8 @@ mod gen;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_kinds;
+#[cfg(test)]
 mod tests_plans;
 
 use change::{Change, TableOp};

@@ -97,7 +97,9 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
             if i.parent.is_some() {
                 return Vec::new();
             }
-            let sql = trimmed(&i.definition).to_string();
+            // `pg_get_indexdef` prints a partitioned table's index `ON ONLY`;
+            // without ONLY, PostgreSQL builds the partitions' copies too.
+            let sql = trimmed(&i.definition).replacen(" ON ONLY ", " ON ", 1);
             let mut s = if concurrently {
                 let mut s = statement(insert_concurrently(&sql), &id, kind);
                 s.transactional = false;

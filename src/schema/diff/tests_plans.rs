@@ -9,11 +9,11 @@ use crate::schema::model::*;
 use crate::schema::plan::{HazardKind, Plan, StatementKind};
 use crate::schema::render;
 
-fn q(name: &str) -> QualName {
+pub(super) fn q(name: &str) -> QualName {
     QualName::new("public", name)
 }
 
-fn col(name: &str, ty: &str) -> Column {
+pub(super) fn col(name: &str, ty: &str) -> Column {
     Column {
         name: name.into(),
         data_type: Expr::new(ty),
@@ -27,7 +27,7 @@ fn col(name: &str, ty: &str) -> Column {
     }
 }
 
-fn table(name: &str, columns: Vec<Column>) -> Object {
+pub(super) fn table(name: &str, columns: Vec<Column>) -> Object {
     Object::Table(Table {
         name: q(name),
         columns,
@@ -43,7 +43,7 @@ fn table(name: &str, columns: Vec<Column>) -> Object {
     })
 }
 
-fn constraint(
+pub(super) fn constraint(
     table: &str,
     name: &str,
     kind: ConstraintKind,
@@ -65,7 +65,7 @@ fn constraint(
     })
 }
 
-fn view(name: &str, def: &str, columns: &[(&str, &str)]) -> Object {
+pub(super) fn view(name: &str, def: &str, columns: &[(&str, &str)]) -> Object {
     Object::View(View {
         name: q(name),
         materialized: false,
@@ -81,7 +81,7 @@ fn view(name: &str, def: &str, columns: &[(&str, &str)]) -> Object {
     })
 }
 
-fn enum_type(name: &str, labels: &[&str]) -> Object {
+pub(super) fn enum_type(name: &str, labels: &[&str]) -> Object {
     Object::Type(TypeDef {
         name: q(name),
         kind: TypeKind::Enum {
@@ -96,7 +96,10 @@ fn enum_type(name: &str, labels: &[&str]) -> Object {
     })
 }
 
-fn catalog(objects: Vec<Object>, edges: &[(ObjectId, ObjectId, Option<&str>)]) -> Catalog {
+pub(super) fn catalog(
+    objects: Vec<Object>,
+    edges: &[(ObjectId, ObjectId, Option<&str>)],
+) -> Catalog {
     let mut c = Catalog::empty_database();
     for o in objects {
         c.insert(o);
@@ -111,19 +114,19 @@ fn catalog(objects: Vec<Object>, edges: &[(ObjectId, ObjectId, Option<&str>)]) -
     c
 }
 
-fn tid(name: &str) -> ObjectId {
+pub(super) fn tid(name: &str) -> ObjectId {
     ObjectId::Table { name: q(name) }
 }
 
-fn vid(name: &str) -> ObjectId {
+pub(super) fn vid(name: &str) -> ObjectId {
     ObjectId::View { name: q(name) }
 }
 
-fn sqls(plan: &Plan) -> Vec<&str> {
+pub(super) fn sqls(plan: &Plan) -> Vec<&str> {
     plan.statements.iter().map(|s| s.sql.as_str()).collect()
 }
 
-fn plan(a: &Catalog, b: &Catalog) -> Plan {
+pub(super) fn plan(a: &Catalog, b: &Catalog) -> Plan {
     diff(a, b, &DiffOptions::default()).expect("the diff plans")
 }
 
