@@ -10,6 +10,7 @@
 //! and exits 130.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
 use postgres::Client;
@@ -35,6 +36,8 @@ impl std::fmt::Debug for DevServer {
 /// their server: what the signal handler drops.
 static LIVE: Mutex<BTreeMap<String, Connector>> = Mutex::new(BTreeMap::new());
 static HANDLER: Once = Once::new();
+/// Set by the signal handler before it drops anything.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 impl DevServer {
     /// Connects to the dev server (`url`: any URL or key=value settings,
@@ -73,10 +76,7 @@ impl DevServer {
                 .and_then(|()| admin.connect_to(&name))
         };
         let database = created?;
-        Ok(TempDatabase {
-            database,
-            guard,
-        })
+        Ok(TempDatabase { database, guard })
     }
 }
 
@@ -141,7 +141,9 @@ fn lock(admin: &Mutex<Database>) -> std::sync::MutexGuard<'_, Database> {
 fn install_signal_handler() {
     HANDLER.call_once(|| {
         let _ = ctrlc::set_handler(|| {
-            let names: Vec<(String, Connector)> = std::mem::take(&mut *live()).into_iter().collect();
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            let names: Vec<(String, Connector)> =
+                std::mem::take(&mut *live()).into_iter().collect();
             for (name, connector) in names {
                 if let Ok(mut c) = connector.open() {
                     let _ = c.batch_execute(&drop_sql(&name));
@@ -151,4 +153,18 @@ fn install_signal_handler() {
             std::process::exit(130);
         });
     });
+}
+
+/// For `main`, before it reports an outcome: if a signal came, the
+/// handler is dropping the temporary databases (which makes the command's
+/// own statements fail) and exits 130 itself; wait for it, rather than
+/// report that failure and exit first. Returns at once otherwise.
+pub fn wait_if_interrupted() {
+    if !INTERRUPTED.load(Ordering::SeqCst) {
+        return;
+    }
+    // The handler's connect has a 10 s timeout per database; past this,
+    // exit anyway.
+    std::thread::sleep(std::time::Duration::from_secs(30));
+    std::process::exit(130);
 }

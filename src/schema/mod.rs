@@ -20,7 +20,7 @@ pub mod read;
 pub mod render;
 pub mod source;
 
+pub use devserver::{DevServer, TempDatabase, TEMP_PREFIX};
 pub use diff::{diff, dump, DiffError, DiffOptions};
 pub use read::{read_catalog, ReadError, ReadOptions};
-pub use devserver::{DevServer, TempDatabase, TEMP_PREFIX};
 pub use source::{Side, SideContext, SourceError};

@@ -184,7 +184,10 @@ fn error_line(statement: &str, e: &postgres::Error) -> Option<usize> {
     let Some(ErrorPosition::Original(pos)) = db.position() else {
         return None;
     };
-    let before: String = statement.chars().take((*pos as usize).saturating_sub(1)).collect();
+    let before: String = statement
+        .chars()
+        .take((*pos as usize).saturating_sub(1))
+        .collect();
     Some(before.matches('\n').count())
 }
 
@@ -280,10 +283,14 @@ pub fn read<S: StepSql>(side: &Side, ctx: &SideContext<'_, S>) -> Result<Catalog
         match side {
             Side::Sql(path) => load_sql_files(temp.database(), &sql_files(path)?)?,
             Side::Rev(ident) => {
-                let revisions = ctx.revisions.as_ref().ok_or_else(|| SourceError::NotASide {
-                    text: side.describe(),
-                    why: "rev: needs a mergepoint project (run in its directory or pass --dir)".to_string(),
-                })?;
+                let revisions = ctx
+                    .revisions
+                    .as_ref()
+                    .ok_or_else(|| SourceError::NotASide {
+                        text: side.describe(),
+                        why: "rev: needs a mergepoint project (run in its directory or pass --dir)"
+                            .to_string(),
+                    })?;
                 options.exclude_tables = build_revisions(temp.database(), revisions, ident)?;
             }
             Side::Url(_) => unreachable!("handled above"),
