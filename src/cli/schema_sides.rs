@@ -68,10 +68,22 @@ pub fn read_sides(ctx: &Ctx, args: &SchemaArgs, sides: &[Side]) -> CliResult<Vec
         revisions,
         schemas: args.schemas.clone(),
     };
-    sides
-        .iter()
-        .map(|side| Ok(source::read(side, &side_ctx)?))
-        .collect()
+    // Both sides at once: each is mostly waiting on its own server (or on
+    // the dev server's DDL), so reading them side by side halves the wait.
+    let side_ctx = &side_ctx;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = sides
+            .iter()
+            .map(|side| scope.spawn(move || source::read(side, side_ctx)))
+            .collect();
+        running
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(read) => Ok(read?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Parses a side argument.
