@@ -260,7 +260,12 @@ fn schema_dump_loads_into_an_empty_database_and_diffs_empty() {
     // --json prints the model.
     let json = mp(&p, &["schema", "dump", &a.url, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert!(v["objects"].is_array() || v["objects"].is_object(), "{v}");
+    let objects = v["objects"].as_array().expect("a list of objects");
+    assert!(
+        objects.iter().any(|o| o["object"] == "table" && o["name"]["name"] == "orders"),
+        "{v}"
+    );
+    assert!(v["depends"].is_array(), "{v}");
 }
 
 #[test]

@@ -5,7 +5,10 @@ use crate::cli::database::DbArgs;
 use crate::cli::schema_sides::{parse_side, read_sides, SchemaArgs};
 use crate::cli::{CliError, CliResult, Ctx};
 use crate::schema::{self, render, Side};
+use crate::schema::model::{Dependency, Object};
 use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::collections::BTreeSet;
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -25,6 +28,14 @@ Examples:
   mergepoint schema dump > schema.sql
   mergepoint schema dump rev:head --dev-url postgresql://localhost/postgres
   mergepoint schema dump postgresql://localhost/app --json";
+
+/// `schema dump --json`: the model with its objects as a list (JSON
+/// object keys must be strings; each object carries its own id fields).
+#[derive(Debug, Serialize)]
+pub struct ModelView<'a> {
+    pub objects: Vec<&'a Object>,
+    pub depends: &'a BTreeSet<Dependency>,
+}
 
 #[derive(Debug, Args)]
 pub struct SchemaCmdArgs {
@@ -71,7 +82,10 @@ fn dump(ctx: &mut Ctx, args: DumpArgs) -> CliResult {
         .expect("one side read");
     if args.json {
         let _phase = tracing::info_span!("render").entered();
-        return ctx.json(&catalog);
+        return ctx.json(&ModelView {
+            objects: catalog.objects.values().collect(),
+            depends: &catalog.depends,
+        });
     }
     let plan = {
         let _phase = tracing::info_span!("diff").entered();
