@@ -6,6 +6,10 @@ mod common;
 
 #[path = "pg_schema/cli.rs"]
 mod cli;
+#[path = "pg_schema/converge.rs"]
+mod converge;
+#[path = "pg_schema/converge_pairs.rs"]
+mod converge_pairs;
 #[path = "pg_schema/read.rs"]
 mod read;
 
