@@ -17,6 +17,9 @@ pub const CONFIG_FILE: &str = "mergepoint.yaml";
 /// The environment variable holding the database URL.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
 
+/// The environment variable holding the schema engine's dev server URL.
+pub const DEV_URL_ENV: &str = "MERGEPOINT_DEV_URL";
+
 /// The format of a project's revision files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,6 +102,11 @@ pub struct Config {
     /// Which migration lock runs take (default advisory; `lease` behind a
     /// transaction pooler, see docs/database.md).
     pub lock: Option<LockKind>,
+    /// The dev server: a PostgreSQL URL where the schema engine may create
+    /// and drop temporary databases (`mergepoint diff` with a `.sql` or
+    /// `rev:` side), used when neither `--dev-url` nor `MERGEPOINT_DEV_URL`
+    /// is given.
+    pub dev_url: Option<String>,
 }
 
 /// `lock:` in `mergepoint.yaml` (and `--lock`).
@@ -162,6 +170,17 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The dev server URL: the command line's, then `MERGEPOINT_DEV_URL`,
+    /// then the configuration file's.
+    pub fn dev_url(&self, from_cli: Option<&str>) -> Option<String> {
+        from_cli
+            .map(str::to_string)
+            .or_else(|| std::env::var(DEV_URL_ENV).ok().filter(|s| !s.is_empty()))
+            .or_else(|| self.dev_url.clone())
+    }
+}
+
 /// The commented `mergepoint.yaml` written by `mergepoint init`.
 pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every key is optional.
 
@@ -200,4 +219,10 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 # Migration lock: advisory (a PostgreSQL advisory lock) or lease (a row in
 # mergepoint_lock, for connections through PgBouncer in transaction pooling).
 # lock: advisory
+
+# Dev server for the schema engine (`mergepoint diff` with a .sql or rev:
+# side): a PostgreSQL server where mergepoint creates and drops temporary
+# databases named mergepoint_tmp_*. Needs CREATEDB. --dev-url and the
+# MERGEPOINT_DEV_URL environment variable take precedence.
+# dev_url: postgresql://postgres@localhost:5432/postgres
 "#;

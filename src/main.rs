@@ -20,6 +20,8 @@ fn main() -> ExitCode {
     // clap prints help/version (exit 0) and usage errors (exit 2) itself.
     let parsed = Cli::parse();
     let result = run(parsed);
+    // A Ctrl-C during a schema command: its handler finishes and exits 130.
+    mergepoint::schema::devserver::wait_if_interrupted();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(&err),

@@ -9,6 +9,7 @@ so commands can use `?` and still give the user something actionable.
 
 use crate::db::DbError;
 use crate::graph::{GraphErrors, LookedUp, ResolveError};
+use crate::schema::{DiffError, ReadError, SourceError};
 use crate::script::LoadError;
 use std::fmt;
 
@@ -197,6 +198,49 @@ impl From<DbError> for CliError {
         hints
             .iter()
             .fold(CliError::new(kind, err.to_string()), |e, h| e.with_hint(*h))
+    }
+}
+
+impl From<SourceError> for CliError {
+    fn from(err: SourceError) -> Self {
+        let message = err.to_string();
+        match err {
+            SourceError::NoDevServer { .. } => CliError::input(message).with_hint(
+                "no dev server: pass --dev-url, set MERGEPOINT_DEV_URL or dev_url: in mergepoint.yaml (any server where mergepoint may create and drop mergepoint_tmp_* databases)",
+            ),
+            SourceError::NotASide { .. } => CliError::input(message).with_hint(
+                "a side is a postgresql:// URL, key=value settings, a .sql file or directory, or rev:IDENT (rev:head, rev:base, rev:3f2a)",
+            ),
+            SourceError::Io { .. } | SourceError::SqlFile { .. } | SourceError::NoSql { .. } => {
+                CliError::input(message)
+            }
+            SourceError::Resolve { source, .. } => {
+                let hints = CliError::from(source).hints;
+                hints
+                    .into_iter()
+                    .fold(CliError::input(message), |e, h| e.with_hint(h))
+            }
+            SourceError::Build { source, .. } => {
+                let (kind, hints) = db_error_kind(&source);
+                hints
+                    .iter()
+                    .fold(CliError::new(kind, message), |e, h| e.with_hint(*h))
+            }
+            SourceError::Db(e) => CliError::from(e),
+            SourceError::Read { source, .. } => match source {
+                ReadError::Db(_) => CliError::new(ErrorKind::Database, message),
+                ReadError::Unsupported { .. } => CliError::input(message).with_hint(
+                    "leave that schema out with --schema NAME (repeatable), or drop the object; docs/schema.md lists what is supported",
+                ),
+            },
+        }
+    }
+}
+
+impl From<DiffError> for CliError {
+    fn from(err: DiffError) -> Self {
+        CliError::input(err.to_string())
+            .with_hint("docs/schema.md lists the changes the diff can plan")
     }
 }
 

@@ -21,6 +21,7 @@ pub mod commands;
 pub mod database;
 pub mod error;
 pub mod fleet;
+pub mod schema_sides;
 pub mod timings;
 pub mod view;
 pub mod workspace;
@@ -41,6 +42,7 @@ Examples:
   mergepoint history -r base:head       list revisions, newest first
   mergepoint plan base heads            show the steps from an empty database
   mergepoint --dir alembic/ history     read an Alembic project
+  mergepoint diff rev:head schema.sql   the SQL from the revisions' schema to a file's
 
 Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
 4 lock not obtained in time.
@@ -51,7 +53,8 @@ PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT and the
 password file (PGPASSFILE, default ~/.pgpass) fill what the URL leaves out,
 as for psql; MERGEPOINT_CACHE=off turns off the parse cache of revision
 files, kept in MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
-~/.cache/mergepoint); MERGEPOINT_TIMINGS=1 prints the time of each phase
+~/.cache/mergepoint); MERGEPOINT_DEV_URL the dev server of `diff` and
+`schema dump` (after --dev-url); MERGEPOINT_TIMINGS=1 prints the time of each phase
 (load, graph, command) and the cache's hits to stderr.";
 
 /// A database migration engine built around a revision graph.
@@ -135,6 +138,16 @@ pub enum Command {
     /// Set the version table to a revision without running any migration.
     #[command(after_help = commands::stamp::AFTER_HELP)]
     Stamp(commands::stamp::StampArgs),
+    /// Print the SQL that turns one schema into another (URL, .sql, rev:).
+    ///
+    /// Reads both schemas from PostgreSQL's catalogs and plans the ordered
+    /// statements between them, each with its hazards (data loss, table
+    /// rewrite, long locks, index builds, possible renames).
+    #[command(after_help = commands::diff::AFTER_HELP)]
+    Diff(commands::diff::DiffArgs),
+    /// Schema commands: `schema dump`.
+    #[command(after_help = commands::schema::AFTER_HELP)]
+    Schema(commands::schema::SchemaCmdArgs),
     /// Convert an Alembic project into a native one, SQL from Alembic's offline mode.
     #[command(after_help = commands::import_alembic::AFTER_HELP)]
     ImportAlembic(commands::import_alembic::ImportAlembicArgs),
@@ -175,6 +188,9 @@ impl Command {
             Command::Log(a) => Some(&mut a.db),
             Command::Stamp(a) => Some(&mut a.db),
             Command::Check(a) => Some(&mut a.db),
+            Command::Schema(commands::schema::SchemaCmdArgs {
+                command: commands::schema::SchemaCommand::Dump(a),
+            }) => Some(&mut a.db),
             _ => None,
         }
     }
@@ -208,6 +224,8 @@ pub fn run(mut cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Stamp(args) => stamp::run(&mut ctx, args),
         Command::Log(args) => log::run(&mut ctx, args),
         Command::ImportAlembic(args) => import_alembic::run(&mut ctx, args),
+        Command::Diff(args) => diff::run(&mut ctx, args),
+        Command::Schema(args) => schema::run(&mut ctx, args),
     };
     result?;
     ctx.out.flush()?;

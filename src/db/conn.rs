@@ -148,6 +148,24 @@ impl Database {
         self.opener.open()
     }
 
+    /// A new session, with the same settings, to another database of the
+    /// same server (the schema engine's temporary databases on the dev
+    /// server). Its masked URL names the database.
+    pub fn connect_to(&self, dbname: &str) -> Result<Database, DbError> {
+        let mut opener = self.opener.clone();
+        opener.config.dbname(dbname);
+        opener.masked = format!("{} (database {dbname})", self.opener.masked);
+        let mut client = opener.open()?;
+        let _ = client.batch_execute("SET client_connection_check_interval = 1000");
+        Ok(Database { client, opener })
+    }
+
+    /// What opens sessions like this one's, to send to another thread (a
+    /// signal handler that must drop temporary databases).
+    pub fn connector(&self) -> Connector {
+        Connector(self.opener.clone())
+    }
+
     /// Removes any password text from a message.
     pub fn scrub(&self, text: &str) -> String {
         scrub_with(&self.opener.secrets, text)
@@ -187,12 +205,24 @@ impl Database {
 
 /// Everything needed to open sessions: the driver's settings (password
 /// included), the sslmode, the loaded certificates.
+#[derive(Clone)]
 struct Opener {
     config: Config,
     mode: SslMode,
     tls: Option<TlsMaterial>,
     masked: String,
     secrets: Vec<String>,
+}
+
+/// Opens sessions with a [`Database`]'s settings ([`Database::connector`]).
+#[derive(Clone)]
+pub struct Connector(Opener);
+
+impl Connector {
+    /// A new session to the same database.
+    pub fn open(&self) -> Result<Client, DbError> {
+        self.0.open()
+    }
 }
 
 /// One failed attempt and what its TLS saw.

@@ -76,7 +76,7 @@ mod runner_tests;
 pub use crate::sql::split_statements;
 pub use audit::{history, sql_sha256, HistoryEntry};
 pub use catalog::resolve_table;
-pub use conn::{connect, process_environment, Database};
+pub use conn::{connect, process_environment, Connector, Database};
 pub use drift::{check_drift, repair, DriftFinding, DriftReport};
 pub use error::{
     Blocker, DbError, LockHolder, RunEffects, StepEffects, StepFailure, VersionTableProblem,

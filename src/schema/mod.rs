@@ -14,9 +14,13 @@ pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
+pub mod devserver;
 pub mod diff;
 pub mod read;
 pub mod render;
+pub mod source;
 
+pub use devserver::{DevServer, TempDatabase, TEMP_PREFIX};
 pub use diff::{diff, dump, DiffError, DiffOptions};
 pub use read::{read_catalog, ReadError, ReadOptions};
+pub use source::{Side, SideContext, SourceError};

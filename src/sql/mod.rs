@@ -15,4 +15,4 @@ pub use checksum::sha256_hex;
 pub use control::{client_copy, transaction_control, ControlStatement};
 pub use duration::check_duration;
 pub use psql::{for_psql, PsqlCommand};
-pub use split::{needs_terminator, split_statements};
+pub use split::{needs_terminator, split_statements, split_statements_with_lines};

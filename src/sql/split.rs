@@ -19,6 +19,31 @@ pub fn split_statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`split_statements`] with the 1-based line of `sql` each statement
+/// starts on, so that an error PostgreSQL reports at a position inside a
+/// statement can be placed in the file.
+pub fn split_statements_with_lines(sql: &str) -> Vec<(usize, String)> {
+    let (mut statements, tail) = scan(sql);
+    statements.push(tail);
+    let mut line = 1;
+    let mut counted = 0;
+    let mut out = Vec::new();
+    for r in statements {
+        let text = &sql[r.clone()];
+        if !has_code(text) {
+            continue;
+        }
+        let start = r.start + (text.len() - text.trim_start().len());
+        line += sql.as_bytes()[counted..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        counted = start;
+        out.push((line, text.trim().to_string()));
+    }
+    out
+}
+
 /// True if `sql`'s last statement is not terminated by `;` (so a `;` must
 /// be added before appending more SQL).
 pub fn needs_terminator(sql: &str) -> bool {

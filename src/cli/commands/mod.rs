@@ -6,6 +6,7 @@
 pub mod branches;
 pub mod check;
 pub mod current;
+pub mod diff;
 pub mod graph;
 pub mod heads;
 pub mod history;
@@ -16,5 +17,6 @@ pub mod merge;
 pub mod migrate;
 pub mod plan;
 pub mod revision;
+pub mod schema;
 pub mod show;
 pub mod stamp;
