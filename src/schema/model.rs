@@ -217,7 +217,10 @@ pub enum Object {
 /// A privilege granted on an object: `GRANT SELECT ON t TO alice WITH GRANT
 /// OPTION` is `{grantee: "alice", privilege: "SELECT", grantable: true}`.
 /// `grantee` is `PUBLIC` for the public pseudo-role. The owner's implicit
-/// privileges are not listed (they are not grants).
+/// privileges are not listed (they are not grants). An object whose ACL is
+/// still NULL holds PostgreSQL's defaults (`acldefault`): a new function
+/// has `EXECUTE` for `PUBLIC`, a new type `USAGE` for `PUBLIC`, so that a
+/// `REVOKE ... FROM PUBLIC` is a visible difference.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Grant {
     pub grantee: String,
@@ -262,6 +265,7 @@ pub enum TypeKind {
     Domain {
         /// `format_type` of the base type.
         base: Expr,
+        /// As [`Column::collation`].
         collation: Option<String>,
         default: Option<Expr>,
         not_null: bool,
@@ -285,6 +289,7 @@ pub enum TypeKind {
 pub struct Attribute {
     pub name: String,
     pub data_type: Expr,
+    /// As [`Column::collation`].
     pub collation: Option<String>,
 }
 
@@ -342,7 +347,9 @@ pub struct Column {
     /// `format_type(atttypid, atttypmod)`: `character varying(10)`,
     /// `public.shipping_status`, `integer[]`.
     pub data_type: Expr,
-    /// Only when it differs from the type's default collation.
+    /// Only when it differs from the type's default collation. SQL text,
+    /// every part double-quoted, the schema left out for `pg_catalog`:
+    /// `"C"`, `"public"."numeric"`.
     pub collation: Option<String>,
     /// `pg_get_expr(adbin)` (not set for generated columns).
     pub default: Option<Expr>,
