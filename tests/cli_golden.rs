@@ -206,6 +206,8 @@ fn help_has_examples() {
         "upgrade",
         "downgrade",
         "stamp",
+        "diff",
+        "schema",
     ] {
         let run = env.run(&[cmd, "--help"]);
         assert_eq!(run.code, 0, "{cmd} --help");

@@ -226,7 +226,7 @@ impl From<SourceError> for CliError {
                     .iter()
                     .fold(CliError::new(kind, message), |e, h| e.with_hint(*h))
             }
-            SourceError::Db(e) => CliError::from(e),
+            SourceError::Db(e) => CliError::from(*e),
             SourceError::Read { source, .. } => match source {
                 ReadError::Db(_) => CliError::new(ErrorKind::Database, message),
                 ReadError::Unsupported { .. } => CliError::input(message).with_hint(

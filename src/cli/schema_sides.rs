@@ -8,7 +8,6 @@ when a `.sql` or `rev:` side needs it.
 use super::database::{run_options, DbArgs, WorkspaceSql};
 use super::error::{CliError, CliResult};
 use super::Ctx;
-use crate::config::Config;
 use crate::schema::source::{self, Revisions, Side, SideContext};
 use crate::schema::{Catalog, DevServer};
 use clap::Args;
@@ -34,7 +33,7 @@ pub fn read_sides(ctx: &Ctx, args: &SchemaArgs, sides: &[Side]) -> CliResult<Vec
     let config = project
         .as_ref()
         .map(|p| p.config.clone())
-        .unwrap_or_else(Config::default);
+        .unwrap_or_default();
     let dev = match sides.iter().find(|s| s.needs_dev_server()) {
         None => None,
         Some(side) => {

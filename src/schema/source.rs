@@ -116,11 +116,11 @@ pub enum SourceError {
     Build {
         ident: String,
         #[source]
-        source: DbError,
+        source: Box<DbError>,
     },
     /// Connecting or creating temporary databases.
     #[error(transparent)]
-    Db(#[from] DbError),
+    Db(Box<DbError>),
     /// Reading the catalog of side `side`.
     #[error("{side}: {source}")]
     Read {
@@ -128,6 +128,12 @@ pub enum SourceError {
         #[source]
         source: ReadError,
     },
+}
+
+impl From<DbError> for SourceError {
+    fn from(e: DbError) -> Self {
+        SourceError::Db(Box::new(e))
+    }
 }
 
 /// The `.sql` files of `path`: itself, or a directory's `*.sql` files in
@@ -222,7 +228,7 @@ pub fn build_revisions<S: StepSql>(
     }
     let build = |source| SourceError::Build {
         ident: ident.to_string(),
-        source,
+        source: Box::new(source),
     };
     if !plan.steps.is_empty() {
         db::move_to(

@@ -275,6 +275,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn each_statement_knows_the_line_it_starts_on() {
+        let sql = "-- header\nCREATE TABLE a (x int);\n\n  CREATE TABLE b (\n  y int\n); SELECT ';\n'; select 1;\n/* c */";
+        let got = split_statements_with_lines(sql);
+        let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
+        // The first statement starts at its comment (line 1).
+        assert_eq!(lines, [1, 4, 6, 7]);
+        assert_eq!(got[1].1, "CREATE TABLE b (\n  y int\n)");
+        let texts: Vec<String> = got.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(texts, split_statements(sql));
+    }
+
     /// The splitter before it learned `BEGIN ATOMIC` bodies, kept as the
     /// oracle for every other input.
     /// Terminated statements (without `;`) and the unterminated rest.

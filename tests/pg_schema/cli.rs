@@ -262,7 +262,9 @@ fn schema_dump_loads_into_an_empty_database_and_diffs_empty() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let objects = v["objects"].as_array().expect("a list of objects");
     assert!(
-        objects.iter().any(|o| o["object"] == "table" && o["name"]["name"] == "orders"),
+        objects
+            .iter()
+            .any(|o| o["object"] == "table" && o["name"]["name"] == "orders"),
         "{v}"
     );
     assert!(v["depends"].is_array(), "{v}");
