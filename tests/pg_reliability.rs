@@ -527,3 +527,45 @@ fn copy_through_the_client_is_refused_before_anything_runs() {
     );
     assert!(db.rows().is_empty());
 }
+
+/// A revision that lets go of the step guard (`pg_advisory_unlock_all()`)
+/// is never committed, in either commit pattern: the guard is checked on
+/// the server in the same round trip as the COMMIT (one per step, or the
+/// run's one), even though the check before each step is skipped while
+/// nothing could have released it.
+#[test]
+fn a_revision_releasing_the_step_guard_is_never_committed() {
+    let p = Project::new();
+    p.rev(R1, &[], true, "CREATE TABLE g1 (x int);", "DROP TABLE g1;");
+    p.rev(
+        R2,
+        &[R1],
+        true,
+        "CREATE TABLE g2 (x int); SELECT pg_advisory_unlock_all();",
+        "DROP TABLE g2;",
+    );
+    p.rev(
+        R3,
+        &[R2],
+        true,
+        "CREATE TABLE g3 (x int);",
+        "DROP TABLE g3;",
+    );
+    let tables = "SELECT count(*) FROM pg_class WHERE relname IN ('g1', 'g2', 'g3')";
+    for (extra, committed) in [(None, 1), (Some("--transaction-per-run"), 0)] {
+        let db = TestDb::create();
+        let mut args = vec!["upgrade", "heads", "--database-url", &db.url];
+        args.extend(extra);
+        let out = p.run(&args);
+        assert_ne!(out.status.code(), Some(0), "{extra:?}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(err.contains("step guard"), "{extra:?}: {err}");
+        assert_eq!(count(&db, tables), committed, "{extra:?}: {err}");
+        let rows = if committed == 1 {
+            vec![R1.to_string()]
+        } else {
+            vec![]
+        };
+        assert_eq!(db.rows(), rows, "{extra:?}");
+    }
+}

@@ -154,6 +154,29 @@ impl MemorySession {
         }
     }
 
+    /// Settings restored, version-table change, audit row.
+    fn write_record(
+        &mut self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+    ) -> Result<(), SessionError> {
+        self.restore_settings()?;
+        self.apply_version_ops(ops)?;
+        match audit {
+            AuditWrite::Insert(r) => self.write_audit(r).map(|_| ()),
+            AuditWrite::Finish(id, r) => self.finish_audit(*id, r),
+        }
+    }
+
+    /// The transaction `begin` opened is still open.
+    fn intact(&mut self) -> Result<(), CommitError> {
+        match self.transaction_intact() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CommitError::TransactionEnded),
+            Err(e) => Err(CommitError::Failed(e)),
+        }
+    }
+
     fn statement(&mut self, stmt: &str) -> Result<(), SessionError> {
         let word = stmt
             .trim()
@@ -303,13 +326,17 @@ impl Session for MemorySession {
         Ok(())
     }
 
-    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError> {
-        self.restore_settings()?;
-        self.apply_version_ops(ops)?;
-        match audit {
-            AuditWrite::Insert(r) => self.write_audit(r).map(|_| ()),
-            AuditWrite::Finish(id, r) => self.finish_audit(*id, r),
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), CommitError> {
+        self.intact()?;
+        self.write_record(ops, audit).map_err(CommitError::Failed)
+    }
+
+    fn commit_run(&mut self) -> Result<(), CommitError> {
+        self.intact()?;
+        if let LockState::GuardLost(r) = self.check_lock() {
+            return Err(CommitError::GuardLost(r));
         }
+        self.commit().map_err(CommitError::Failed)
     }
 
     fn commit_step(
@@ -319,18 +346,14 @@ impl Session for MemorySession {
         opened: bool,
     ) -> Result<(), CommitError> {
         if opened {
-            match self.transaction_intact() {
-                Ok(true) => {}
-                Ok(false) => return Err(CommitError::TransactionEnded),
-                Err(e) => return Err(CommitError::Failed(e)),
-            }
+            self.intact()?;
         } else {
             self.begin().map_err(CommitError::Failed)?;
         }
         if let LockState::GuardLost(r) = self.check_lock() {
             return Err(CommitError::GuardLost(r));
         }
-        self.record(ops, audit).map_err(CommitError::Failed)?;
+        self.write_record(ops, audit).map_err(CommitError::Failed)?;
         self.commit().map_err(CommitError::Failed)
     }
 

@@ -37,6 +37,10 @@ pub struct PgSession<'a> {
     check_interval: bool,
     /// `restore_settings` was asked for and not yet sent.
     reset_pending: bool,
+    /// The step guard was seen held on the server and no revision SQL has
+    /// run since: only a revision (`pg_advisory_unlock_all()`) or the end of
+    /// the session can release it, so [`Session::check_lock`] need not ask.
+    guard_verified: bool,
 }
 
 fn err(e: &postgres::Error) -> SessionError {
@@ -82,6 +86,7 @@ impl<'a> PgSession<'a> {
             xid: None,
             check_interval: version >= 140_000,
             reset_pending: false,
+            guard_verified: true,
         })
     }
 
@@ -234,6 +239,70 @@ impl PgSession<'_> {
     }
 }
 
+impl PgSession<'_> {
+    /// A check that the transaction `begin` opened is still this session's:
+    /// a revision that ended it leaves the check (and so the whole batch it
+    /// starts) in a fresh transaction with no id.
+    fn intact_check_sql(&self) -> String {
+        format!(
+            "SELECT (CASE WHEN txid_current_if_assigned()::text IS DISTINCT FROM {} THEN '{ENDED}' ELSE '0' END)::int;",
+            quote_literal(self.xid.as_deref().unwrap_or_default())
+        )
+    }
+
+    /// Server-side checks that the step guard (or, without one, the lease)
+    /// is still held, to send just before a COMMIT.
+    fn lock_checks_sql(&self) -> Result<String, CommitError> {
+        if let Some(key) = self.guard {
+            return Ok(format!(
+                "SELECT (CASE WHEN NOT {} THEN '{GUARD_GONE}' ELSE '0' END)::int;",
+                lock::held_by_me_sql(key)
+            ));
+        }
+        // No guard: the lock itself (a lease) must still be held.
+        self.lock.check().map_err(CommitError::GuardLost)?;
+        Ok(match self.lock.held_sql() {
+            Some(held) => {
+                format!("SELECT (CASE WHEN NOT {held} THEN '{LOCK_GONE}' ELSE '0' END)::int;")
+            }
+            None => String::new(),
+        })
+    }
+
+    /// Sends a batch of checks and bookkeeping; a failed check's marker
+    /// becomes its [`CommitError`]. `checks_guard`: the batch holds
+    /// [`Self::lock_checks_sql`].
+    fn send_checked(
+        &mut self,
+        sql: &str,
+        ops: &[VersionOp],
+        checks_guard: bool,
+    ) -> Result<(), CommitError> {
+        let e = match self.client.simple_query(sql) {
+            Ok(_) => {
+                // The guard was seen held after the last revision SQL, and
+                // nothing since could release it.
+                self.guard_verified |= checks_guard;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let message = pg_message(&e);
+        Err(if message.contains(ENDED) {
+            CommitError::TransactionEnded
+        } else if message.contains(GUARD_GONE) {
+            CommitError::GuardLost("the work session no longer holds the step guard".to_string())
+        } else if message.contains(LOCK_GONE) {
+            CommitError::GuardLost(
+                "the lease is no longer this run's (it expired, or another runner took it over)"
+                    .to_string(),
+            )
+        } else {
+            CommitError::Failed(self.explain(err(&e), ops))
+        })
+    }
+}
+
 /// `'…'` or `NULL`.
 fn opt_literal(v: Option<&str>) -> String {
     v.map(quote_literal).unwrap_or_else(|| "NULL".to_string())
@@ -374,6 +443,7 @@ impl Session for PgSession<'_> {
         if !reset.is_empty() {
             self.simple(&reset)?;
         }
+        self.guard_verified = false;
         self.client.batch_execute(sql).map_err(|e| err(&e))
     }
 
@@ -387,12 +457,12 @@ impl Session for PgSession<'_> {
             .map_err(|e| self.explain(e, ops))
     }
 
-    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError> {
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), CommitError> {
         self.reset_pending = false;
-        let sql = self.record_sql(ops, audit);
-        self.simple(&sql)
-            .map(|_| ())
-            .map_err(|e| self.explain(e, ops))
+        // The intact check and the bookkeeping in one round trip: the step
+        // guard is checked once, with the run's COMMIT (`commit_run`).
+        let sql = self.intact_check_sql() + &self.record_sql(ops, audit);
+        self.send_checked(&sql, ops, false)
     }
 
     fn commit_step(
@@ -402,61 +472,25 @@ impl Session for PgSession<'_> {
         opened: bool,
     ) -> Result<(), CommitError> {
         self.reset_pending = false;
-        let mut sql = String::new();
-        if opened {
-            // A revision that ended the transaction leaves this check (and
-            // so the whole batch) in a fresh transaction with no id.
-            let xid = self.xid.take().unwrap_or_default();
-            let _ = write!(
-                sql,
-                "SELECT (CASE WHEN txid_current_if_assigned()::text IS DISTINCT FROM {} THEN '{ENDED}' ELSE '0' END)::int;",
-                quote_literal(&xid)
-            );
+        let mut sql = if opened {
+            self.intact_check_sql()
         } else {
-            sql.push_str("BEGIN;");
-        }
-        if let Some(key) = self.guard {
-            let _ = write!(
-                sql,
-                "SELECT (CASE WHEN NOT {} THEN '{GUARD_GONE}' ELSE '0' END)::int;",
-                lock::held_by_me_sql(key)
-            );
-        }
-        if self.guard.is_none() {
-            // No guard: the lock itself (a lease) must still be held.
-            if let Err(reason) = self.lock.check() {
-                return Err(CommitError::GuardLost(reason));
-            }
-            if let Some(held) = self.lock.held_sql() {
-                let _ = write!(
-                    sql,
-                    "SELECT (CASE WHEN NOT {held} THEN '{LOCK_GONE}' ELSE '0' END)::int;"
-                );
-            }
-        }
+            String::from("BEGIN;")
+        };
+        self.xid = None;
+        sql.push_str(&self.lock_checks_sql()?);
         sql.push_str(&self.record_sql(ops, audit));
         sql.push_str("COMMIT");
-        match self.client.simple_query(&sql) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let message = pg_message(&e);
-                if message.contains(ENDED) {
-                    Err(CommitError::TransactionEnded)
-                } else if message.contains(GUARD_GONE) {
-                    Err(CommitError::GuardLost(
-                        "the work session no longer holds the step guard".to_string(),
-                    ))
-                } else if message.contains(LOCK_GONE) {
-                    Err(CommitError::GuardLost(
-                        "the lease is no longer this run's (it expired, or another runner took it over)".to_string(),
-                    ))
-                } else {
-                    Err(CommitError::Failed(self.explain(err(&e), ops)))
-                }
-            }
-        }
+        self.send_checked(&sql, ops, true)
     }
 
+    fn commit_run(&mut self) -> Result<(), CommitError> {
+        let mut sql = self.intact_check_sql();
+        self.xid = None;
+        sql.push_str(&self.lock_checks_sql()?);
+        sql.push_str("COMMIT");
+        self.send_checked(&sql, &[], true)
+    }
     fn clear_versions(&mut self) -> Result<(), SessionError> {
         let sql = format!("DELETE FROM {}", self.table.sql_name());
         self.simple(&sql).map(|_| ())
@@ -475,17 +509,23 @@ impl Session for PgSession<'_> {
     }
 
     fn check_lock(&mut self) -> LockState {
-        match self.guard.map(|key| lock::holds(self.client, key)) {
-            None | Some(Ok(true)) => {}
-            Some(Ok(false)) => {
-                return LockState::GuardLost(
-                    "the work session no longer holds the step guard (did a revision run pg_advisory_unlock_all() or DISCARD ALL?)".to_string(),
-                )
-            }
-            Some(Err(e)) => {
-                return LockState::GuardLost(format!("the work session failed: {e}"))
+        if let Some(key) = self.guard.filter(|_| !self.guard_verified) {
+            match lock::holds(self.client, key) {
+                Ok(true) => self.guard_verified = true,
+                Ok(false) => {
+                    return LockState::GuardLost(
+                        "the work session no longer holds the step guard (did a revision run pg_advisory_unlock_all() or DISCARD ALL?)".to_string(),
+                    )
+                }
+                Err(e) => {
+                    return LockState::GuardLost(format!("the work session failed: {e}"))
+                }
             }
         }
+        self.check_lock_in_run()
+    }
+
+    fn check_lock_in_run(&mut self) -> LockState {
         match (self.lock.check(), self.guard) {
             (Ok(()), _) => LockState::Held,
             (Err(reason), Some(_)) => LockState::LockLost(reason),

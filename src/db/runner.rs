@@ -520,23 +520,20 @@ fn transactional_step<S: Session>(
             return fail(session, message, StepEffects::RolledBack);
         }
     }
-    let ran = session.execute(sql);
-    match session.transaction_intact() {
-        Ok(true) => {}
-        Ok(false) => {
-            session.rollback();
-            let message = match ran {
-                Err(e) => e.message,
-                Ok(()) => "its SQL ended mergepoint's transaction".to_string(),
-            };
-            return fail(session, message, StepEffects::TransactionEndedByRevision);
+    if let Err(e) = session.execute(sql) {
+        // Aborted by its error, or ended by its own COMMIT or ROLLBACK? (On
+        // success, `commit_step` checks that in the same round trip.)
+        match session.transaction_intact() {
+            Ok(true) => {}
+            Ok(false) => {
+                session.rollback();
+                return fail(session, e.message, StepEffects::TransactionEndedByRevision);
+            }
+            Err(lost) => {
+                let effects = unsure_if_lost(&lost);
+                return fail(session, e.message, effects);
+            }
         }
-        Err(e) => {
-            let effects = unsure_if_lost(&e);
-            return fail(session, ran.err().unwrap_or(e).message, effects);
-        }
-    }
-    if let Err(e) = ran {
         session.rollback();
         let failed = fail(session, e.message, StepEffects::RolledBack);
         return if e.lock_timeout {
@@ -755,7 +752,7 @@ fn one_transaction<S: Session>(
         ));
     }
     for (step, text) in plan.steps.iter().zip(texts) {
-        if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
+        if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock_in_run() {
             session.rollback();
             return Err(lock_lost(session, r, &[], Some(step)));
         }
@@ -765,27 +762,32 @@ fn one_transaction<S: Session>(
         durations.push(took);
         observer.step_done(step, took);
     }
-    if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock() {
+    if let LockState::LockLost(r) | LockState::GuardLost(r) = session.check_lock_in_run() {
         session.rollback();
         return Err(lock_lost(session, r, &[], None));
     }
-    if let Err(e) = session.commit() {
-        let run_effects = if e.connection_lost {
-            RunEffects::RunUnknown
-        } else {
-            RunEffects::RunRolledBack
-        };
-        let last = StepRun::start(&plan.steps[plan.steps.len() - 1], &texts[texts.len() - 1]);
-        let message = format!("committing the run: {}", e.message);
-        return Err(run_failure(
-            session,
-            &last,
-            message,
-            StepEffects::RolledBack,
-            run_effects,
-        ));
-    }
-    Ok(durations)
+    let (message, run_effects) = match session.commit_run() {
+        Ok(()) => return Ok(durations),
+        Err(CommitError::GuardLost(r)) => {
+            session.rollback();
+            return Err(lock_lost(session, r, &[], None));
+        }
+        Err(CommitError::TransactionEnded) => (
+            "the run's transaction was ended".to_string(),
+            RunEffects::RunTransactionEnded,
+        ),
+        Err(CommitError::Failed(e)) if e.connection_lost => (e.message, RunEffects::RunUnknown),
+        Err(CommitError::Failed(e)) => (e.message, RunEffects::RunRolledBack),
+    };
+    session.rollback();
+    let last = StepRun::start(&plan.steps[plan.steps.len() - 1], &texts[texts.len() - 1]);
+    Err(run_failure(
+        session,
+        &last,
+        format!("committing the run: {message}"),
+        StepEffects::RolledBack,
+        run_effects,
+    ))
 }
 
 /// One step inside the run's transaction: its SQL, then its bookkeeping.
@@ -817,42 +819,46 @@ fn step_in_run_transaction<S: Session>(
             .set_timeouts(&reset)
             .and_then(|_| session.execute(sql))
     };
-    let (message, effects, run_effects) = match session.transaction_intact() {
-        Ok(true) => match ran.and_then(|_| {
-            session.record(
-                &run.step.version_ops,
-                &AuditWrite::Insert(run.record(true, None)),
-            )
-        }) {
-            Ok(()) => return Ok(()),
-            Err(e) => (
+    let (message, effects, run_effects) = match ran {
+        Ok(()) => {
+            let audit = AuditWrite::Insert(run.record(true, None));
+            match session.record(&run.step.version_ops, &audit) {
+                Ok(()) => return Ok(()),
+                Err(CommitError::TransactionEnded) => (
+                    "its SQL ended the run's transaction".to_string(),
+                    StepEffects::TransactionEndedByRevision,
+                    RunEffects::RunTransactionEnded,
+                ),
+                // (`record` checks no lock; a lost connection rolled back.)
+                Err(CommitError::GuardLost(message)) => {
+                    (message, StepEffects::RolledBack, RunEffects::RunRolledBack)
+                }
+                Err(CommitError::Failed(e)) => (
+                    e.message,
+                    StepEffects::RolledBack,
+                    RunEffects::RunRolledBack,
+                ),
+            }
+        }
+        Err(e) => match session.transaction_intact() {
+            // Aborted by its error, or the session is gone: the server
+            // rolls the run back.
+            Ok(true) => (
                 e.message,
                 StepEffects::RolledBack,
                 RunEffects::RunRolledBack,
             ),
-        },
-        Ok(false) => {
-            let message = ran
-                .err()
-                .map(|e| e.message)
-                .unwrap_or_else(|| "its SQL ended the run's transaction".to_string());
-            (
-                message,
+            Err(lost) if lost.connection_lost => (
+                e.message,
+                StepEffects::RolledBack,
+                RunEffects::RunRolledBack,
+            ),
+            Ok(false) | Err(_) => (
+                e.message,
                 StepEffects::TransactionEndedByRevision,
                 RunEffects::RunTransactionEnded,
-            )
-        }
-        // The session is gone: the server rolled the run back.
-        Err(e) if e.connection_lost => (
-            ran.err().unwrap_or(e).message,
-            StepEffects::RolledBack,
-            RunEffects::RunRolledBack,
-        ),
-        Err(e) => (
-            ran.err().unwrap_or(e).message,
-            StepEffects::TransactionEndedByRevision,
-            RunEffects::RunTransactionEnded,
-        ),
+            ),
+        },
     };
     session.rollback();
     Err(run_failure(session, run, message, effects, run_effects))

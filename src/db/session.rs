@@ -197,10 +197,13 @@ pub trait Session {
     /// hits exactly one row.
     fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError>;
 
-    /// Records a step inside the open transaction, in one round trip where
-    /// the session can: settings restored, version-table change (each
-    /// UPDATE and DELETE checked to hit one row), audit row.
-    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), SessionError>;
+    /// Records a step inside the run's transaction, in one round trip where
+    /// the session can: checks that the transaction [`Session::begin`]
+    /// opened is intact ([`CommitError::TransactionEnded`] if not), then
+    /// settings restored, version-table change (each UPDATE and DELETE
+    /// checked to hit one row), audit row. The step guard is not checked:
+    /// nothing commits before [`Session::commit_run`], which checks it.
+    fn record(&mut self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> Result<(), CommitError>;
 
     /// Records a step and commits, in one round trip where the session
     /// can: with `opened`, first checks that the transaction
@@ -214,6 +217,13 @@ pub trait Session {
         audit: &AuditWrite<'_>,
         opened: bool,
     ) -> Result<(), CommitError>;
+
+    /// Commits the run's one transaction, in one round trip where the
+    /// session can: checks that the transaction [`Session::begin`] opened is
+    /// intact and that the step guard (or, without one, the lock) is still
+    /// held on the server, then commits. On an error other than a lost
+    /// connection, nothing was committed.
+    fn commit_run(&mut self) -> Result<(), CommitError>;
 
     /// Deletes every version-table row (`stamp --purge` of a table whose
     /// rows repeat, where row-by-row deletes cannot be checked).
@@ -230,6 +240,14 @@ pub trait Session {
     /// (see [`super::lock`]); checked before each step, between statements
     /// of non-transactional steps and before each commit.
     fn check_lock(&mut self) -> LockState;
+
+    /// [`Session::check_lock`] before each step inside the run's one
+    /// transaction: nothing commits before [`Session::commit_run`] checks
+    /// the step guard on the server, so a session may skip asking the
+    /// server here (a guard lost in the run only costs the wasted work).
+    fn check_lock_in_run(&mut self) -> LockState {
+        self.check_lock()
+    }
 }
 
 /// What [`Session::check_lock`] found.

@@ -48,15 +48,7 @@ pub fn apply(catalog: &mut Catalog, change: &Change) -> Result<(), String> {
                 _ => return Err(format!("validate of missing {id}")),
             }
         }
-        Change::RenameType { from, to } => {
-            let id = ObjectId::Type { name: from.clone() };
-            let Some(Object::Type(mut t)) = catalog.objects.remove(&id) else {
-                return Err(format!("rename of missing {id}"));
-            };
-            t.name = to.clone();
-            catalog.depends.retain(|d| d.dependent != id);
-            catalog.insert(Object::Type(t));
-        }
+        Change::RenameType { from, to } => rename_type(catalog, from, to)?,
         Change::AlterSequence { to, .. } => {
             let id = ObjectId::Sequence {
                 name: to.name.clone(),
@@ -100,6 +92,21 @@ pub fn apply(catalog: &mut Catalog, change: &Change) -> Result<(), String> {
         }
         other => apply_in_object(catalog, other)?,
     }
+    Ok(())
+}
+
+fn rename_type(
+    catalog: &mut Catalog,
+    from: &crate::schema::model::QualName,
+    to: &crate::schema::model::QualName,
+) -> Result<(), String> {
+    let id = ObjectId::Type { name: from.clone() };
+    let Some(Object::Type(mut t)) = catalog.objects.remove(&id) else {
+        return Err(format!("rename of missing {id}"));
+    };
+    t.name = to.clone();
+    catalog.depends.retain(|d| d.dependent != id);
+    catalog.insert(Object::Type(t));
     Ok(())
 }
 

@@ -23,6 +23,7 @@ mod compute;
 mod order;
 mod sql;
 mod sql_alter;
+mod sql_table;
 mod sql_text;
 mod table;
 

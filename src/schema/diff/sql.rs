@@ -93,32 +93,7 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
             }
             return add_constraint(c, existing, kind);
         }
-        Object::Index(i) => {
-            if i.parent.is_some() {
-                return Vec::new();
-            }
-            // `pg_get_indexdef` prints a partitioned table's index `ON ONLY`;
-            // without ONLY, PostgreSQL builds the partitions' copies too.
-            let sql = trimmed(&i.definition).replacen(" ON ONLY ", " ON ", 1);
-            let mut s = if concurrently {
-                let mut s = statement(insert_concurrently(&sql), &id, kind);
-                s.transactional = false;
-                s.hazards.push(hazard(
-                    HazardKind::NonTransactional,
-                    format!("builds index {} CONCURRENTLY, outside a transaction; if it fails, drop the invalid index it leaves", i.name),
-                ));
-                s
-            } else {
-                statement(sql, &id, kind)
-            };
-            if existing && !concurrently {
-                s.hazards.push(hazard(
-                    HazardKind::IndexBuild,
-                    format!("builds index {} on {}, blocking writes to it while it runs (use --concurrently to avoid)", i.name, i.table),
-                ));
-            }
-            out.push(s);
-        }
+        Object::Index(i) => return create_index(i, existing, concurrently, kind),
         Object::Trigger(t) => {
             push(trimmed(&t.definition).to_string());
             if t.enabled != 'O' {
@@ -140,6 +115,43 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
         )),
     }
     out.extend(comments_and_grants(object));
+    out
+}
+
+fn create_index(
+    i: &crate::schema::model::Index,
+    existing: bool,
+    concurrently: bool,
+    kind: StatementKind,
+) -> Vec<Statement> {
+    let id = ObjectId::Index {
+        name: i.name.clone(),
+    };
+    if i.parent.is_some() {
+        return Vec::new();
+    }
+    // `pg_get_indexdef` prints a partitioned table's index `ON ONLY`;
+    // without ONLY, PostgreSQL builds the partitions' copies too.
+    let sql = trimmed(&i.definition).replacen(" ON ONLY ", " ON ", 1);
+    let mut s = if concurrently {
+        let mut s = statement(insert_concurrently(&sql), &id, kind);
+        s.transactional = false;
+        s.hazards.push(hazard(
+                    HazardKind::NonTransactional,
+                    format!("builds index {} CONCURRENTLY, outside a transaction; if it fails, drop the invalid index it leaves", i.name),
+                ));
+        s
+    } else {
+        statement(sql, &id, kind)
+    };
+    if existing && !concurrently {
+        s.hazards.push(hazard(
+                    HazardKind::IndexBuild,
+                    format!("builds index {} on {}, blocking writes to it while it runs (use --concurrently to avoid)", i.name, i.table),
+                ));
+    }
+    let mut out = vec![s];
+    out.extend(comments_and_grants(&Object::Index(i.clone())));
     out
 }
 

@@ -1,11 +1,10 @@
 //! Changes as statements: the in-place alters (`ALTER TABLE`, `ALTER
 //! TYPE`, `ALTER SEQUENCE`, ...), comments and grants, with hazards.
 
-use super::change::{Change, CompositeOp, DomainOp, EnumPosition, TableOp};
+use super::change::{Change, CompositeOp, DomainOp, EnumPosition};
 use super::sql::Ctx;
 use super::sql_text::{
-    collation, column_definition, comment, grant, hazard, identity_word, policy_clauses, revoke,
-    statement, trigger_enabled,
+    collation, comment, grant, hazard, policy_clauses, revoke, statement, trigger_enabled,
 };
 use crate::schema::model::{Expr, Object, ObjectId, QualName};
 use crate::schema::plan::{HazardKind, Statement, StatementKind};
@@ -16,7 +15,7 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
     let one = |sql: String, kind| vec![statement(sql, &id, kind)];
     let alter = StatementKind::Alter;
     match change {
-        Change::Table { table, op } => table_op(table, op, ctx),
+        Change::Table { table, op } => super::sql_table::table_op(table, op, ctx),
         Change::Validate { table, name } => one(
             format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", qual(table), ident(name)),
             StatementKind::Validate,
@@ -26,30 +25,7 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
             value,
             position,
             used_later,
-        } => {
-            let at = match position {
-                EnumPosition::Before(v) => format!(" BEFORE {}", literal(v)),
-                EnumPosition::After(v) => format!(" AFTER {}", literal(v)),
-                EnumPosition::End => String::new(),
-            };
-            let mut s = statement(
-                format!("ALTER TYPE {} ADD VALUE {}{at}", qual(name), literal(value)),
-                &id,
-                alter,
-            );
-            s.hazards.push(hazard(
-                HazardKind::Irreversible,
-                format!("adds value {value:?} to enum {name}: removing it again means recreating the type"),
-            ));
-            if *used_later {
-                s.transactional = false;
-                s.hazards.push(hazard(
-                    HazardKind::NonTransactional,
-                    format!("the new value {value:?} of {name} is used later in the plan, and PostgreSQL refuses a new enum value before it is committed"),
-                ));
-            }
-            vec![s]
-        }
+        } => vec![add_value(name, value, position, *used_later)],
         Change::RenameType { from, to } => one(
             format!("ALTER TYPE {} RENAME TO {}", qual(from), ident(&to.name)),
             alter,
@@ -123,6 +99,33 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
     }
 }
 
+fn add_value(name: &QualName, value: &str, position: &EnumPosition, used_later: bool) -> Statement {
+    let id = ObjectId::Type { name: name.clone() };
+    let alter = StatementKind::Alter;
+    let at = match position {
+        EnumPosition::Before(v) => format!(" BEFORE {}", literal(v)),
+        EnumPosition::After(v) => format!(" AFTER {}", literal(v)),
+        EnumPosition::End => String::new(),
+    };
+    let mut s = statement(
+        format!("ALTER TYPE {} ADD VALUE {}{at}", qual(name), literal(value)),
+        &id,
+        alter,
+    );
+    s.hazards.push(hazard(
+        HazardKind::Irreversible,
+        format!("adds value {value:?} to enum {name}: removing it again means recreating the type"),
+    ));
+    if used_later {
+        s.transactional = false;
+        s.hazards.push(hazard(
+                    HazardKind::NonTransactional,
+                    format!("the new value {value:?} of {name} is used later in the plan, and PostgreSQL refuses a new enum value before it is committed"),
+                ));
+    }
+    s
+}
+
 fn collate(c: &Option<String>) -> String {
     c.as_ref()
         .map(|c| format!(" COLLATE {}", collation(c)))
@@ -182,208 +185,6 @@ pub fn binary_coercible(from: &Expr, to: &Expr) -> bool {
         return q >= p && s == t;
     }
     a.starts_with("numeric(") && b == "numeric"
-}
-
-fn table_op(table: &QualName, op: &TableOp, ctx: &Ctx) -> Vec<Statement> {
-    let id = ObjectId::Table {
-        name: table.clone(),
-    };
-    let t = qual(table);
-    let from_table = ctx.from.table(table);
-    let s = |sql: String| statement(sql, &id, StatementKind::Alter);
-    let column = |c: &str| ident(c);
-    let swap = ctx.column_swaps.contains(table);
-    let rename = |what: &str| {
-        hazard(
-            HazardKind::PossibleRename,
-            format!("{table} drops a column and adds one ({what}): if it was a rename, this loses the column's data; a diff cannot tell, so write ALTER TABLE ... RENAME COLUMN instead if it was"),
-        )
-    };
-    let mut out = Vec::new();
-    match op {
-        TableOp::AddColumn(c) => {
-            if !c.is_local {
-                return Vec::new();
-            }
-            let mut st = s(format!(
-                "ALTER TABLE {t} ADD COLUMN {}",
-                column_definition(c)
-            ));
-            if c.generated.is_some() || c.default.as_ref().is_some_and(volatile) {
-                st.hazards.push(hazard(
-                    HazardKind::TableRewrite,
-                    format!(
-                        "adding {table}.{} computes a value for every row (rewrites the table)",
-                        c.name
-                    ),
-                ));
-                st.hazards.push(hazard(
-                    HazardKind::AccessExclusiveLock,
-                    format!("holds ACCESS EXCLUSIVE on {table} during the rewrite"),
-                ));
-            }
-            if swap {
-                st.hazards.push(rename(&format!("added: {}", c.name)));
-            }
-            out.push(st);
-            if let Some(text) = &c.comment {
-                out.push(comment(&id, None, Some(&c.name), Some(text)));
-            }
-        }
-        TableOp::DropColumn(c) => {
-            let local = from_table
-                .and_then(|x| x.column(c))
-                .is_none_or(|x| x.is_local);
-            if !local {
-                return Vec::new();
-            }
-            let mut st = s(format!("ALTER TABLE {t} DROP COLUMN {}", column(c)));
-            st.hazards.push(hazard(
-                HazardKind::DataLoss,
-                format!("drops column {table}.{c} and its data"),
-            ));
-            if swap {
-                st.hazards.push(rename(&format!("dropped: {c}")));
-            }
-            out.push(st);
-        }
-        TableOp::ColumnType {
-            column: c,
-            from,
-            to,
-            collation: coll,
-            via_text,
-        } => {
-            let using = if *via_text {
-                format!("{}::text::{to}", column(c))
-            } else {
-                format!("{}::{to}", column(c))
-            };
-            let mut st = s(format!(
-                "ALTER TABLE {t} ALTER COLUMN {} TYPE {to}{} USING {using}",
-                column(c),
-                collate(coll)
-            ));
-            if *via_text || (from != to && !binary_coercible(from, to)) {
-                st.hazards.push(hazard(HazardKind::TableRewrite, format!("changes the type of {table}.{c} from {from} to {to}: rewrites the table and its indexes")));
-                st.hazards.push(hazard(
-                    HazardKind::AccessExclusiveLock,
-                    format!("holds ACCESS EXCLUSIVE on {table} during the rewrite"),
-                ));
-            } else if from == to {
-                st.hazards.push(hazard(HazardKind::AccessExclusiveLock, format!("changes the collation of {table}.{c}: rebuilds its indexes under ACCESS EXCLUSIVE")));
-            }
-            out.push(st);
-        }
-        TableOp::ColumnDefault { column: c, default } => out.push(s(match default {
-            Some(d) => format!("ALTER TABLE {t} ALTER COLUMN {} SET DEFAULT {d}", column(c)),
-            None => format!("ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT", column(c)),
-        })),
-        TableOp::ColumnNotNull {
-            column: c,
-            not_null,
-        } => {
-            if *not_null {
-                let mut st = s(format!(
-                    "ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL",
-                    column(c)
-                ));
-                st.hazards.push(hazard(
-                    HazardKind::AccessExclusiveLock,
-                    format!("scans {table} for NULLs in {c} under ACCESS EXCLUSIVE"),
-                ));
-                out.push(st);
-            } else {
-                out.push(s(format!(
-                    "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL",
-                    column(c)
-                )));
-            }
-        }
-        TableOp::ColumnIdentity {
-            column: c,
-            from,
-            to,
-        } => out.push(s(match (from, to) {
-            (_, None) => format!("ALTER TABLE {t} ALTER COLUMN {} DROP IDENTITY", column(c)),
-            (None, Some(i)) => format!(
-                "ALTER TABLE {t} ALTER COLUMN {} ADD GENERATED {} AS IDENTITY",
-                column(c),
-                identity_word(*i)
-            ),
-            (Some(_), Some(i)) => format!(
-                "ALTER TABLE {t} ALTER COLUMN {} SET GENERATED {}",
-                column(c),
-                identity_word(*i)
-            ),
-        })),
-        TableOp::DropExpression(c) => out.push(s(format!(
-            "ALTER TABLE {t} ALTER COLUMN {} DROP EXPRESSION",
-            column(c)
-        ))),
-        TableOp::SetLogged(logged) => {
-            let mut st = s(format!(
-                "ALTER TABLE {t} SET {}",
-                if *logged { "LOGGED" } else { "UNLOGGED" }
-            ));
-            st.hazards.push(hazard(
-                HazardKind::TableRewrite,
-                format!("rewrites {table} to change its logging"),
-            ));
-            st.hazards.push(hazard(
-                HazardKind::AccessExclusiveLock,
-                format!("holds ACCESS EXCLUSIVE on {table} during the rewrite"),
-            ));
-            out.push(st);
-        }
-        TableOp::Options { reset, set, .. } => {
-            if !reset.is_empty() {
-                out.push(s(format!("ALTER TABLE {t} RESET ({})", reset.join(", "))));
-            }
-            if !set.is_empty() {
-                out.push(s(format!("ALTER TABLE {t} SET ({})", set.join(", "))));
-            }
-        }
-        TableOp::RowSecurity(on) => out.push(s(format!(
-            "ALTER TABLE {t} {} ROW LEVEL SECURITY",
-            if *on { "ENABLE" } else { "DISABLE" }
-        ))),
-        TableOp::ForceRowSecurity(on) => out.push(s(format!(
-            "ALTER TABLE {t} {}FORCE ROW LEVEL SECURITY",
-            if *on { "" } else { "NO " }
-        ))),
-        TableOp::Inherit(p) => out.push(s(format!("ALTER TABLE {t} INHERIT {}", qual(p)))),
-        TableOp::NoInherit(p) => out.push(s(format!("ALTER TABLE {t} NO INHERIT {}", qual(p)))),
-        TableOp::Attach { parent, bound } => {
-            let mut st = s(format!(
-                "ALTER TABLE {} ATTACH PARTITION {t} {bound}",
-                qual(parent)
-            ));
-            st.hazards.push(hazard(HazardKind::AccessExclusiveLock, format!("scans {table} to check its rows fit the partition bound (add a matching CHECK constraint first to skip the scan)")));
-            out.push(st);
-        }
-        TableOp::Detach { parent } => out.push(s(format!(
-            "ALTER TABLE {} DETACH PARTITION {t}",
-            qual(parent)
-        ))),
-    }
-    out
-}
-
-/// A default PostgreSQL evaluates per row when a column is added (so the
-/// table is rewritten): a call of a volatile function we know of.
-fn volatile(default: &Expr) -> bool {
-    let text = default.as_str().to_lowercase();
-    [
-        "nextval(",
-        "random(",
-        "gen_random_uuid(",
-        "uuid_generate",
-        "clock_timestamp(",
-        "timeofday(",
-    ]
-    .iter()
-    .any(|f| text.contains(f))
 }
 
 #[cfg(test)]

@@ -93,6 +93,13 @@ pub fn alter_table(
             });
         }
     }
+    column_comments(a, b, &id, out);
+    Ok(())
+}
+
+/// `COMMENT ON COLUMN` for the columns on both sides (a new or re-added
+/// column brings its comment along).
+fn column_comments(a: &Table, b: &Table, id: &ObjectId, out: &mut Changes) {
     for new in &b.columns {
         let old_comment = a.column(&new.name).and_then(|c| c.comment.clone());
         let replaced = a
@@ -106,7 +113,6 @@ pub fn alter_table(
             });
         }
     }
-    Ok(())
 }
 
 /// `NO INHERIT` the parents that go, `INHERIT` the new ones; when the

@@ -2,12 +2,36 @@
 //! a few set-based catalog queries (one per object kind), never one query
 //! per object.
 //!
-//! STUB (lead): the signature is the contract; the reader helper fills it.
+//! Everything is read in one `REPEATABLE READ READ ONLY` transaction with
+//! `search_path = pg_catalog`, so that PostgreSQL's printers
+//! (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) qualify every
+//! user object the same way whatever the session's settings.
+//!
+//! Each module reads one family of objects and records, in [`Oids`], which
+//! catalog row became which [`ObjectId`]; `depends` then maps `pg_depend`
+//! onto those ids, and `comments` and `grants` attach to them.
 
-use postgres::Client;
+mod comments;
+mod constraints;
+mod depends;
+mod functions;
+mod grants;
+mod indexes;
+mod namespaces;
+mod oids;
+mod sequences;
+mod sql;
+mod tables;
+mod triggers;
+mod types;
+mod unsupported;
+mod views;
+
+use postgres::{Client, IsolationLevel, Transaction};
 use thiserror::Error;
 
-use super::model::{Catalog, QualName};
+use super::model::{Catalog, Object, ObjectId, QualName};
+use oids::Oids;
 
 /// What to read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,8 +56,90 @@ pub enum ReadError {
     Unsupported { object: String, what: String },
 }
 
+/// The state shared by the per-kind readers: the transaction, the oids of
+/// the schemas in scope, and what has been read so far.
+pub(crate) struct Reader<'a> {
+    pub tx: Transaction<'a>,
+    /// `pg_namespace` oids of the schemas read.
+    pub namespaces: Vec<u32>,
+    pub catalog: Catalog,
+    pub oids: Oids,
+}
+
 /// Reads the schema of the database `client` is connected to.
 pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalog, ReadError> {
-    let _ = (client, options);
-    Ok(Catalog::empty_database())
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    tx.batch_execute("SET LOCAL search_path = pg_catalog")?;
+    let mut r = Reader {
+        tx,
+        namespaces: Vec::new(),
+        catalog: Catalog::default(),
+        oids: Oids::default(),
+    };
+    namespaces::read_schemas(&mut r, &options.schemas)?;
+    unsupported::check(&mut r, options.schemas.is_empty())?;
+    namespaces::read_extensions(&mut r, !options.schemas.is_empty())?;
+    oids::read_extension_members(&mut r)?;
+    types::read(&mut r)?;
+    tables::read(&mut r)?;
+    views::read(&mut r)?;
+    tables::read_columns(&mut r)?;
+    sequences::read(&mut r)?;
+    constraints::read(&mut r)?;
+    indexes::read(&mut r)?;
+    functions::read(&mut r)?;
+    triggers::read_triggers(&mut r)?;
+    triggers::read_policies(&mut r)?;
+    comments::read(&mut r)?;
+    grants::read(&mut r)?;
+    depends::read(&mut r)?;
+    let Reader {
+        tx, mut catalog, ..
+    } = r;
+    tx.commit()?;
+    exclude_tables(&mut catalog, &options.exclude_tables);
+    depends::keep_edges_between_read_objects(&mut catalog);
+    Ok(catalog)
+}
+
+/// Removes the excluded tables and everything on them: constraints,
+/// indexes, triggers, policies, and the sequences they own.
+fn exclude_tables(catalog: &mut Catalog, exclude: &[QualName]) {
+    if exclude.is_empty() {
+        return;
+    }
+    catalog.objects.retain(|_, object| {
+        let table = match object {
+            Object::Table(t) => &t.name,
+            Object::Constraint(c) => &c.table,
+            Object::Index(i) => &i.table,
+            Object::Trigger(t) => &t.table,
+            Object::Policy(p) => &p.table,
+            Object::Sequence(s) => match &s.owned_by {
+                Some((table, _)) => table,
+                None => return true,
+            },
+            _ => return true,
+        };
+        !exclude.contains(table)
+    });
+}
+
+/// An [`ReadError::Unsupported`] naming the object and what it is.
+pub(crate) fn unsupported(object: impl Into<String>, what: impl Into<String>) -> ReadError {
+    ReadError::Unsupported {
+        object: object.into(),
+        what: what.into(),
+    }
+}
+
+/// The id of table `schema.name`.
+pub(crate) fn table_id(schema: &str, name: &str) -> ObjectId {
+    ObjectId::Table {
+        name: QualName::new(schema, name),
+    }
 }

@@ -1,0 +1,118 @@
+//! Dependency edges: `pg_depend` (normal and automatic) and the view rules
+//! of `pg_rewrite` mapped onto the objects read, plus the edges the model
+//! implies (a constraint on its table, a partition on its parent, ...).
+
+use super::oids::PG_CLASS;
+use super::{ReadError, Reader};
+use crate::schema::model::{Catalog, Dependency, Object, ObjectId};
+
+/// A view's `_RETURN` rule and a column default are their relation's;
+/// a reference to an array type is a reference to its element type.
+const QUERY: &str = "\
+SELECT \
+  CASE WHEN d.classid IN ('pg_rewrite'::regclass, 'pg_attrdef'::regclass) \
+       THEN 'pg_class'::regclass::oid ELSE d.classid END, \
+  coalesce(rw.ev_class, ad.adrelid, d.objid), \
+  d.refclassid, coalesce(el.oid, d.refobjid), ra.attname::text, d.deptype::text \
+FROM pg_depend d \
+LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid \
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid \
+LEFT JOIN pg_type el ON d.refclassid = 'pg_type'::regclass AND el.typarray = d.refobjid \
+LEFT JOIN pg_attribute ra ON d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
+  AND ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid \
+WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384";
+
+pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
+    for row in r.tx.query(QUERY, &[])? {
+        let (class, oid, ref_class, ref_oid): (u32, u32, u32, u32) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (Some(dependent), Some(referenced)) =
+            (r.oids.get_read(class, oid), r.oids.get(ref_class, ref_oid))
+        else {
+            continue;
+        };
+        let deptype: String = row.get(5);
+        // OWNED BY is about dropping together, not about creating after.
+        if is_owned_by(dependent, referenced, &deptype) {
+            continue;
+        }
+        let column = if ref_class == PG_CLASS {
+            row.get(4)
+        } else {
+            None
+        };
+        let edge = Dependency {
+            dependent: dependent.clone(),
+            referenced: referenced.clone(),
+            column,
+        };
+        r.catalog.depends.insert(edge);
+    }
+    let implied: Vec<Dependency> = r.catalog.objects.values().flat_map(implied_edges).collect();
+    r.catalog.depends.extend(implied);
+    Ok(())
+}
+
+/// A sequence's automatic dependency on a table column: `OWNED BY`.
+fn is_owned_by(dependent: &ObjectId, referenced: &ObjectId, deptype: &str) -> bool {
+    deptype == "a"
+        && matches!(dependent, ObjectId::Sequence { .. })
+        && matches!(referenced, ObjectId::Table { .. })
+}
+
+/// The edges the model implies for one object.
+fn implied_edges(object: &Object) -> Vec<Dependency> {
+    let id = object.id();
+    let mut on = Vec::new();
+    if let Some(schema) = id.schema() {
+        on.push(ObjectId::Schema {
+            name: schema.to_string(),
+        });
+    }
+    let table = |name: &crate::schema::QualName| ObjectId::Table { name: name.clone() };
+    match object {
+        Object::Extension(e) => on.push(ObjectId::Schema {
+            name: e.schema.clone(),
+        }),
+        Object::Table(t) => {
+            on.extend(t.partition_of.iter().map(|(p, _)| table(p)));
+            on.extend(t.inherits.iter().map(table));
+        }
+        Object::Constraint(c) => {
+            on.push(table(&c.table));
+            on.extend(c.references.iter().map(table));
+        }
+        Object::Index(i) => {
+            on.push(table(&i.table));
+            on.push(ObjectId::View {
+                name: i.table.clone(),
+            });
+            on.extend(i.parent.iter().map(|p| ObjectId::Index { name: p.clone() }));
+        }
+        Object::Trigger(t) => {
+            on.push(table(&t.table));
+            on.push(ObjectId::View {
+                name: t.table.clone(),
+            });
+        }
+        Object::Policy(p) => on.push(table(&p.table)),
+        _ => {}
+    }
+    on.into_iter()
+        .map(|referenced| Dependency {
+            dependent: id.clone(),
+            referenced,
+            column: None,
+        })
+        .collect()
+}
+
+/// Keeps only edges whose two ends were both read (and are different).
+pub fn keep_edges_between_read_objects(catalog: &mut Catalog) {
+    let objects = &catalog.objects;
+    catalog.depends.retain(|d| {
+        d.dependent != d.referenced
+            && objects.contains_key(&d.dependent)
+            && objects.contains_key(&d.referenced)
+    });
+}
