@@ -48,13 +48,17 @@ fn describe_difference(got: &Catalog, want: &Catalog) -> String {
     for (id, object) in &got.objects {
         match want.objects.get(id) {
             None => out.push_str(&format!("  only after applying: {id}\n")),
-            Some(w) if w != object => {
-                out.push_str(&format!("  differs: {id}\n    got  {object:?}\n    want {w:?}\n"))
-            }
+            Some(w) if w != object => out.push_str(&format!(
+                "  differs: {id}\n    got  {object:?}\n    want {w:?}\n"
+            )),
             _ => {}
         }
     }
-    for id in want.objects.keys().filter(|id| !got.objects.contains_key(id)) {
+    for id in want
+        .objects
+        .keys()
+        .filter(|id| !got.objects.contains_key(id))
+    {
         out.push_str(&format!("  missing after applying: {id}\n"));
     }
     out
@@ -103,7 +107,8 @@ pub fn converge(a: &str, b: &str) -> Result<(), String> {
             }
         }
     }
-    let again = diff(&after, &to, &DiffOptions::default()).map_err(|e| format!("second diff: {e}"))?;
+    let again =
+        diff(&after, &to, &DiffOptions::default()).map_err(|e| format!("second diff: {e}"))?;
     if !again.is_empty() {
         return Err(format!(
             "the second diff is not empty:\n{}\n--- first script ---\n{script}",
@@ -163,13 +168,18 @@ fn run_all(pairs: Vec<(String, String, String)>) {
         results.len(),
         results.iter().filter(|(_, r)| r.is_ok()).count()
     );
-    assert!(unexpected.is_empty(), "pairs that do not converge: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "pairs that do not converge: {unexpected:?}"
+    );
 }
 
 fn fixtures_dir() -> PathBuf {
     std::env::var_os("MP_MIGRA_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schema-fixtures/migra"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schema-fixtures/migra")
+        })
 }
 
 #[test]
@@ -181,7 +191,11 @@ fn every_migra_fixture_pair_converges_both_ways() {
         .filter(|p| p.join("a.sql").is_file() && p.join("b.sql").is_file())
         .collect();
     names.sort();
-    assert!(names.len() >= 26, "expected the 26 migra pairs in {}", dir.display());
+    assert!(
+        names.len() >= 26,
+        "expected the 26 migra pairs in {}",
+        dir.display()
+    );
     let mut pairs = Vec::new();
     for path in names {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
