@@ -8,6 +8,7 @@ when a `.sql` or `rev:` side needs it.
 use super::database::{run_options, DbArgs, WorkspaceSql};
 use super::error::{CliError, CliResult};
 use super::Ctx;
+use crate::db::VersionTable;
 use crate::schema::source::{self, Revisions, Side, SideContext};
 use crate::schema::{Catalog, DevServer};
 use clap::Args;
@@ -62,10 +63,18 @@ pub fn read_sides(ctx: &Ctx, args: &SchemaArgs, sides: &[Side]) -> CliResult<Vec
         }),
         _ => None,
     };
+    let version_table = match &options {
+        Some(o) => o.table.clone(),
+        None => VersionTable::new(
+            config.version_table.as_deref().unwrap_or("alembic_version"),
+            config.version_table_schema.as_deref(),
+        )?,
+    };
     let side_ctx = SideContext {
         dev: dev.as_ref(),
         revisions,
         schemas: args.schemas.clone(),
+        version_table,
     };
     // Both sides at once: each is mostly waiting on its own server (or on
     // the dev server's DDL), so reading them side by side halves the wait.

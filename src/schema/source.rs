@@ -21,7 +21,9 @@ use thiserror::Error;
 use super::devserver::{DevServer, TempDatabase};
 use super::model::{Catalog, QualName};
 use super::read::{read_catalog, ReadError, ReadOptions};
-use crate::db::{self, Database, DbError, RunOptions, StepSql, HISTORY_TABLE, LEASE_TABLE};
+use crate::db::{
+    self, Database, DbError, RunOptions, StepSql, VersionTable, HISTORY_TABLE, LEASE_TABLE,
+};
 use crate::graph::{Direction, ResolveError, RevisionGraph};
 
 /// One side, as written on the command line.
@@ -242,7 +244,15 @@ pub fn build_revisions<S: StepSql>(
         )
         .map_err(build)?;
     }
-    let table = db::resolve_table(database.client(), &revisions.options.table).map_err(build)?;
+    own_tables(database, &revisions.options.table).map_err(build)
+}
+
+/// mergepoint's own bookkeeping tables in `database`: the version table,
+/// `mergepoint_history` and `mergepoint_lock`, in the version table's
+/// schema (resolved as a run resolves it). Never part of a compared
+/// schema: they are not the application's.
+pub fn own_tables(database: &mut Database, table: &VersionTable) -> Result<Vec<QualName>, DbError> {
+    let table = db::resolve_table(database.client(), table)?;
     let schema = table.schema().unwrap_or("public").to_string();
     Ok([table.name(), HISTORY_TABLE, LEASE_TABLE]
         .into_iter()
@@ -259,6 +269,9 @@ pub struct SideContext<'a, S: StepSql> {
     pub revisions: Option<Revisions<'a, S>>,
     /// The `--schema` filter.
     pub schemas: Vec<String>,
+    /// The version table mergepoint's own tables are found by (the
+    /// project's, else `alembic_version`): left out of every side.
+    pub version_table: VersionTable,
 }
 
 /// Reads `side` into a catalog (a temporary database, if one was needed,
@@ -277,6 +290,7 @@ pub fn read<S: StepSql>(side: &Side, ctx: &SideContext<'_, S>) -> Result<Catalog
             let _phase = tracing::info_span!("load side").entered();
             Database::connect(url)?
         };
+        options.exclude_tables = own_tables(&mut database, &ctx.version_table)?;
         let _phase = tracing::info_span!("catalog read").entered();
         return read_catalog(database.client(), &options).map_err(read_err);
     }
@@ -287,7 +301,10 @@ pub fn read<S: StepSql>(side: &Side, ctx: &SideContext<'_, S>) -> Result<Catalog
         let _phase = tracing::info_span!("load side").entered();
         let mut temp = dev.temp_database()?;
         match side {
-            Side::Sql(path) => load_sql_files(temp.database(), &sql_files(path)?)?,
+            Side::Sql(path) => {
+                load_sql_files(temp.database(), &sql_files(path)?)?;
+                options.exclude_tables = own_tables(temp.database(), &ctx.version_table)?;
+            }
             Side::Rev(ident) => {
                 let revisions = ctx
                     .revisions

@@ -25,10 +25,21 @@ impl Changes {
 
 /// The outgoing dependency edges of `id` in `catalog`.
 pub fn edges_of(catalog: &Catalog, id: &ObjectId) -> Vec<Dependency> {
+    // The set is ordered by `dependent` first: a range from the smallest
+    // edge of `id` (the least `ObjectId` and no column) is its edges, in
+    // O(log n) instead of a scan of every edge per object (which made a
+    // 1,000-table diff take seconds).
+    let first = Dependency {
+        dependent: id.clone(),
+        referenced: ObjectId::Schema {
+            name: String::new(),
+        },
+        column: None,
+    };
     catalog
         .depends
-        .iter()
-        .filter(|d| &d.dependent == id)
+        .range(first..)
+        .take_while(|d| &d.dependent == id)
         .cloned()
         .collect()
 }
