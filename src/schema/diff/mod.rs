@@ -89,6 +89,12 @@ pub fn changes(
 /// view, a function...) must be committed before: the plan then runs
 /// without one transaction around it.
 fn mark_enum_values_used_later(list: &mut [Change], to: &Catalog) {
+    if !list
+        .iter()
+        .any(|c| matches!(c, Change::EnumAddValue { .. }))
+    {
+        return;
+    }
     let texts: Vec<String> = to.objects.values().flat_map(expressions).collect();
     for change in list.iter_mut() {
         if let Change::EnumAddValue {

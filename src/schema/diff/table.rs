@@ -54,7 +54,9 @@ pub fn alter_table(
                 op(TableOp::AddColumn(new.clone()));
             }
             Some(old) => {
-                let via_text = is_enum(_from, old) || is_enum(_to, new);
+                // Only asked when the type changes: it looks at every type.
+                let via_text =
+                    old.data_type != new.data_type && (is_enum(_from, old) || is_enum(_to, new));
                 alter_column(old, new, via_text, &mut op)
             }
         }
