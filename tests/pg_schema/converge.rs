@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mergepoint::schema::read::{read_catalog, ReadOptions};
-use mergepoint::schema::{diff, render, Catalog, DiffOptions, ObjectId};
+use mergepoint::schema::{diff, render, Catalog, DiffOptions, Object, ObjectId};
 
 use super::{db_with, ensure_role};
 use crate::common::pg::{psql, TestDb};
@@ -19,7 +19,39 @@ use crate::common::pg::{psql, TestDb};
 /// Pairs that do not converge yet, by name (`migra/NAME a->b`), each for
 /// a reason reported to the diff's owner. The test prints them; any
 /// failure not listed fails the test. Keep it short.
-const KNOWN_FAILING: &[&str] = &[];
+const KNOWN_FAILING: &[&str] = &[
+    // The reader refuses CREATE COLLATION (the model has no collation object).
+    "migra/collations a->b",
+    "migra/collations b->a",
+    // diff: a SQL function whose body reads a view is created before the view
+    // (no pg_depend edge for a non-atomic body; pg_dump sets
+    // check_function_bodies = false).
+    "migra/dependencies b->a",
+    // diff: table x.data becomes a view x.data (and back): created before the
+    // old one is dropped ("relation \"data\" already exists").
+    "migra/dependencies2 a->b",
+    "migra/dependencies2 b->a",
+    // diff: a column's type changes from one enum to another: needs
+    // USING col::text::newtype ("cannot cast type other.otherenum1 to ...").
+    "migra/enumdefaults a->b",
+    "migra/enumdefaults b->a",
+    // diff: an extension's version goes down: ALTER EXTENSION UPDATE has no
+    // downgrade path (would need DROP + CREATE EXTENSION).
+    "migra/extversions b->a",
+    "extensions b->a",
+    // diff: a parent's column is dropped while the child keeps it: the child's
+    // inherited-only column goes with it (a->b); a child's local column cannot
+    // become inherited-only again (b->a, attislocal cannot be cleared).
+    "migra/inherit2 a->b",
+    "migra/inherit2 b->a",
+    // diff refuses by design: a table's partitioning changes (in place is
+    // impossible; the diff never recreates a table).
+    "migra/partitioning a->b",
+    "migra/partitioning b->a",
+    // diff: MINVALUE raised above the sequence's current value without
+    // RESTART ("RESTART value (0) cannot be less than MINVALUE (1)").
+    "sequences b->a",
+];
 
 /// Roles the fixtures grant to or write policies for.
 const ROLES: &[&str] = &["schemainspect_test_role", "mp_converge_role"];
@@ -42,11 +74,38 @@ fn read(db: &TestDb, side: &str) -> Result<Catalog, String> {
         .map_err(|e| format!("reading {side}: {e}"))
 }
 
-/// What differs between two models, object by object.
+/// The objects with each table's columns sorted by name. PostgreSQL adds
+/// a column at the end only, and the diff never recreates a table to
+/// reorder its columns: column order is not converged (as in migra).
+fn columns_by_name(catalog: &Catalog) -> BTreeMap<ObjectId, Object> {
+    let mut objects = catalog.objects.clone();
+    for object in objects.values_mut() {
+        if let Object::Table(t) = object {
+            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+    }
+    objects
+}
+
+/// Equal objects, up to the order of table columns (said when it differs).
+fn same_objects(got: &Catalog, want: &Catalog) -> bool {
+    if got.objects == want.objects {
+        return true;
+    }
+    let same = columns_by_name(got) == columns_by_name(want);
+    if same {
+        println!("note: objects equal but for the order of some table's columns");
+    }
+    same
+}
+
+/// What differs between two models, object by object (table columns
+/// compared by name, not order).
 fn describe_difference(got: &Catalog, want: &Catalog) -> String {
     let mut out = String::new();
-    for (id, object) in &got.objects {
-        match want.objects.get(id) {
+    let (got, want) = (columns_by_name(got), columns_by_name(want));
+    for (id, object) in &got {
+        match want.get(id) {
             None => out.push_str(&format!("  only after applying: {id}\n")),
             Some(w) if w != object => out.push_str(&format!(
                 "  differs: {id}\n    got  {object:?}\n    want {w:?}\n"
@@ -54,11 +113,7 @@ fn describe_difference(got: &Catalog, want: &Catalog) -> String {
             _ => {}
         }
     }
-    for id in want
-        .objects
-        .keys()
-        .filter(|id| !got.objects.contains_key(id))
-    {
+    for id in want.keys().filter(|id| !got.contains_key(id)) {
         out.push_str(&format!("  missing after applying: {id}\n"));
     }
     out
@@ -90,7 +145,7 @@ pub fn converge(a: &str, b: &str) -> Result<(), String> {
         ));
     }
     let after = read(&db_a, "A after the script")?;
-    if after.objects != to.objects {
+    if !same_objects(&after, &to) {
         return Err(format!(
             "A does not read as B after the script:\n{}--- script ---\n{script}",
             describe_difference(&after, &to)
@@ -129,27 +184,9 @@ fn run_all(pairs: Vec<(String, String, String)>) {
     for role in ROLES {
         ensure_role(role);
     }
-    let results: Vec<(String, Result<(), String>)> = std::thread::scope(|s| {
-        let chunks: Vec<_> = pairs.chunks(pairs.len().div_ceil(2).max(1)).collect();
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(name, a, b)| (name.clone(), converge(a, b)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a convergence thread panicked"))
-            .collect()
-    });
     let mut unexpected = Vec::new();
-    for (name, result) in &results {
-        match result {
+    for (name, a, b) in &pairs {
+        match converge(a, b) {
             Ok(()) if KNOWN_FAILING.contains(&name.as_str()) => {
                 println!("converges (remove it from KNOWN_FAILING): {name}")
             }
@@ -163,11 +200,6 @@ fn run_all(pairs: Vec<(String, String, String)>) {
             }
         }
     }
-    println!(
-        "{} pairs, {} converge, known failing: {KNOWN_FAILING:?}",
-        results.len(),
-        results.iter().filter(|(_, r)| r.is_ok()).count()
-    );
     assert!(
         unexpected.is_empty(),
         "pairs that do not converge: {unexpected:?}"
@@ -182,39 +214,138 @@ fn fixtures_dir() -> PathBuf {
         })
 }
 
-#[test]
-fn every_migra_fixture_pair_converges_both_ways() {
-    let dir = fixtures_dir();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the migra fixtures at {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("a.sql").is_file() && p.join("b.sql").is_file())
-        .collect();
-    names.sort();
-    assert!(
-        names.len() >= 26,
-        "expected the 26 migra pairs in {}",
-        dir.display()
-    );
-    let mut pairs = Vec::new();
-    for path in names {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let a = std::fs::read_to_string(path.join("a.sql")).unwrap();
-        let b = std::fs::read_to_string(path.join("b.sql")).unwrap();
-        pairs.push((format!("migra/{name} a->b"), a.clone(), b.clone()));
-        pairs.push((format!("migra/{name} b->a"), b, a));
-    }
-    run_all(pairs);
+/// One migra fixture, a.sql -> b.sql and b.sql -> a.sql.
+fn migra_pair(name: &str) {
+    let dir = fixtures_dir().join(name);
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap_or_else(|e| panic!("the migra fixture {}: {e}", dir.join(f).display()))
+    };
+    let (a, b) = (read("a.sql"), read("b.sql"));
+    run_all(vec![
+        (format!("migra/{name} a->b"), a.clone(), b.clone()),
+        (format!("migra/{name} b->a"), b, a),
+    ]);
 }
 
-#[test]
-fn every_object_kind_converges_both_ways() {
-    let mut pairs = Vec::new();
-    for (name, a, b) in super::converge_pairs::PAIRS {
-        pairs.push((format!("{name} a->b"), a.to_string(), b.to_string()));
-        pairs.push((format!("{name} b->a"), b.to_string(), a.to_string()));
+/// One of [`super::converge_pairs::PAIRS`], both ways.
+fn kind_pair(name: &str) {
+    let (_, a, b) = super::converge_pairs::PAIRS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap_or_else(|| panic!("no pair named {name}"));
+    run_all(vec![
+        (format!("{name} a->b"), a.to_string(), b.to_string()),
+        (format!("{name} b->a"), b.to_string(), a.to_string()),
+    ]);
+}
+
+/// One test per migra fixture (so that they run in parallel and each has
+/// a name), and a test that no fixture is left out.
+macro_rules! migra_tests {
+    ($($name:ident),* $(,)?) => {
+        const MIGRA_FIXTURES: &[&str] = &[$(stringify!($name)),*];
+        $(
+            #[test]
+            fn $name() {
+                migra_pair(stringify!($name));
+            }
+        )*
+    };
+}
+
+mod migra {
+    use super::migra_pair;
+    migra_tests!(
+        collations,
+        constraints,
+        dependencies,
+        dependencies2,
+        dependencies3,
+        dependencies4,
+        enumdefaults,
+        enumdeps,
+        everything,
+        excludeschema,
+        extversions,
+        generated,
+        generated_added,
+        identitycols,
+        inherit,
+        inherit2,
+        partitioning,
+        privileges,
+        rls,
+        rls2,
+        seq,
+        singleschema,
+        singleschema_ext,
+        triggers,
+        triggers2,
+        triggers3,
+    );
+
+    #[test]
+    fn every_fixture_of_the_directory_has_a_test() {
+        let dir = super::fixtures_dir();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("the migra fixtures at {}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("a.sql").is_file() && p.join("b.sql").is_file())
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .collect();
+        names.sort();
+        assert_eq!(names, MIGRA_FIXTURES);
     }
-    run_all(pairs);
+}
+
+macro_rules! kind_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                super::kind_pair($name);
+            }
+        )*
+
+        #[test]
+        fn every_pair_has_a_test() {
+            let mut tested = vec![$($name),*];
+            let mut pairs: Vec<&str> = crate::converge_pairs::PAIRS.iter().map(|p| p.0).collect();
+            tested.sort();
+            pairs.sort();
+            assert_eq!(tested, pairs);
+        }
+    };
+}
+
+mod kinds {
+    kind_tests!(
+        columns => "columns",
+        table_options => "table options",
+        constraints => "constraints",
+        exclusion_constraint => "exclusion constraint",
+        indexes => "indexes",
+        partitioned_indexes => "partitioned indexes",
+        partitions => "partitions",
+        inheritance => "inheritance",
+        sequences => "sequences",
+        views_on_a_changed_column => "views on a changed column",
+        view_options => "view options",
+        functions_and_procedures => "functions and procedures",
+        function_return_type_change => "function return type change",
+        triggers => "triggers",
+        enum_values => "enum values",
+        enum_value_removed => "enum value removed",
+        domains => "domains",
+        composite_types => "composite types",
+        range_types => "range types",
+        row_level_security => "row level security",
+        comments => "comments",
+        grants => "grants",
+        extensions => "extensions",
+        schemas => "schemas",
+    );
 }
 
 #[test]

@@ -160,9 +160,14 @@ fn recreated(from: &Catalog, to: &Catalog) -> Result<BTreeSet<ObjectId>, DiffErr
             let changed = changed_columns
                 .get(name)
                 .is_some_and(|cols| cols.contains(column));
+            // PostgreSQL refuses to change a column's type under these
+            // (it rebuilds indexes and constraints by itself).
             let reads = matches!(
                 d.dependent,
-                ObjectId::View { .. } | ObjectId::Function { .. }
+                ObjectId::View { .. }
+                    | ObjectId::Function { .. }
+                    | ObjectId::Policy { .. }
+                    | ObjectId::Trigger { .. }
             );
             if changed && reads && to.objects.contains_key(&d.dependent) {
                 out.insert(d.dependent.clone());

@@ -32,7 +32,7 @@ impl Dice<'_> {
 }
 
 pub fn catalogs() -> impl Strategy<Value = Catalog> {
-    prop::collection::vec(any::<u8>(), 120..240).prop_map(|bytes| build(&bytes))
+    prop::collection::vec(any::<u8>(), 300..500).prop_map(|bytes| build(&bytes))
 }
 
 const TYPES: &[&str] = &[
@@ -44,7 +44,7 @@ const TYPES: &[&str] = &[
     "public.mood",
 ];
 const LABELS: &[&str] = &["sad", "ok", "happy", "ecstatic"];
-const ROLES: &[&str] = &["PUBLIC", "alice"];
+const ROLES: &[&str] = &["PUBLIC", "mergepoint_gen_role"];
 
 fn q(schema: &str, name: &str) -> QualName {
     QualName::new(schema, name)
@@ -146,7 +146,130 @@ pub fn build(bytes: &[u8]) -> Catalog {
     sequences(d, &mut c, &tables);
     views(d, &mut c, &tables);
     functions(d, &mut c);
+    composite(d, &mut c);
+    triggers(d, &mut c, &tables);
+    partitions(d, &mut c);
     c
+}
+
+fn composite(d: &mut Dice, c: &mut Catalog) {
+    if d.coin() {
+        return;
+    }
+    let mut attributes = Vec::new();
+    for n in ["x", "y", "z"] {
+        if d.below(3) != 0 {
+            attributes.push(Attribute {
+                name: n.to_string(),
+                data_type: Expr::new(["integer", "text"][d.below(2)]),
+                collation: None,
+            });
+        }
+    }
+    c.insert(Object::Type(TypeDef {
+        name: q("public", "pair"),
+        kind: TypeKind::Composite { attributes },
+        comment: None,
+        grants: grants(d, &["USAGE"]),
+    }));
+}
+
+/// A trigger function and triggers using it, some disabled.
+fn triggers(d: &mut Dice, c: &mut Catalog, tables: &[QualName]) {
+    let audit = ObjectId::Function {
+        name: q("public", "audit"),
+        args: String::new(),
+    };
+    let mut any = false;
+    for t in tables {
+        if d.below(3) != 0 {
+            continue;
+        }
+        any = true;
+        let timing = ["BEFORE", "AFTER"][d.below(2)];
+        let id = ObjectId::Trigger {
+            table: t.clone(),
+            name: "audit".into(),
+        };
+        c.insert(Object::Trigger(Trigger {
+            table: t.clone(),
+            name: "audit".into(),
+            definition: Expr::new(format!(
+                "CREATE TRIGGER audit {timing} INSERT ON {} FOR EACH ROW EXECUTE FUNCTION public.audit()",
+                crate::schema::render::qual(t)
+            )),
+            enabled: ['O', 'D', 'A'][d.below(3)],
+            comment: None,
+        }));
+        edge(c, id.clone(), ObjectId::Table { name: t.clone() }, None);
+        edge(c, id, audit.clone(), None);
+    }
+    if any {
+        c.insert(Object::Function(Function {
+            name: q("public", "audit"),
+            identity_args: String::new(),
+            procedure: false,
+            returns: Some(Expr::new("trigger")),
+            language: "plpgsql".into(),
+            definition: Expr::new("CREATE OR REPLACE FUNCTION public.audit()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$BEGIN RETURN NEW; END$function$\n"),
+            comment: None,
+            grants: BTreeSet::new(),
+        }));
+    }
+}
+
+/// A range-partitioned table with a partition whose bound varies.
+fn partitions(d: &mut Dice, c: &mut Catalog) {
+    if d.coin() {
+        return;
+    }
+    let parent = q("public", "events");
+    let column = |local| Column {
+        name: "at".into(),
+        data_type: Expr::new("integer"),
+        collation: None,
+        default: None,
+        not_null: false,
+        identity: None,
+        generated: None,
+        is_local: local,
+        comment: None,
+    };
+    let table = |name: QualName, columns, by: Option<Expr>, of: Option<(QualName, Expr)>| Table {
+        name,
+        columns,
+        unlogged: false,
+        partition_by: by,
+        partition_of: of,
+        inherits: Vec::new(),
+        options: Vec::new(),
+        row_security: false,
+        force_row_security: false,
+        comment: None,
+        grants: BTreeSet::new(),
+    };
+    c.insert(Object::Table(table(
+        parent.clone(),
+        vec![column(true)],
+        Some(Expr::new("RANGE (at)")),
+        None,
+    )));
+    if d.coin() {
+        let bound = ["FOR VALUES FROM (0) TO (10)", "FOR VALUES FROM (0) TO (20)"][d.below(2)];
+        let part = q("public", "events_1");
+        c.insert(Object::Table(table(
+            part.clone(),
+            vec![column(false)],
+            None,
+            Some((parent.clone(), Expr::new(bound))),
+        )));
+        edge(
+            c,
+            ObjectId::Table { name: part },
+            ObjectId::Table { name: parent },
+            None,
+        );
+    }
 }
 
 fn table(
@@ -289,13 +412,21 @@ fn decorate_table(d: &mut Dice, c: &mut Catalog, t: &QualName) {
         }
     }
     if table.row_security && d.coin() {
+        let using = ["true", "(id IS NOT NULL)"][d.below(2)];
+        if using != "true" {
+            let policy = ObjectId::Policy {
+                table: t.clone(),
+                name: "mine".into(),
+            };
+            edge(c, policy, table_id.clone(), Some("id"));
+        }
         c.insert(Object::Policy(Policy {
             table: t.clone(),
             name: "mine".into(),
             permissive: d.below(4) != 0,
             command: ["ALL", "SELECT"][d.below(2)].into(),
             roles: vec![ROLES[d.below(2)].to_string()],
-            using: Some(Expr::new(["true", "(id > 0)"][d.below(2)])),
+            using: Some(Expr::new(using)),
             with_check: None,
             comment: None,
         }));
@@ -313,7 +444,10 @@ fn foreign_keys(d: &mut Dice, c: &mut Catalog, tables: &[QualName]) {
         };
         let ok_types = matches!((c.table(t).and_then(|x| x.column("qty")), c.table(target).and_then(|x| x.column("id"))),
             (Some(a), Some(b)) if a.data_type == b.data_type && a.data_type.as_str() == "integer");
-        if t == target || !c.objects.contains_key(&pk) || !ok_types || !d.coin() {
+        // PostgreSQL refuses a permanent table referencing an unlogged one.
+        let unlogged =
+            c.table(t).is_some_and(|x| x.unlogged) || c.table(target).is_some_and(|x| x.unlogged);
+        if t == target || !c.objects.contains_key(&pk) || !ok_types || unlogged || !d.coin() {
             continue;
         }
         let id = ObjectId::Constraint {
@@ -362,7 +496,7 @@ fn sequences(d: &mut Dice, c: &mut Catalog, tables: &[QualName]) {
         let seq = q("public", name);
         let owner = tables
             .get(d.below(tables.len() + 1))
-            .filter(|t| c.table(t).and_then(|x| x.column("qty")).is_some())
+            .filter(|t| t.schema == "public" && c.table(t).and_then(|x| x.column("qty")).is_some())
             .map(|t| (t.clone(), "qty".to_string()));
         let id = ObjectId::Sequence { name: seq.clone() };
         if let Some((t, col)) = &owner {

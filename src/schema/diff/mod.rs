@@ -58,6 +58,7 @@ pub fn diff(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Plan,
     let changes = changes(from, to, options)?;
     let ctx = sql::Ctx {
         from,
+        to,
         column_swaps: column_swaps(&changes),
         table_swaps: table_swaps(&changes),
     };

@@ -54,7 +54,12 @@ pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
             }
         }
         // A survivor stops using an object before that object is dropped.
-        if to.objects.contains_key(&dependent) && !to.objects.contains_key(&referenced) {
+        // (A recreated dependent already stopped, with its drop.)
+        let recreated = drops.contains_key(&dependent);
+        if to.objects.contains_key(&dependent)
+            && !recreated
+            && !to.objects.contains_key(&referenced)
+        {
             for &c in dep_changes.iter().filter(|&&c| !is_drop(c)) {
                 for &r in drops.get(&referenced).unwrap_or(&none) {
                     graph.edge(c, r);
@@ -238,11 +243,13 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
             Object::Type(_) => 8,
             Object::Sequence(_) => 9,
             Object::Table(_) => 10,
-            Object::Function(_) => 12,
+            // After views: a SQL function's body may read one, and
+            // pg_depend does not record it (a view using a function does).
+            Object::Function(_) => 17,
             Object::Constraint(c) if c.kind == ConstraintKind::ForeignKey => 14,
             Object::Constraint(_) | Object::Index(_) => 13,
             Object::View(_) => 16,
-            Object::Trigger(_) | Object::Policy(_) => 17,
+            Object::Trigger(_) | Object::Policy(_) => 18,
         },
         Change::Drop {
             object, recreate, ..
@@ -271,10 +278,10 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
         },
         Change::Replace { object, .. } => match object {
             Object::View(_) => 16,
-            _ => 12,
+            _ => 17,
         },
         Change::Validate { .. } => 15,
-        Change::TriggerEnabled { .. } | Change::AlterPolicy { .. } => 17,
+        Change::TriggerEnabled { .. } | Change::AlterPolicy { .. } => 18,
         Change::OwnedBy { .. } => 18,
         Change::Comment { .. } => 19,
         Change::Grant { .. } | Change::Revoke { .. } => 20,

@@ -17,6 +17,7 @@ use crate::schema::render::{ident, literal, qual};
 /// What the renderers need to know beyond the change itself.
 pub struct Ctx<'a> {
     pub from: &'a Catalog,
+    pub to: &'a Catalog,
     /// Tables that drop a column and add one (a possible rename).
     pub column_swaps: BTreeSet<QualName>,
     /// Schemas that drop a table and create one (a possible rename).

@@ -6,7 +6,7 @@ use super::sql::Ctx;
 use super::sql_text::{
     collation, comment, grant, hazard, policy_clauses, revoke, statement, trigger_enabled,
 };
-use crate::schema::model::{Expr, Object, ObjectId, QualName};
+use crate::schema::model::{Expr, Object, ObjectId, QualName, Sequence};
 use crate::schema::plan::{HazardKind, Statement, StatementKind};
 use crate::schema::render::{ident, literal, qual};
 
@@ -17,7 +17,11 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
     match change {
         Change::Table { table, op } => super::sql_table::table_op(table, op, ctx),
         Change::Validate { table, name } => one(
-            format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", qual(table), ident(name)),
+            format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                qual(table),
+                ident(name)
+            ),
             StatementKind::Validate,
         ),
         Change::EnumAddValue {
@@ -33,39 +37,47 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
         Change::Domain { name, op } => domain_op(name, op, &id),
         Change::Composite { name, op } => {
             let action = match op {
-                CompositeOp::Add(a) => format!("ADD ATTRIBUTE {} {}{}", ident(&a.name), a.data_type, collate(&a.collation)),
+                CompositeOp::Add(a) => format!(
+                    "ADD ATTRIBUTE {} {}{}",
+                    ident(&a.name),
+                    a.data_type,
+                    collate(&a.collation)
+                ),
                 CompositeOp::Drop(a) => format!("DROP ATTRIBUTE {}", ident(a)),
-                CompositeOp::Type(a) => format!("ALTER ATTRIBUTE {} TYPE {}{}", ident(&a.name), a.data_type, collate(&a.collation)),
+                CompositeOp::Type(a) => format!(
+                    "ALTER ATTRIBUTE {} TYPE {}{}",
+                    ident(&a.name),
+                    a.data_type,
+                    collate(&a.collation)
+                ),
             };
             one(format!("ALTER TYPE {} {action}", qual(name)), alter)
         }
-        Change::AlterSequence { to: s, .. } => one(
-            format!(
-                "ALTER SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
-                qual(&s.name),
-                s.data_type,
-                s.increment,
-                s.min_value,
-                s.max_value,
-                s.start,
-                s.cache,
-                if s.cycle { " CYCLE" } else { " NO CYCLE" }
-            ),
-            alter,
-        ),
+        Change::AlterSequence { from, to } => vec![alter_sequence(from, to)],
         Change::OwnedBy { sequence, owner } => {
             let owner = match owner {
                 Some((table, column)) => format!("{}.{}", qual(table), ident(column)),
                 None => "NONE".to_string(),
             };
-            one(format!("ALTER SEQUENCE {} OWNED BY {owner}", qual(sequence)), alter)
+            one(
+                format!("ALTER SEQUENCE {} OWNED BY {owner}", qual(sequence)),
+                alter,
+            )
         }
         Change::ExtensionUpdate { name, version } => one(
-            format!("ALTER EXTENSION {} UPDATE TO {}", ident(name), literal(version)),
+            format!(
+                "ALTER EXTENSION {} UPDATE TO {}",
+                ident(name),
+                literal(version)
+            ),
             alter,
         ),
         Change::ExtensionSchema { name, schema } => one(
-            format!("ALTER EXTENSION {} SET SCHEMA {}", ident(name), ident(schema)),
+            format!(
+                "ALTER EXTENSION {} SET SCHEMA {}",
+                ident(name),
+                ident(schema)
+            ),
             alter,
         ),
         Change::TriggerEnabled {
@@ -73,7 +85,12 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
             name,
             enabled,
         } => one(
-            format!("ALTER TABLE {} {} {}", qual(table), trigger_enabled(*enabled), ident(name)),
+            format!(
+                "ALTER TABLE {} {} {}",
+                qual(table),
+                trigger_enabled(*enabled),
+                ident(name)
+            ),
             alter,
         ),
         Change::AlterPolicy { to, .. } => match to {
@@ -89,13 +106,19 @@ pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
             _ => Vec::new(),
         },
         Change::Comment { id, column, text } => {
-            vec![comment(id, ctx.from.get(id), column.as_deref(), text.as_deref())]
+            vec![comment(
+                id,
+                ctx.from.get(id),
+                column.as_deref(),
+                text.as_deref(),
+            )]
         }
         Change::Grant { id, grant: g } => vec![grant(id, ctx.from.get(id), g)],
         Change::Revoke { id, grant: g } => vec![revoke(id, ctx.from.get(id), g)],
-        Change::Create { .. } | Change::Drop { .. } | Change::Replace { .. } | Change::Depends { .. } => {
-            Vec::new()
-        }
+        Change::Create { .. }
+        | Change::Drop { .. }
+        | Change::Replace { .. }
+        | Change::Depends { .. } => Vec::new(),
     }
 }
 
@@ -124,6 +147,36 @@ fn add_value(name: &QualName, value: &str, position: &EnumPosition, used_later: 
                 ));
     }
     s
+}
+
+/// `ALTER SEQUENCE` to all of the new parameters; when the new bounds
+/// exclude the old start (where a sequence never used still stands),
+/// `RESTART` moves it to the new start, as a hazard says.
+fn alter_sequence(from: &Sequence, s: &Sequence) -> Statement {
+    let outside = from.start < s.min_value || from.start > s.max_value;
+    let mut st = statement(
+        format!(
+            "ALTER SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}{}",
+            qual(&s.name),
+            s.data_type,
+            s.increment,
+            s.min_value,
+            s.max_value,
+            s.start,
+            s.cache,
+            if s.cycle { " CYCLE" } else { " NO CYCLE" },
+            if outside { " RESTART" } else { "" }
+        ),
+        &ObjectId::Sequence { name: s.name.clone() },
+        StatementKind::Alter,
+    );
+    if outside {
+        st.hazards.push(hazard(
+            HazardKind::DataLoss,
+            format!("restarts sequence {} at {}: its old start {} is outside the new bounds, and its current value is lost", s.name, s.start, from.start),
+        ));
+    }
+    st
 }
 
 fn collate(c: &Option<String>) -> String {

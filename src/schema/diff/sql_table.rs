@@ -182,8 +182,18 @@ fn drop_column(table: &QualName, column: &str, ctx: &Ctx) -> Vec<Statement> {
     let id = ObjectId::Table {
         name: table.clone(),
     };
+    // Children that keep the column (as their own) are left out with ONLY.
+    let kept_by_child = ctx.to.objects.values().any(|o| {
+        matches!(o, crate::schema::model::Object::Table(child)
+            if child.inherits.contains(table) && child.column(column).is_some())
+    });
+    let only = if kept_by_child { "ONLY " } else { "" };
     let mut s = statement(
-        format!("ALTER TABLE {} DROP COLUMN {}", qual(table), ident(column)),
+        format!(
+            "ALTER TABLE {only}{} DROP COLUMN {}",
+            qual(table),
+            ident(column)
+        ),
         &id,
         StatementKind::Alter,
     );

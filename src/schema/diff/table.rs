@@ -53,7 +53,10 @@ pub fn alter_table(
                 op(TableOp::DropColumn(new.name.clone()));
                 op(TableOp::AddColumn(new.clone()));
             }
-            Some(old) => alter_column(old, new, &mut op),
+            Some(old) => {
+                let via_text = is_enum(_from, old) || is_enum(_to, new);
+                alter_column(old, new, via_text, &mut op)
+            }
         }
     }
     if a.unlogged != b.unlogged {
@@ -142,8 +145,16 @@ fn inheritance(a: &Table, b: &Table, op: &mut impl FnMut(TableOp)) {
 /// The steps of one column, in the order PostgreSQL accepts them: the old
 /// default goes before a type change (it may not cast), NOT NULL before an
 /// identity is added, the new default last.
-fn alter_column(old: &Column, new: &Column, op: &mut impl FnMut(TableOp)) {
+fn alter_column(old: &Column, new: &Column, via_text: bool, op: &mut impl FnMut(TableOp)) {
     let name = || new.name.clone();
+    // An identity goes first: the new type may not allow one.
+    if old.identity.is_some() && new.identity.is_none() {
+        op(TableOp::ColumnIdentity {
+            column: name(),
+            from: old.identity,
+            to: None,
+        });
+    }
     if old.generated.is_some() && new.generated.is_none() {
         op(TableOp::DropExpression(name()));
     }
@@ -161,14 +172,7 @@ fn alter_column(old: &Column, new: &Column, op: &mut impl FnMut(TableOp)) {
             from: old.data_type.clone(),
             to: new.data_type.clone(),
             collation: new.collation.clone(),
-            via_text: false,
-        });
-    }
-    if old.identity.is_some() && new.identity.is_none() {
-        op(TableOp::ColumnIdentity {
-            column: name(),
-            from: old.identity,
-            to: None,
+            via_text,
         });
     }
     if old.not_null != new.not_null {
@@ -190,6 +194,15 @@ fn alter_column(old: &Column, new: &Column, op: &mut impl FnMut(TableOp)) {
             default: new.default.clone(),
         });
     }
+}
+
+/// A column whose type is an enum: PostgreSQL casts enums only from and
+/// to text, so a type change to or from one goes through text.
+fn is_enum(catalog: &Catalog, column: &Column) -> bool {
+    catalog.objects.iter().any(|(id, o)| {
+        matches!(o, crate::schema::model::Object::Type(t) if matches!(t.kind, crate::schema::model::TypeKind::Enum { .. }))
+            && super::alter::uses_type(&column.data_type, id)
+    })
 }
 
 /// A column moved to an enum recreated under its old name: its default

@@ -62,7 +62,7 @@ fn apply_checked(a: &Catalog, b: &Catalog, options: &DiffOptions) -> Result<Cata
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
     #[test]
     fn diff_of_a_catalog_with_itself_is_empty(a in catalogs()) {

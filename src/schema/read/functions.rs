@@ -1,5 +1,7 @@
 //! Functions and procedures (`pg_get_functiondef`). Aggregates and window
-//! functions have no model yet: they are refused, named.
+//! functions have no model yet: they are refused, named. The constructors
+//! PostgreSQL makes for a range or multirange type are part of the type
+//! (`deptype = 'i'`) and not read.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +18,8 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          JOIN pg_language l ON l.oid = p.prolang \
          WHERE p.pronamespace = ANY($1::oid[]) AND {} \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+             AND d.objid = p.oid AND d.deptype = 'i') \
          ORDER BY 2, 3, 4",
         not_extension_member("pg_proc", "p.oid")
     );
