@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::change::Changes;
 use super::change::{Change, CompositeOp, DomainOp, EnumPosition};
-use super::compute::{edges_of, Changes};
+use super::order::edges_of;
 use super::{table, DiffError};
 use crate::schema::model::{
     Catalog, Grant, Object, ObjectId, QualName, Sequence, TypeDef, TypeKind,

@@ -224,3 +224,18 @@ impl Change {
         }
     }
 }
+
+/// The changes, and the pairs `(a, b)` of change indexes where `a` must run
+/// before `b` beyond what the dependency edges say.
+#[derive(Default)]
+pub struct Changes {
+    pub list: Vec<Change>,
+    pub before: Vec<(usize, usize)>,
+}
+
+impl Changes {
+    pub fn push(&mut self, change: Change) -> usize {
+        self.list.push(change);
+        self.list.len() - 1
+    }
+}

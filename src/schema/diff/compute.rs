@@ -4,42 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::change::Change;
+use super::change::{Change, Changes};
+use super::order::edges_of;
 use super::{alter, DiffError, DiffOptions};
-use crate::schema::model::{Catalog, Dependency, Object, ObjectId, TypeKind};
-
-/// The changes, and the pairs `(a, b)` of change indexes where `a` must run
-/// before `b` beyond what the dependency edges say.
-#[derive(Default)]
-pub struct Changes {
-    pub list: Vec<Change>,
-    pub before: Vec<(usize, usize)>,
-}
-
-impl Changes {
-    pub fn push(&mut self, change: Change) -> usize {
-        self.list.push(change);
-        self.list.len() - 1
-    }
-}
-
-/// The outgoing dependency edges of `id` in `catalog`.
-pub fn edges_of(catalog: &Catalog, id: &ObjectId) -> Vec<Dependency> {
-    // Edges sort by dependent first: one range, not a scan of them all.
-    let first = Dependency {
-        dependent: id.clone(),
-        referenced: ObjectId::Schema {
-            name: String::new(),
-        },
-        column: None,
-    };
-    catalog
-        .depends
-        .range(first..)
-        .take_while(|d| &d.dependent == id)
-        .cloned()
-        .collect()
-}
+use crate::schema::model::{Catalog, Object, ObjectId, TypeKind};
 
 pub fn compute(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Changes, DiffError> {
     let mut out = Changes::default();

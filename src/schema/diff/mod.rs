@@ -56,7 +56,7 @@ pub enum DiffError {
 /// The plan that turns `from` into `to`. Empty when they are equal.
 pub fn diff(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Plan, DiffError> {
     let changes = changes(from, to, options)?;
-    let ctx = sql::Ctx {
+    let ctx = sql_text::Ctx {
         from,
         to,
         column_swaps: column_swaps(&changes),

@@ -8,9 +8,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use super::change::{Change, TableOp};
-use super::compute::Changes;
-use crate::schema::model::{Catalog, ConstraintKind, Object, ObjectId, QualName};
+use super::change::{Change, Changes, TableOp};
+use crate::schema::model::{Catalog, ConstraintKind, Dependency, Object, ObjectId, QualName};
 
 /// The indexes of `changes.list` in the order to run them.
 pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
@@ -340,4 +339,22 @@ impl Graph {
         }
         out
     }
+}
+
+/// The outgoing dependency edges of `id` in `catalog`.
+pub fn edges_of(catalog: &Catalog, id: &ObjectId) -> Vec<Dependency> {
+    // Edges sort by dependent first: one range, not a scan of them all.
+    let first = Dependency {
+        dependent: id.clone(),
+        referenced: ObjectId::Schema {
+            name: String::new(),
+        },
+        column: None,
+    };
+    catalog
+        .depends
+        .range(first..)
+        .take_while(|d| &d.dependent == id)
+        .cloned()
+        .collect()
 }

@@ -1,28 +1,14 @@
 //! Changes as statements: `CREATE` and `DROP` of every kind of object,
 //! with their comments, grants and hazards (alters are in `sql_alter`).
 
-use std::collections::BTreeSet;
-
 use super::change::Change;
 use super::sql_text::{
     collation, column_definition, comment, grant, hazard, labels, object_ref, policy_clauses,
-    statement, trigger_enabled, trimmed,
+    statement, trigger_enabled, trimmed, Ctx,
 };
-use crate::schema::model::{
-    Catalog, ConstraintKind, Object, ObjectId, QualName, Table, TypeDef, TypeKind,
-};
+use crate::schema::model::{ConstraintKind, Object, ObjectId, Table, TypeDef, TypeKind};
 use crate::schema::plan::{HazardKind, Statement, StatementKind};
 use crate::schema::render::{ident, literal, qual};
-
-/// What the renderers need to know beyond the change itself.
-pub struct Ctx<'a> {
-    pub from: &'a Catalog,
-    pub to: &'a Catalog,
-    /// Tables that drop a column and add one (a possible rename).
-    pub column_swaps: BTreeSet<QualName>,
-    /// Schemas that drop a table and create one (a possible rename).
-    pub table_swaps: BTreeSet<String>,
-}
 
 pub fn render(change: &Change, ctx: &Ctx) -> Vec<Statement> {
     match change {

@@ -1,9 +1,9 @@
 //! `ALTER TABLE` actions as statements, with their hazards.
 
 use super::change::TableOp;
-use super::sql::Ctx;
-use super::sql_alter::binary_coercible;
-use super::sql_text::{collation, column_definition, comment, hazard, identity_word, statement};
+use super::sql_text::{
+    binary_coercible, collation, column_definition, comment, hazard, identity_word, statement, Ctx,
+};
 use crate::schema::model::{Column, Expr, ObjectId, QualName};
 use crate::schema::plan::{Hazard, HazardKind, Statement, StatementKind};
 use crate::schema::render::{ident, qual};

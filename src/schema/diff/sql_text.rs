@@ -1,7 +1,11 @@
 //! SQL fragments shared by the renderers: how each object is named in
 //! `DROP`/`COMMENT ON`/`GRANT`, column definitions, comments and grants.
 
-use crate::schema::model::{Column, Expr, Grant, Identity, Object, ObjectId, TypeKind};
+use std::collections::BTreeSet;
+
+use crate::schema::model::{
+    Catalog, Column, Expr, Grant, Identity, Object, ObjectId, QualName, TypeKind,
+};
 use crate::schema::plan::{Hazard, HazardKind, Statement, StatementKind};
 use crate::schema::render::{ident, literal, literal_or_null, qual};
 
@@ -208,4 +212,67 @@ pub fn policy_clauses(roles: &[String], using: Option<&Expr>, with_check: Option
         sql.push_str(&format!(" WITH CHECK ({w})"));
     }
     sql
+}
+
+/// What the renderers need to know beyond the change itself.
+pub struct Ctx<'a> {
+    pub from: &'a Catalog,
+    pub to: &'a Catalog,
+    /// Tables that drop a column and add one (a possible rename).
+    pub column_swaps: BTreeSet<QualName>,
+    /// Schemas that drop a table and create one (a possible rename).
+    pub table_swaps: BTreeSet<String>,
+}
+
+/// True when PostgreSQL changes the type without rewriting the table
+/// (binary-coercible, no new length check): varchar(n) to varchar(m >= n),
+/// to unbounded varchar or text; numeric(p, s) to numeric(q >= p, s).
+pub fn binary_coercible(from: &Expr, to: &Expr) -> bool {
+    let (a, b) = (from.as_str(), to.as_str());
+    let varchar = |t: &str| -> Option<Option<u32>> {
+        if t == "character varying" || t == "text" {
+            return Some(None);
+        }
+        let n = t.strip_prefix("character varying(")?.strip_suffix(')')?;
+        n.parse().ok().map(Some)
+    };
+    if let (Some(x), Some(y)) = (varchar(a), varchar(b)) {
+        return match (x, y) {
+            (_, None) => a != "text" || b == "text",
+            (Some(n), Some(m)) => m >= n,
+            (None, Some(_)) => false,
+        };
+    }
+    let numeric = |t: &str| -> Option<(u32, u32)> {
+        let inner = t.strip_prefix("numeric(")?.strip_suffix(')')?;
+        let (p, s) = inner.split_once(',')?;
+        Some((p.trim().parse().ok()?, s.trim().parse().ok()?))
+    };
+    if let (Some((p, s)), Some((q, t))) = (numeric(a), numeric(b)) {
+        return q >= p && s == t;
+    }
+    a.starts_with("numeric(") && b == "numeric"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_coercible_type_changes() {
+        let e = Expr::new;
+        assert!(binary_coercible(
+            &e("character varying(10)"),
+            &e("character varying(20)")
+        ));
+        assert!(binary_coercible(&e("character varying(10)"), &e("text")));
+        assert!(binary_coercible(&e("character varying"), &e("text")));
+        assert!(!binary_coercible(
+            &e("character varying(20)"),
+            &e("character varying(10)")
+        ));
+        assert!(!binary_coercible(&e("text"), &e("character varying(10)")));
+        assert!(binary_coercible(&e("numeric(10,2)"), &e("numeric(12,2)")));
+        assert!(!binary_coercible(&e("integer"), &e("bigint")));
+    }
 }

@@ -1,8 +1,8 @@
 //! A table on both sides, altered in place (never recreated): columns,
 //! logging, storage parameters, row security, inheritance, partitions.
 
+use super::change::Changes;
 use super::change::{Change, TableOp};
-use super::compute::Changes;
 use super::DiffError;
 use crate::schema::model::{Catalog, Column, ObjectId, QualName, Table};
 
