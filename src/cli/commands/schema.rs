@@ -4,8 +4,8 @@
 use crate::cli::database::DbArgs;
 use crate::cli::schema_sides::{parse_side, read_sides, SchemaArgs};
 use crate::cli::{CliError, CliResult, Ctx};
-use crate::schema::{self, render, Side};
 use crate::schema::model::{Dependency, Object};
+use crate::schema::{self, render, Side};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::collections::BTreeSet;
