@@ -4,7 +4,9 @@ stderr (`timing: load        31.20 ms`, ...). Used by scripts/bench to split
 file loading from graph work.
 
 Phases are `tracing` spans (`load`, `graph`, `plan`, `render`, `command`,
-`output`, `teardown`); [`init`] installs a subscriber that prints each
+`output`, `teardown`); `MERGEPOINT_TIMINGS=2` adds the debug-level ones
+inside them (`read columns`, one per catalog query; `diff compute`,
+`diff order`, `diff sql`); [`init`] installs a subscriber that prints each
 span's own time (its time minus that of the spans inside it) when it
 closes, so an enclosing `command` reports only what its inner phases did
 not. Without the variable no subscriber is installed and a span costs a
@@ -16,16 +18,24 @@ use std::time::{Duration, Instant};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the timing subscriber when `MERGEPOINT_TIMINGS` is set (and
 /// not `0`). Call first thing in `main`.
 pub fn init() {
-    if std::env::var_os("MERGEPOINT_TIMINGS").is_none_or(|v| v == "0") {
+    let Some(value) = std::env::var_os("MERGEPOINT_TIMINGS").filter(|v| v != "0") else {
         return;
-    }
-    let subscriber = tracing_subscriber::registry().with(PhaseTimes);
+    };
+    // `2` adds the finer spans (debug level): each catalog query, the
+    // diff's steps. `1` keeps to the phases scripts/bench* parse.
+    let level = if value == "2" {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    let subscriber = tracing_subscriber::registry().with(PhaseTimes.with_filter(level));
     // Only fails if a subscriber is already set, which then reports instead.
     let _ = tracing::subscriber::set_global_default(subscriber);
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, Changes};
-use super::order::edges_of;
+use super::order::{edges_from, edges_of};
 use super::{alter, DiffError, DiffOptions};
 use crate::schema::model::{Catalog, Object, ObjectId, TypeKind};
 
@@ -34,11 +34,10 @@ pub fn compute(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Ch
                 } else {
                     alter::alter_object(from, to, old, new, &mut out)?;
                 }
-                let (a, b) = (edges_of(from, id), edges_of(to, id));
-                if a != b {
+                if !edges_from(from, id).eq(edges_from(to, id)) {
                     out.push(Change::Depends {
                         id: id.clone(),
-                        edges: b,
+                        edges: edges_of(to, id),
                     });
                 }
             }

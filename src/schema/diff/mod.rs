@@ -62,6 +62,7 @@ pub fn diff(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Plan,
         column_swaps: column_swaps(&changes),
         table_swaps: table_swaps(&changes),
     };
+    let _span = tracing::debug_span!("diff sql").entered();
     let statements = changes.iter().flat_map(|c| sql::render(c, &ctx)).collect();
     Ok(Plan { statements })
 }
@@ -78,8 +79,12 @@ pub fn changes(
     to: &Catalog,
     options: &DiffOptions,
 ) -> Result<Vec<Change>, DiffError> {
-    let mut computed = compute::compute(from, to, options)?;
+    let mut computed = {
+        let _span = tracing::debug_span!("diff compute").entered();
+        compute::compute(from, to, options)?
+    };
     mark_enum_values_used_later(&mut computed.list, to);
+    let _span = tracing::debug_span!("diff order").entered();
     let order = order::order(&computed, from, to);
     let mut slots: Vec<Option<Change>> = computed.list.into_iter().map(Some).collect();
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())

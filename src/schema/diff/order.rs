@@ -43,7 +43,11 @@ pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
     };
     let none = Vec::new();
     for (dependent, referenced) in ordering_edges(from) {
-        let dep_changes = by_subject.get(&dependent).unwrap_or(&none);
+        // Nothing to order for a dependent without changes (its drops are
+        // among its changes): skips the look-ups for most edges.
+        let Some(dep_changes) = by_subject.get(&dependent) else {
+            continue;
+        };
         for &d in drops.get(&dependent).unwrap_or(&none) {
             // A dependent goes before what it needs goes or changes.
             for &r in by_subject.get(&referenced).unwrap_or(&none) {
@@ -166,9 +170,16 @@ pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
         }
     };
     for d in &catalog.depends {
-        let owned = match (catalog.get(&d.dependent), &d.referenced) {
-            (Some(Object::Sequence(s)), ObjectId::Table { name }) => {
-                s.owned_by.as_ref().is_some_and(|(t, _)| t == name)
+        // Only a sequence's edge to a table can be OWNED BY: the others
+        // need no look-up.
+        let owned = match (&d.dependent, &d.referenced) {
+            (ObjectId::Sequence { .. }, ObjectId::Table { name }) => {
+                match catalog.get(&d.dependent) {
+                    Some(Object::Sequence(s)) => {
+                        s.owned_by.as_ref().is_some_and(|(t, _)| t == name)
+                    }
+                    _ => false,
+                }
             }
             _ => false,
         };
@@ -343,6 +354,14 @@ impl Graph {
 
 /// The outgoing dependency edges of `id` in `catalog`.
 pub fn edges_of(catalog: &Catalog, id: &ObjectId) -> Vec<Dependency> {
+    edges_from(catalog, id).cloned().collect()
+}
+
+/// [`edges_of`] borrowed: comparing two sides' edges needs no copies.
+pub fn edges_from<'a>(
+    catalog: &'a Catalog,
+    id: &'a ObjectId,
+) -> impl Iterator<Item = &'a Dependency> + 'a {
     // Edges sort by dependent first: one range, not a scan of them all.
     let first = Dependency {
         dependent: id.clone(),
@@ -354,7 +373,5 @@ pub fn edges_of(catalog: &Catalog, id: &ObjectId) -> Vec<Dependency> {
     catalog
         .depends
         .range(first..)
-        .take_while(|d| &d.dependent == id)
-        .cloned()
-        .collect()
+        .take_while(move |d| &d.dependent == id)
 }

@@ -7,19 +7,26 @@ use super::{ReadError, Reader};
 use crate::schema::model::{Catalog, Dependency, Object, ObjectId};
 
 /// A view's `_RETURN` rule and a column default are their relation's;
-/// a reference to an array type is a reference to its element type.
+/// a reference to an array type is a reference to its element type. The
+/// rule, default and column look-ups are index probes guarded by `CASE`,
+/// made only for the rows that need them (left joins probed every row).
 const QUERY: &str = "\
 SELECT \
   CASE WHEN d.classid IN ('pg_rewrite'::regclass, 'pg_attrdef'::regclass) \
        THEN 'pg_class'::regclass::oid ELSE d.classid END, \
-  coalesce(rw.ev_class, ad.adrelid, d.objid), \
-  d.refclassid, coalesce(el.oid, d.refobjid), ra.attname::text, d.deptype::text \
+  CASE d.classid \
+    WHEN 'pg_rewrite'::regclass \
+      THEN coalesce((SELECT rw.ev_class FROM pg_rewrite rw WHERE rw.oid = d.objid), d.objid) \
+    WHEN 'pg_attrdef'::regclass \
+      THEN coalesce((SELECT ad.adrelid FROM pg_attrdef ad WHERE ad.oid = d.objid), d.objid) \
+    ELSE d.objid END, \
+  d.refclassid, coalesce(el.oid, d.refobjid), \
+  CASE WHEN d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
+    THEN (SELECT ra.attname::text FROM pg_attribute ra \
+          WHERE ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid) END, \
+  d.deptype::text \
 FROM pg_depend d \
-LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid \
-LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid \
 LEFT JOIN pg_type el ON d.refclassid = 'pg_type'::regclass AND el.typarray = d.refobjid \
-LEFT JOIN pg_attribute ra ON d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
-  AND ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid \
 WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384";
 
 pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {

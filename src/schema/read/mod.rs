@@ -66,6 +66,15 @@ pub(crate) struct Reader<'a> {
     pub oids: Oids,
 }
 
+/// Runs one per-kind reader under its own timing span
+/// (`MERGEPOINT_TIMINGS=2` shows which catalog query takes the time).
+macro_rules! timed {
+    ($name:literal, $call:expr) => {{
+        let _span = tracing::debug_span!($name).entered();
+        $call?
+    }};
+}
+
 /// Reads the schema of the database `client` is connected to.
 pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalog, ReadError> {
     let mut tx = client
@@ -80,23 +89,35 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
         catalog: Catalog::default(),
         oids: Oids::default(),
     };
-    namespaces::read_schemas(&mut r, &options.schemas)?;
-    unsupported::check(&mut r, options.schemas.is_empty())?;
-    namespaces::read_extensions(&mut r, !options.schemas.is_empty())?;
-    oids::read_extension_members(&mut r)?;
-    types::read(&mut r)?;
-    tables::read(&mut r)?;
-    views::read(&mut r)?;
-    tables::read_columns(&mut r)?;
-    sequences::read(&mut r)?;
-    constraints::read(&mut r)?;
-    indexes::read(&mut r)?;
-    functions::read(&mut r)?;
-    triggers::read_triggers(&mut r)?;
-    triggers::read_policies(&mut r)?;
-    comments::read(&mut r)?;
-    grants::read(&mut r)?;
-    depends::read(&mut r)?;
+    timed!(
+        "read schemas",
+        namespaces::read_schemas(&mut r, &options.schemas)
+    );
+    timed!(
+        "read unsupported",
+        unsupported::check(&mut r, options.schemas.is_empty())
+    );
+    timed!(
+        "read extensions",
+        namespaces::read_extensions(&mut r, !options.schemas.is_empty())
+    );
+    timed!(
+        "read extension_members",
+        oids::read_extension_members(&mut r)
+    );
+    timed!("read types", types::read(&mut r));
+    timed!("read tables", tables::read(&mut r));
+    timed!("read views", views::read(&mut r));
+    timed!("read columns", tables::read_columns(&mut r));
+    timed!("read sequences", sequences::read(&mut r));
+    timed!("read constraints", constraints::read(&mut r));
+    timed!("read indexes", indexes::read(&mut r));
+    timed!("read functions", functions::read(&mut r));
+    timed!("read triggers", triggers::read_triggers(&mut r));
+    timed!("read policies", triggers::read_policies(&mut r));
+    timed!("read comments", comments::read(&mut r));
+    timed!("read grants", grants::read(&mut r));
+    timed!("read depends", depends::read(&mut r));
     let Reader {
         tx, mut catalog, ..
     } = r;
