@@ -440,6 +440,20 @@ fn drop(object: &Object, recreate: bool, concurrently: bool, ctx: &Ctx) -> Optio
             HazardKind::DataLoss,
             format!("drops sequence {} and its current value", q.name),
         )),
+        Object::Extension(e) if recreate => {
+            s.hazards.push(hazard(
+                HazardKind::DataLoss,
+                format!(
+                    "drops extension {} (to go down to an older version) with the objects \
+                     and data it created",
+                    e.name
+                ),
+            ));
+            s.hazards.push(hazard(
+                HazardKind::Irreversible,
+                format!("extension {} is created anew: its own data does not return", e.name),
+            ));
+        }
         _ => {}
     }
     Some(s)

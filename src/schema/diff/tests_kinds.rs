@@ -301,6 +301,44 @@ fn extensions_are_updated_and_moved_in_place() {
 }
 
 #[test]
+fn an_extension_downgrade_is_a_drop_and_create_unless_something_uses_it() {
+    let a = catalog(vec![extension("public", "1.10")], &[]);
+    let b = catalog(vec![extension("public", "1.9")], &[]);
+    let p = plan(&a, &b);
+    assert_eq!(
+        sqls(&p),
+        [
+            "DROP EXTENSION citext",
+            "CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public VERSION '1.9'",
+        ]
+    );
+    let kinds: Vec<HazardKind> = p.statements[0].hazards.iter().map(|h| h.kind).collect();
+    assert_eq!(kinds, [HazardKind::DataLoss, HazardKind::Irreversible]);
+    // Upwards (1.9 -> 1.10 is numeric, not text order) stays an update.
+    assert_eq!(
+        sqls(&plan(&b, &a)),
+        ["ALTER EXTENSION citext UPDATE TO '1.10'"]
+    );
+    // A table that uses it and stays: refused, naming the extension and the user.
+    let t = table("t", vec![col("c", "citext")]);
+    let ext = ObjectId::Extension {
+        name: "citext".into(),
+    };
+    let a = catalog(
+        vec![extension("public", "1.6"), t.clone()],
+        &[(tid("t"), ext.clone(), None)],
+    );
+    let b = catalog(
+        vec![extension("public", "1.5"), t],
+        &[(tid("t"), ext.clone(), None)],
+    );
+    let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
+    let super::DiffError::Unsupported { object, message } = &err;
+    assert_eq!(object, &ext);
+    assert!(message.contains("1.6 -> 1.5") && message.contains("public.t"), "{err}");
+}
+
+#[test]
 fn inheritance_and_row_security_change_in_place() {
     let parent = table("p", vec![col("a", "integer")]);
     let child = table("c", vec![col("a", "integer")]);
