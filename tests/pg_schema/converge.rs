@@ -20,9 +20,6 @@ use crate::common::pg::{psql, TestDb};
 /// a reason reported to the diff's owner. The test prints them; any
 /// failure not listed fails the test. Keep it short.
 const KNOWN_FAILING: &[&str] = &[
-    // The reader refuses CREATE COLLATION (the model has no collation object).
-    "migra/collations a->b",
-    "migra/collations b->a",
     // diff: a child's local column cannot become inherited-only again
     // (attislocal cannot be cleared; documented in docs/schema.md).
     "migra/inherit2 b->a",
@@ -308,6 +305,7 @@ macro_rules! kind_tests {
 mod kinds {
     kind_tests!(
         columns => "columns",
+        collations => "collations",
         table_options => "table options",
         constraints => "constraints",
         exclusion_constraint => "exclusion constraint",

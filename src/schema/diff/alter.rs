@@ -48,6 +48,11 @@ pub fn needs_recreate(from: &Catalog, old: &Object, new: &Object) -> Result<bool
         }
         (Object::Type(a), Object::Type(b)) => type_needs_recreate(from, a, b)?,
         (Object::Extension(a), Object::Extension(b)) => extension_needs_recreate(from, a, b)?,
+        // PostgreSQL has no ALTER COLLATION for its definition.
+        (Object::Collation(a), Object::Collation(b)) => {
+            (&a.provider, &a.locale, &a.lc_collate, &a.lc_ctype, a.deterministic)
+                != (&b.provider, &b.locale, &b.lc_collate, &b.lc_ctype, b.deterministic)
+        }
         _ => false,
     })
 }

@@ -239,6 +239,8 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
         Change::Create { object, .. } => match object {
             Object::Schema(_) => 0,
             Object::Extension(_) => 1,
+            // Before the types and tables whose columns use it.
+            Object::Collation(_) => 7,
             Object::Type(_) => 8,
             Object::Sequence(_) => 9,
             Object::Table(_) => 10,
@@ -262,6 +264,7 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
             Object::Function(_) => 30,
             Object::Sequence(_) => 31,
             Object::Type(_) => 32,
+            Object::Collation(_) => 33,
             Object::Extension(_) => 33,
             Object::Schema(_) => 34,
         },

@@ -84,6 +84,7 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
     unsupported::check(&mut r, options.schemas.is_empty())?;
     namespaces::read_extensions(&mut r, !options.schemas.is_empty())?;
     oids::read_extension_members(&mut r)?;
+    namespaces::read_collations(&mut r)?;
     types::read(&mut r)?;
     tables::read(&mut r)?;
     views::read(&mut r)?;
