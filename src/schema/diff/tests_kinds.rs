@@ -338,6 +338,55 @@ fn an_extension_downgrade_is_a_drop_and_create_unless_something_uses_it() {
     assert!(message.contains("1.6 -> 1.5") && message.contains("public.t"), "{err}");
 }
 
+fn collation(locale: &str) -> Object {
+    Object::Collation(Collation {
+        name: q("ci"),
+        provider: "icu".into(),
+        locale: Some(locale.into()),
+        lc_collate: None,
+        lc_ctype: None,
+        deterministic: false,
+        comment: None,
+    })
+}
+
+#[test]
+fn collations_come_before_their_tables_and_a_new_definition_is_a_drop_and_create() {
+    let mut c = col("name", "text");
+    c.collation = Some("ci".into());
+    let t = table("t", vec![c]);
+    let b = catalog(vec![collation("und-u-ks-level2"), t], &[]);
+    assert_eq!(
+        sqls(&plan(&Catalog::empty_database(), &b)),
+        [
+            "CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', \
+             deterministic = false)",
+            "CREATE TABLE public.t (\n    name text COLLATE ci\n)",
+        ]
+    );
+    let a = catalog(vec![collation("und-u-ks-level1")], &[]);
+    let b = catalog(vec![collation("und-u-ks-level2")], &[]);
+    assert_eq!(
+        sqls(&plan(&a, &b)),
+        [
+            "DROP COLLATION public.ci",
+            "CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', \
+             deterministic = false)",
+        ]
+    );
+    // Used by a column that stays: refused, naming the collation.
+    let mut c = col("name", "text");
+    c.collation = Some("ci".into());
+    let cid = ObjectId::Collation { name: q("ci") };
+    let edges = [(tid("t"), cid.clone(), None)];
+    let a = catalog(vec![collation("und-u-ks-level1"), table("t", vec![c.clone()])], &edges);
+    let b = catalog(vec![collation("und-u-ks-level2"), table("t", vec![c])], &edges);
+    let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
+    let super::DiffError::Unsupported { object, message } = &err;
+    assert_eq!(object, &cid);
+    assert!(message.contains("table public.t"), "{err}");
+}
+
 #[test]
 fn inheritance_and_row_security_change_in_place() {
     let parent = table("p", vec![col("a", "integer")]);
