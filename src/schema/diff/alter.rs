@@ -50,8 +50,19 @@ pub fn needs_recreate(from: &Catalog, old: &Object, new: &Object) -> Result<bool
         (Object::Extension(a), Object::Extension(b)) => extension_needs_recreate(from, a, b)?,
         // PostgreSQL has no ALTER COLLATION for its definition.
         (Object::Collation(a), Object::Collation(b)) => {
-            (&a.provider, &a.locale, &a.lc_collate, &a.lc_ctype, a.deterministic)
-                != (&b.provider, &b.locale, &b.lc_collate, &b.lc_ctype, b.deterministic)
+            (
+                &a.provider,
+                &a.locale,
+                &a.lc_collate,
+                &a.lc_ctype,
+                a.deterministic,
+            ) != (
+                &b.provider,
+                &b.locale,
+                &b.lc_collate,
+                &b.lc_ctype,
+                b.deterministic,
+            )
         }
         _ => false,
     })
@@ -106,7 +117,11 @@ fn type_needs_recreate(from: &Catalog, a: &TypeDef, b: &TypeDef) -> Result<bool,
 /// dropped and created at the old version, which is allowed only when
 /// nothing that stays in the schema uses it (DROP EXTENSION would take
 /// those objects, and their data, along).
-fn extension_needs_recreate(from: &Catalog, a: &Extension, b: &Extension) -> Result<bool, DiffError> {
+fn extension_needs_recreate(
+    from: &Catalog,
+    a: &Extension,
+    b: &Extension,
+) -> Result<bool, DiffError> {
     if !is_downgrade(&a.version, &b.version) {
         return Ok(false);
     }
@@ -132,9 +147,8 @@ fn extension_needs_recreate(from: &Catalog, a: &Extension, b: &Extension) -> Res
 /// (`1.10` > `1.9`); versions that are not dotted numbers are never a
 /// downgrade (the update is tried, and PostgreSQL says if it has no path).
 fn is_downgrade(from: &str, to: &str) -> bool {
-    let parts = |v: &str| -> Option<Vec<u64>> {
-        v.split('.').map(|p| p.parse::<u64>().ok()).collect()
-    };
+    let parts =
+        |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse::<u64>().ok()).collect() };
     match (parts(from), parts(to)) {
         (Some(x), Some(y)) => y < x,
         _ => false,

@@ -452,7 +452,10 @@ fn drop(object: &Object, recreate: bool, concurrently: bool, ctx: &Ctx) -> Optio
             ));
             s.hazards.push(hazard(
                 HazardKind::Irreversible,
-                format!("extension {} is created anew: its own data does not return", e.name),
+                format!(
+                    "extension {} is created anew: its own data does not return",
+                    e.name
+                ),
             ));
         }
         _ => {}
@@ -476,5 +479,9 @@ fn create_collation(c: &crate::schema::model::Collation) -> String {
     if !c.deterministic {
         options.push("deterministic = false".to_string());
     }
-    format!("CREATE COLLATION {} ({})", qual(&c.name), options.join(", "))
+    format!(
+        "CREATE COLLATION {} ({})",
+        qual(&c.name),
+        options.join(", ")
+    )
 }

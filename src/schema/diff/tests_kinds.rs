@@ -335,7 +335,10 @@ fn an_extension_downgrade_is_a_drop_and_create_unless_something_uses_it() {
     let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
     let super::DiffError::Unsupported { object, message } = &err;
     assert_eq!(object, &ext);
-    assert!(message.contains("1.6 -> 1.5") && message.contains("public.t"), "{err}");
+    assert!(
+        message.contains("1.6 -> 1.5") && message.contains("public.t"),
+        "{err}"
+    );
 }
 
 fn collation(locale: &str) -> Object {
@@ -379,8 +382,14 @@ fn collations_come_before_their_tables_and_a_new_definition_is_a_drop_and_create
     c.collation = Some("ci".into());
     let cid = ObjectId::Collation { name: q("ci") };
     let edges = [(tid("t"), cid.clone(), None)];
-    let a = catalog(vec![collation("und-u-ks-level1"), table("t", vec![c.clone()])], &edges);
-    let b = catalog(vec![collation("und-u-ks-level2"), table("t", vec![c])], &edges);
+    let a = catalog(
+        vec![collation("und-u-ks-level1"), table("t", vec![c.clone()])],
+        &edges,
+    );
+    let b = catalog(
+        vec![collation("und-u-ks-level2"), table("t", vec![c])],
+        &edges,
+    );
     let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
     let super::DiffError::Unsupported { object, message } = &err;
     assert_eq!(object, &cid);

@@ -89,8 +89,7 @@ pub fn read_collations(r: &mut Reader<'_>) -> Result<(), ReadError> {
             deterministic: row.get(4),
             comment: None,
         };
-        r.oids
-            .add(PG_COLLATION, oid, ObjectId::Collation { name });
+        r.oids.add(PG_COLLATION, oid, ObjectId::Collation { name });
         r.catalog.insert(Object::Collation(collation));
     }
     Ok(())
