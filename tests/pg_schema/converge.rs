@@ -306,6 +306,7 @@ mod kinds {
     kind_tests!(
         columns => "columns",
         collations => "collations",
+        names_reused_across_kinds => "names reused across kinds",
         table_options => "table options",
         constraints => "constraints",
         exclusion_constraint => "exclusion constraint",

@@ -397,6 +397,34 @@ fn collations_come_before_their_tables_and_a_new_definition_is_a_drop_and_create
 }
 
 #[test]
+fn a_name_of_another_relation_kind_is_freed_before_it_is_reused() {
+    let seq = Object::Sequence(Sequence {
+        name: q("x"),
+        data_type: "bigint".into(),
+        start: 1,
+        increment: 1,
+        min_value: 1,
+        max_value: i64::MAX,
+        cache: 1,
+        cycle: false,
+        owned_by: None,
+        comment: None,
+        grants: BTreeSet::new(),
+    });
+    let tab = table("x", vec![col("a", "integer")]);
+    let (a, b) = (catalog(vec![seq], &[]), catalog(vec![tab], &[]));
+    let forth = plan(&a, &b);
+    assert_eq!(
+        sqls(&forth)[0],
+        "DROP SEQUENCE public.x",
+        "{:?}",
+        sqls(&forth)
+    );
+    let back = plan(&b, &a);
+    assert_eq!(sqls(&back)[0], "DROP TABLE public.x", "{:?}", sqls(&back));
+}
+
+#[test]
 fn inheritance_and_row_security_change_in_place() {
     let parent = table("p", vec![col("a", "integer")]);
     let child = table("c", vec![col("a", "integer")]);
