@@ -77,6 +77,10 @@ pub enum ObjectId {
     Extension {
         name: String,
     },
+    /// `CREATE COLLATION` (one made by hand, not one of PostgreSQL's).
+    Collation {
+        name: QualName,
+    },
     /// Enum, domain, composite or range type.
     Type {
         name: QualName,
@@ -128,6 +132,7 @@ impl ObjectId {
         match self {
             ObjectId::Schema { .. } => "schema",
             ObjectId::Extension { .. } => "extension",
+            ObjectId::Collation { .. } => "collation",
             ObjectId::Type { .. } => "type",
             ObjectId::Sequence { .. } => "sequence",
             ObjectId::Table { .. } => "table",
@@ -145,6 +150,7 @@ impl ObjectId {
         match self {
             ObjectId::Schema { .. } | ObjectId::Extension { .. } => None,
             ObjectId::Type { name }
+            | ObjectId::Collation { name }
             | ObjectId::Sequence { name }
             | ObjectId::Table { name }
             | ObjectId::View { name }
@@ -165,6 +171,7 @@ impl fmt::Display for ObjectId {
         match self {
             ObjectId::Schema { name } | ObjectId::Extension { name } => write!(f, "{kind} {name}"),
             ObjectId::Type { name }
+            | ObjectId::Collation { name }
             | ObjectId::Sequence { name }
             | ObjectId::Table { name }
             | ObjectId::View { name }
@@ -203,6 +210,7 @@ pub struct Dependency {
 pub enum Object {
     Schema(Namespace),
     Extension(Extension),
+    Collation(Collation),
     Type(TypeDef),
     Sequence(Sequence),
     Table(Table),
@@ -243,6 +251,23 @@ pub struct Extension {
     pub name: String,
     pub schema: String,
     pub version: String,
+    pub comment: Option<String>,
+}
+
+/// `CREATE COLLATION name (provider = ..., locale = ... | lc_collate = ...,
+/// lc_ctype = ..., deterministic = ...)`. PostgreSQL has no ALTER for
+/// these: a change is a drop and a create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collation {
+    pub name: QualName,
+    /// `libc` or `icu`.
+    pub provider: String,
+    /// The ICU locale (`en-u-kn-true`); `None` for libc.
+    pub locale: Option<String>,
+    /// libc's `LC_COLLATE` and `LC_CTYPE`; `None` for ICU.
+    pub lc_collate: Option<String>,
+    pub lc_ctype: Option<String>,
+    pub deterministic: bool,
     pub comment: Option<String>,
 }
 
@@ -491,6 +516,9 @@ impl Object {
             },
             Object::Extension(e) => ObjectId::Extension {
                 name: e.name.clone(),
+            },
+            Object::Collation(c) => ObjectId::Collation {
+                name: c.name.clone(),
             },
             Object::Type(t) => ObjectId::Type {
                 name: t.name.clone(),

@@ -205,6 +205,25 @@ pub const PAIRS: &[(&str, &str, &str)] = &[
          CREATE TABLE t (c citext);",
     ),
     (
+        "collations",
+        "CREATE COLLATION c1 FROM \"C\";
+         CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         COMMENT ON COLLATION ci IS 'case-insensitive';
+         CREATE TABLE t (a text COLLATE c1, b text COLLATE ci);",
+        "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         COMMENT ON COLLATION ci IS 'case-insensitive, accent-sensitive';
+         CREATE COLLATION de (provider = icu, locale = 'de');
+         CREATE DOMAIN name_ci AS text COLLATE ci;
+         CREATE TABLE t (a text COLLATE \"C\", b text COLLATE ci, c text COLLATE de, d name_ci);",
+    ),
+    (
+        "names reused across kinds",
+        "CREATE SEQUENCE s1; CREATE TYPE c1 AS (a int); CREATE TYPE e1 AS ENUM ('a');
+         CREATE TABLE t (a int); CREATE INDEX i1 ON t (a); CREATE TABLE v1 (a int);",
+        "CREATE TABLE s1 (a int); CREATE TABLE c1 (a int); CREATE VIEW e1 AS SELECT 1 AS a;
+         CREATE TABLE t (a int); CREATE SEQUENCE i1; CREATE VIEW v1 AS SELECT 1 AS a;",
+    ),
+    (
         "schemas",
         "CREATE SCHEMA old_one; CREATE TABLE old_one.t (x int);",
         "CREATE SCHEMA new_one; CREATE TABLE new_one.t (x int); CREATE TYPE new_one.e AS ENUM ('a');",

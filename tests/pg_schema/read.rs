@@ -868,9 +868,9 @@ fn objects_the_model_cannot_hold_are_refused_by_name() {
             "aggregate",
         ),
         (
-            "CREATE COLLATION posix2 FROM \"POSIX\";",
-            "posix2",
-            "collation",
+            "CREATE CONVERSION conv2 FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;",
+            "conv2",
+            "conversion",
         ),
         (
             "CREATE TABLE t (a int); CREATE TABLE l (a int);

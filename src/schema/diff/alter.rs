@@ -8,7 +8,7 @@ use super::change::{Change, CompositeOp, DomainOp, EnumPosition};
 use super::order::edges_of;
 use super::{table, DiffError};
 use crate::schema::model::{
-    Catalog, Grant, Object, ObjectId, QualName, Sequence, TypeDef, TypeKind,
+    Catalog, Extension, Grant, Object, ObjectId, QualName, Sequence, TypeDef, TypeKind,
 };
 
 /// True when `old` must be dropped and `new` created (no in-place form).
@@ -47,6 +47,23 @@ pub fn needs_recreate(from: &Catalog, old: &Object, new: &Object) -> Result<bool
                 || (a.with_check.is_some() && b.with_check.is_none())
         }
         (Object::Type(a), Object::Type(b)) => type_needs_recreate(from, a, b)?,
+        (Object::Extension(a), Object::Extension(b)) => extension_needs_recreate(from, a, b)?,
+        // PostgreSQL has no ALTER COLLATION for its definition.
+        (Object::Collation(a), Object::Collation(b)) => {
+            (
+                &a.provider,
+                &a.locale,
+                &a.lc_collate,
+                &a.lc_ctype,
+                a.deterministic,
+            ) != (
+                &b.provider,
+                &b.locale,
+                &b.lc_collate,
+                &b.lc_ctype,
+                b.deterministic,
+            )
+        }
         _ => false,
     })
 }
@@ -93,6 +110,49 @@ fn type_needs_recreate(from: &Catalog, a: &TypeDef, b: &TypeDef) -> Result<bool,
         });
     }
     Ok(true)
+}
+
+/// An extension whose version goes down: extensions ship update scripts
+/// upwards only, so `ALTER EXTENSION ... UPDATE TO` has no path. It is
+/// dropped and created at the old version, which is allowed only when
+/// nothing that stays in the schema uses it (DROP EXTENSION would take
+/// those objects, and their data, along).
+fn extension_needs_recreate(
+    from: &Catalog,
+    a: &Extension,
+    b: &Extension,
+) -> Result<bool, DiffError> {
+    if !is_downgrade(&a.version, &b.version) {
+        return Ok(false);
+    }
+    let id = ObjectId::Extension {
+        name: a.name.clone(),
+    };
+    if let Some(user) = from.dependents_of(&id).next() {
+        return Err(DiffError::Unsupported {
+            object: id.clone(),
+            message: format!(
+                "its version goes down ({} -> {}), which ALTER EXTENSION ... UPDATE cannot do \
+                 (extensions ship no downgrade scripts), and {} uses it, so it cannot be dropped \
+                 and created again; keep version {}, or drop what uses it, DROP EXTENSION, \
+                 CREATE EXTENSION ... VERSION '{}' and restore it in a revision of your own",
+                a.version, b.version, user.dependent, a.version, b.version
+            ),
+        });
+    }
+    Ok(true)
+}
+
+/// True when version `to` is lower than `from`, comparing dotted numbers
+/// (`1.10` > `1.9`); versions that are not dotted numbers are never a
+/// downgrade (the update is tried, and PostgreSQL says if it has no path).
+fn is_downgrade(from: &str, to: &str) -> bool {
+    let parts =
+        |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse::<u64>().ok()).collect() };
+    match (parts(from), parts(to)) {
+        (Some(x), Some(y)) => y < x,
+        _ => false,
+    }
 }
 
 /// Enums whose labels cannot be reached with `ADD VALUE` alone (a label

@@ -265,6 +265,7 @@ pub fn comment_mut(object: &mut Object) -> &mut Option<String> {
     match object {
         Object::Schema(x) => &mut x.comment,
         Object::Extension(x) => &mut x.comment,
+        Object::Collation(x) => &mut x.comment,
         Object::Type(x) => &mut x.comment,
         Object::Sequence(x) => &mut x.comment,
         Object::Table(x) => &mut x.comment,

@@ -218,5 +218,17 @@ fn check_table_reference(
             ),
         });
     }
+    let is_collation = matches!(referenced, ObjectId::Collation { .. });
+    if still_there && is_collation {
+        return Err(DiffError::Unsupported {
+            object: referenced.clone(),
+            message: format!(
+                "its definition changes, which PostgreSQL can only do by dropping it and \
+                 creating it again, but {dependent} uses it; create a collation under a new \
+                 name, move the columns to it (ALTER COLUMN ... TYPE ... COLLATE), then drop \
+                 the old one"
+            ),
+        });
+    }
     Ok(())
 }

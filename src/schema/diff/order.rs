@@ -88,11 +88,50 @@ pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
         }
     }
     owned_by_after_table(list, &by_subject, &mut graph);
+    name_freed_before_reuse(list, &mut graph);
     released_before_old_owner(list, from, &by_subject, &mut graph);
     for &(a, b) in &changes.before {
         graph.edge(a, b);
     }
     graph.sort(|i| rank(&list[i], to))
+}
+
+/// Tables, views, sequences, indexes and composite types share one name
+/// space per schema (`pg_class`; tables, views and types also `pg_type`):
+/// an object dropped runs before an object of another kind created under
+/// its name (a sequence `x` becoming a table `x`).
+fn name_freed_before_reuse(list: &[Change], graph: &mut Graph) {
+    let relation_name = |id: &ObjectId| match id {
+        ObjectId::Table { name }
+        | ObjectId::View { name }
+        | ObjectId::Sequence { name }
+        | ObjectId::Index { name }
+        | ObjectId::Type { name } => Some(name.clone()),
+        _ => None,
+    };
+    let mut dropped: BTreeMap<QualName, Vec<(usize, ObjectId)>> = BTreeMap::new();
+    for (i, c) in list.iter().enumerate() {
+        if let Change::Drop { object, .. } = c {
+            let id = object.id();
+            if let Some(name) = relation_name(&id) {
+                dropped.entry(name).or_default().push((i, id));
+            }
+        }
+    }
+    for (i, c) in list.iter().enumerate() {
+        let Change::Create { object, .. } = c else {
+            continue;
+        };
+        let id = object.id();
+        let Some(name) = relation_name(&id) else {
+            continue;
+        };
+        for (d, other) in dropped.get(&name).into_iter().flatten() {
+            if *other != id {
+                graph.edge(*d, i);
+            }
+        }
+    }
 }
 
 /// `OWNED BY` a column runs after every structural change of that table.
@@ -250,6 +289,8 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
         Change::Create { object, .. } => match object {
             Object::Schema(_) => 0,
             Object::Extension(_) => 1,
+            // Before the types and tables whose columns use it.
+            Object::Collation(_) => 7,
             Object::Type(_) => 8,
             Object::Sequence(_) => 9,
             Object::Table(_) => 10,
@@ -273,6 +314,7 @@ fn rank(change: &Change, to: &Catalog) -> u8 {
             Object::Function(_) => 30,
             Object::Sequence(_) => 31,
             Object::Type(_) => 32,
+            Object::Collation(_) => 33,
             Object::Extension(_) => 33,
             Object::Schema(_) => 34,
         },

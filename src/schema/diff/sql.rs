@@ -47,6 +47,7 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
             ident(&e.schema),
             literal(&e.version)
         )),
+        Object::Collation(c) => push(create_collation(c)),
         Object::Type(t) => push(create_type(t)),
         Object::Sequence(s) => push(format!(
             "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
@@ -440,7 +441,47 @@ fn drop(object: &Object, recreate: bool, concurrently: bool, ctx: &Ctx) -> Optio
             HazardKind::DataLoss,
             format!("drops sequence {} and its current value", q.name),
         )),
+        Object::Extension(e) if recreate => {
+            s.hazards.push(hazard(
+                HazardKind::DataLoss,
+                format!(
+                    "drops extension {} (to go down to an older version) with the objects \
+                     and data it created",
+                    e.name
+                ),
+            ));
+            s.hazards.push(hazard(
+                HazardKind::Irreversible,
+                format!(
+                    "extension {} is created anew: its own data does not return",
+                    e.name
+                ),
+            ));
+        }
         _ => {}
     }
     Some(s)
+}
+
+/// `CREATE COLLATION` with the options PostgreSQL read back (libc's two
+/// locales, or ICU's one).
+fn create_collation(c: &crate::schema::model::Collation) -> String {
+    let mut options = vec![format!("provider = {}", c.provider)];
+    if let Some(locale) = &c.locale {
+        options.push(format!("locale = {}", literal(locale)));
+    }
+    if let Some(x) = &c.lc_collate {
+        options.push(format!("lc_collate = {}", literal(x)));
+    }
+    if let Some(x) = &c.lc_ctype {
+        options.push(format!("lc_ctype = {}", literal(x)));
+    }
+    if !c.deterministic {
+        options.push("deterministic = false".to_string());
+    }
+    format!(
+        "CREATE COLLATION {} ({})",
+        qual(&c.name),
+        options.join(", ")
+    )
 }

@@ -81,6 +81,7 @@ pub fn object_ref(id: &ObjectId, object: Option<&Object>) -> String {
     match (id, object) {
         (ObjectId::Schema { name }, _) => format!("SCHEMA {}", ident(name)),
         (ObjectId::Extension { name }, _) => format!("EXTENSION {}", ident(name)),
+        (ObjectId::Collation { name }, _) => format!("COLLATION {}", qual(name)),
         (ObjectId::Type { name }, Some(Object::Type(t)))
             if matches!(t.kind, TypeKind::Domain { .. }) =>
         {

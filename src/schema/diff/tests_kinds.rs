@@ -301,6 +301,130 @@ fn extensions_are_updated_and_moved_in_place() {
 }
 
 #[test]
+fn an_extension_downgrade_is_a_drop_and_create_unless_something_uses_it() {
+    let a = catalog(vec![extension("public", "1.10")], &[]);
+    let b = catalog(vec![extension("public", "1.9")], &[]);
+    let p = plan(&a, &b);
+    assert_eq!(
+        sqls(&p),
+        [
+            "DROP EXTENSION citext",
+            "CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public VERSION '1.9'",
+        ]
+    );
+    let kinds: Vec<HazardKind> = p.statements[0].hazards.iter().map(|h| h.kind).collect();
+    assert_eq!(kinds, [HazardKind::DataLoss, HazardKind::Irreversible]);
+    // Upwards (1.9 -> 1.10 is numeric, not text order) stays an update.
+    assert_eq!(
+        sqls(&plan(&b, &a)),
+        ["ALTER EXTENSION citext UPDATE TO '1.10'"]
+    );
+    // A table that uses it and stays: refused, naming the extension and the user.
+    let t = table("t", vec![col("c", "citext")]);
+    let ext = ObjectId::Extension {
+        name: "citext".into(),
+    };
+    let a = catalog(
+        vec![extension("public", "1.6"), t.clone()],
+        &[(tid("t"), ext.clone(), None)],
+    );
+    let b = catalog(
+        vec![extension("public", "1.5"), t],
+        &[(tid("t"), ext.clone(), None)],
+    );
+    let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
+    let super::DiffError::Unsupported { object, message } = &err;
+    assert_eq!(object, &ext);
+    assert!(
+        message.contains("1.6 -> 1.5") && message.contains("public.t"),
+        "{err}"
+    );
+}
+
+fn collation(locale: &str) -> Object {
+    Object::Collation(Collation {
+        name: q("ci"),
+        provider: "icu".into(),
+        locale: Some(locale.into()),
+        lc_collate: None,
+        lc_ctype: None,
+        deterministic: false,
+        comment: None,
+    })
+}
+
+#[test]
+fn collations_come_before_their_tables_and_a_new_definition_is_a_drop_and_create() {
+    let mut c = col("name", "text");
+    c.collation = Some("ci".into());
+    let t = table("t", vec![c]);
+    let b = catalog(vec![collation("und-u-ks-level2"), t], &[]);
+    assert_eq!(
+        sqls(&plan(&Catalog::empty_database(), &b)),
+        [
+            "CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', \
+             deterministic = false)",
+            "CREATE TABLE public.t (\n    name text COLLATE ci\n)",
+        ]
+    );
+    let a = catalog(vec![collation("und-u-ks-level1")], &[]);
+    let b = catalog(vec![collation("und-u-ks-level2")], &[]);
+    assert_eq!(
+        sqls(&plan(&a, &b)),
+        [
+            "DROP COLLATION public.ci",
+            "CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', \
+             deterministic = false)",
+        ]
+    );
+    // Used by a column that stays: refused, naming the collation.
+    let mut c = col("name", "text");
+    c.collation = Some("ci".into());
+    let cid = ObjectId::Collation { name: q("ci") };
+    let edges = [(tid("t"), cid.clone(), None)];
+    let a = catalog(
+        vec![collation("und-u-ks-level1"), table("t", vec![c.clone()])],
+        &edges,
+    );
+    let b = catalog(
+        vec![collation("und-u-ks-level2"), table("t", vec![c])],
+        &edges,
+    );
+    let err = super::diff(&a, &b, &super::DiffOptions::default()).expect_err("refused");
+    let super::DiffError::Unsupported { object, message } = &err;
+    assert_eq!(object, &cid);
+    assert!(message.contains("table public.t"), "{err}");
+}
+
+#[test]
+fn a_name_of_another_relation_kind_is_freed_before_it_is_reused() {
+    let seq = Object::Sequence(Sequence {
+        name: q("x"),
+        data_type: "bigint".into(),
+        start: 1,
+        increment: 1,
+        min_value: 1,
+        max_value: i64::MAX,
+        cache: 1,
+        cycle: false,
+        owned_by: None,
+        comment: None,
+        grants: BTreeSet::new(),
+    });
+    let tab = table("x", vec![col("a", "integer")]);
+    let (a, b) = (catalog(vec![seq], &[]), catalog(vec![tab], &[]));
+    let forth = plan(&a, &b);
+    assert_eq!(
+        sqls(&forth)[0],
+        "DROP SEQUENCE public.x",
+        "{:?}",
+        sqls(&forth)
+    );
+    let back = plan(&b, &a);
+    assert_eq!(sqls(&back)[0], "DROP TABLE public.x", "{:?}", sqls(&back));
+}
+
+#[test]
 fn inheritance_and_row_security_change_in_place() {
     let parent = table("p", vec![col("a", "integer")]);
     let child = table("c", vec![col("a", "integer")]);

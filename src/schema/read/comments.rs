@@ -48,6 +48,7 @@ fn set_comment(object: &mut Object, column: Option<String>, text: String) {
         (_, Some(_)) => return,
         (Object::Schema(x), None) => &mut x.comment,
         (Object::Extension(x), None) => &mut x.comment,
+        (Object::Collation(x), None) => &mut x.comment,
         (Object::Type(x), None) => &mut x.comment,
         (Object::Sequence(x), None) => &mut x.comment,
         (Object::Table(x), None) => &mut x.comment,

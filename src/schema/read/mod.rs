@@ -105,6 +105,7 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
         "read extension_members",
         oids::read_extension_members(&mut r)
     );
+    timed!("read collations", namespaces::read_collations(&mut r));
     timed!("read types", types::read(&mut r));
     timed!("read tables", tables::read(&mut r));
     timed!("read views", views::read(&mut r));

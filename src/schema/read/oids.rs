@@ -17,6 +17,7 @@ pub const PG_CONSTRAINT: u32 = 2606;
 pub const PG_TRIGGER: u32 = 2620;
 pub const PG_POLICY: u32 = 3256;
 pub const PG_EXTENSION: u32 = 3079;
+pub const PG_COLLATION: u32 = 3456;
 
 #[derive(Default)]
 pub struct Oids {

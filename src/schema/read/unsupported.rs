@@ -12,7 +12,6 @@ const IN_SCHEMAS: &[(&str, &str, &str)] = &[
     ("pg_operator", "an operator", "x.oprnamespace = ANY($1::oid[])"),
     ("pg_opclass", "an operator class", "x.opcnamespace = ANY($1::oid[])"),
     ("pg_opfamily", "an operator family", "x.opfnamespace = ANY($1::oid[])"),
-    ("pg_collation", "a collation (CREATE COLLATION)", "x.collnamespace = ANY($1::oid[])"),
     ("pg_conversion", "a conversion", "x.connamespace = ANY($1::oid[])"),
     ("pg_ts_config", "a text search configuration", "x.cfgnamespace = ANY($1::oid[])"),
     ("pg_ts_dict", "a text search dictionary", "x.dictnamespace = ANY($1::oid[])"),
