@@ -193,7 +193,7 @@ fn fixtures_dir() -> PathBuf {
     std::env::var_os("MP_MIGRA_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schema-fixtures/migra")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-diff/migra")
         })
 }
 
