@@ -164,11 +164,9 @@ impl PgSession<'_> {
         sql
     }
 
-    /// Settings restored, the version-table change, the audit row.
+    /// The version-table change and the audit row.
     fn record_sql(&self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> String {
-        let mut sql = self.reset_sql();
-        sql.push(';');
-        sql.push_str(&self.version_ops_sql(ops));
+        let mut sql = self.version_ops_sql(ops);
         match audit {
             AuditWrite::Insert(r) => sql.push_str(&self.insert_audit_sql(r, false)),
             AuditWrite::Finish(id, r) => sql.push_str(&self.finish_audit_sql(*id, r)),
@@ -461,7 +459,9 @@ impl Session for PgSession<'_> {
         self.reset_pending = false;
         // The intact check and the bookkeeping in one round trip: the step
         // guard is checked once, with the run's COMMIT (`commit_run`).
-        let sql = self.intact_check_sql() + &self.record_sql(ops, audit);
+        // Settings first: a revision's `SET statement_timeout = 1` or `SET
+        // ROLE` must not reach the checks and the bookkeeping.
+        let sql = self.reset_sql() + ";" + &self.intact_check_sql() + &self.record_sql(ops, audit);
         self.send_checked(&sql, ops, false)
     }
 
@@ -472,10 +472,11 @@ impl Session for PgSession<'_> {
         opened: bool,
     ) -> Result<(), CommitError> {
         self.reset_pending = false;
+        // Settings first (see `record`), then the checks and the bookkeeping.
         let mut sql = if opened {
-            self.intact_check_sql()
+            self.reset_sql() + ";" + &self.intact_check_sql()
         } else {
-            String::from("BEGIN;")
+            String::from("BEGIN;") + &self.reset_sql() + ";"
         };
         self.xid = None;
         sql.push_str(&self.lock_checks_sql()?);
