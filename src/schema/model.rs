@@ -601,3 +601,66 @@ impl Catalog {
         catalog
     }
 }
+
+impl Object {
+    /// `COMMENT ON` text; every kind can carry one.
+    pub fn comment(&self) -> Option<&str> {
+        let comment = match self {
+            Object::Schema(x) => &x.comment,
+            Object::Extension(x) => &x.comment,
+            Object::Collation(x) => &x.comment,
+            Object::Type(x) => &x.comment,
+            Object::Sequence(x) => &x.comment,
+            Object::Table(x) => &x.comment,
+            Object::View(x) => &x.comment,
+            Object::Function(x) => &x.comment,
+            Object::Constraint(x) => &x.comment,
+            Object::Index(x) => &x.comment,
+            Object::Trigger(x) => &x.comment,
+            Object::Policy(x) => &x.comment,
+        };
+        comment.as_deref()
+    }
+
+    pub fn comment_mut(&mut self) -> &mut Option<String> {
+        match self {
+            Object::Schema(x) => &mut x.comment,
+            Object::Extension(x) => &mut x.comment,
+            Object::Collation(x) => &mut x.comment,
+            Object::Type(x) => &mut x.comment,
+            Object::Sequence(x) => &mut x.comment,
+            Object::Table(x) => &mut x.comment,
+            Object::View(x) => &mut x.comment,
+            Object::Function(x) => &mut x.comment,
+            Object::Constraint(x) => &mut x.comment,
+            Object::Index(x) => &mut x.comment,
+            Object::Trigger(x) => &mut x.comment,
+            Object::Policy(x) => &mut x.comment,
+        }
+    }
+
+    /// The grants, for the kinds that have privileges (`None` for the rest).
+    pub fn grants(&self) -> Option<&BTreeSet<Grant>> {
+        match self {
+            Object::Schema(x) => Some(&x.grants),
+            Object::Type(x) => Some(&x.grants),
+            Object::Sequence(x) => Some(&x.grants),
+            Object::Table(x) => Some(&x.grants),
+            Object::View(x) => Some(&x.grants),
+            Object::Function(x) => Some(&x.grants),
+            _ => None,
+        }
+    }
+
+    pub fn grants_mut(&mut self) -> Option<&mut BTreeSet<Grant>> {
+        match self {
+            Object::Schema(x) => Some(&mut x.grants),
+            Object::Type(x) => Some(&mut x.grants),
+            Object::Sequence(x) => Some(&mut x.grants),
+            Object::Table(x) => Some(&mut x.grants),
+            Object::View(x) => Some(&mut x.grants),
+            Object::Function(x) => Some(&mut x.grants),
+            _ => None,
+        }
+    }
+}

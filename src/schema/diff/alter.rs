@@ -364,33 +364,24 @@ pub fn alter_object(
 
 /// `COMMENT ON` and `GRANT`/`REVOKE` between two versions of one object.
 pub fn comment_and_grants(old: &Object, new: &Object, out: &mut Changes) {
-    let mut a = old.clone();
-    let mut b = new.clone();
     let id = new.id();
-    let (ca, cb) = (
-        super::apply::comment_mut(&mut a).clone(),
-        super::apply::comment_mut(&mut b).clone(),
-    );
-    if ca != cb {
+    if old.comment() != new.comment() {
         out.push(Change::Comment {
             id: id.clone(),
             column: None,
-            text: cb,
+            text: new.comment().map(str::to_string),
         });
     }
-    let ga: BTreeSet<Grant> = super::apply::grants_mut(&mut a)
-        .map(|g| g.clone())
-        .unwrap_or_default();
-    let gb: BTreeSet<Grant> = super::apply::grants_mut(&mut b)
-        .map(|g| g.clone())
-        .unwrap_or_default();
-    for grant in ga.difference(&gb) {
+    let none = BTreeSet::new();
+    let ga: &BTreeSet<Grant> = old.grants().unwrap_or(&none);
+    let gb: &BTreeSet<Grant> = new.grants().unwrap_or(&none);
+    for grant in ga.difference(gb) {
         out.push(Change::Revoke {
             id: id.clone(),
             grant: grant.clone(),
         });
     }
-    for grant in gb.difference(&ga) {
+    for grant in gb.difference(ga) {
         out.push(Change::Grant {
             id: id.clone(),
             grant: grant.clone(),

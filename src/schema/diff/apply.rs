@@ -185,12 +185,13 @@ fn apply_in_object(catalog: &mut Catalog, change: &Change) -> Result<(), String>
             set_comment(object, column.as_deref(), text.clone()).ok_or_else(mismatch)?
         }
         (Change::Grant { grant, .. }, object) => {
-            grants_mut(object)
+            object
+                .grants_mut()
                 .ok_or_else(mismatch)?
                 .insert(grant.clone());
         }
         (Change::Revoke { grant, .. }, object) => {
-            grants_mut(object).ok_or_else(mismatch)?.remove(grant);
+            object.grants_mut().ok_or_else(mismatch)?.remove(grant);
         }
         _ => return Err(mismatch()),
     }
@@ -256,38 +257,7 @@ fn set_comment(object: &mut Object, column: Option<&str>, text: Option<String>) 
             }
         },
         (_, Some(_)) => return None,
-        (object, None) => *comment_mut(object) = text,
+        (object, None) => *object.comment_mut() = text,
     }
     Some(())
-}
-
-pub fn comment_mut(object: &mut Object) -> &mut Option<String> {
-    match object {
-        Object::Schema(x) => &mut x.comment,
-        Object::Extension(x) => &mut x.comment,
-        Object::Collation(x) => &mut x.comment,
-        Object::Type(x) => &mut x.comment,
-        Object::Sequence(x) => &mut x.comment,
-        Object::Table(x) => &mut x.comment,
-        Object::View(x) => &mut x.comment,
-        Object::Function(x) => &mut x.comment,
-        Object::Constraint(x) => &mut x.comment,
-        Object::Index(x) => &mut x.comment,
-        Object::Trigger(x) => &mut x.comment,
-        Object::Policy(x) => &mut x.comment,
-    }
-}
-
-pub fn grants_mut(
-    object: &mut Object,
-) -> Option<&mut std::collections::BTreeSet<crate::schema::model::Grant>> {
-    match object {
-        Object::Schema(x) => Some(&mut x.grants),
-        Object::Type(x) => Some(&mut x.grants),
-        Object::Sequence(x) => Some(&mut x.grants),
-        Object::Table(x) => Some(&mut x.grants),
-        Object::View(x) => Some(&mut x.grants),
-        Object::Function(x) => Some(&mut x.grants),
-        _ => None,
-    }
 }

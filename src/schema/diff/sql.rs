@@ -4,7 +4,7 @@
 use super::change::Change;
 use super::sql_text::{
     collation, column_definition, comment, grant, hazard, labels, object_ref, policy_clauses,
-    statement, trigger_enabled, trimmed, Ctx,
+    sequence_options, statement, trigger_enabled, trimmed, Ctx,
 };
 use crate::schema::model::{ConstraintKind, Object, ObjectId, Table, TypeDef, TypeKind};
 use crate::schema::plan::{HazardKind, Statement, StatementKind};
@@ -50,15 +50,9 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
         Object::Collation(c) => push(create_collation(c)),
         Object::Type(t) => push(create_type(t)),
         Object::Sequence(s) => push(format!(
-            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
+            "CREATE SEQUENCE {} {}",
             qual(&s.name),
-            s.data_type,
-            s.increment,
-            s.min_value,
-            s.max_value,
-            s.start,
-            s.cache,
-            if s.cycle { " CYCLE" } else { " NO CYCLE" }
+            sequence_options(s)
         )),
         Object::Table(t) => return create_table(t, kind, ctx),
         Object::View(v) => {
@@ -97,7 +91,11 @@ fn create(object: &Object, existing: bool, concurrently: bool, ctx: &Ctx) -> Vec
             "CREATE POLICY {} ON {} AS {} FOR {}{}",
             ident(&p.name),
             qual(&p.table),
-            if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
+            if p.permissive {
+                "PERMISSIVE"
+            } else {
+                "RESTRICTIVE"
+            },
             p.command,
             policy_clauses(&p.roles, p.using.as_ref(), p.with_check.as_ref())
         )),
@@ -146,17 +144,16 @@ fn create_index(
 /// The comments and grants of a newly created object.
 pub fn comments_and_grants(object: &Object) -> Vec<Statement> {
     let id = object.id();
-    let mut copy = object.clone();
     let mut out = Vec::new();
-    if let Some(text) = super::apply::comment_mut(&mut copy).clone() {
-        out.push(comment(&id, Some(object), None, Some(&text)));
+    if let Some(text) = object.comment() {
+        out.push(comment(&id, Some(object), None, Some(text)));
     }
     if let Object::View(v) = object {
         for (column, text) in &v.column_comments {
             out.push(comment(&id, Some(object), Some(column), Some(text)));
         }
     }
-    if let Some(grants) = super::apply::grants_mut(&mut copy) {
+    if let Some(grants) = object.grants() {
         let defaults = default_grants(object);
         out.extend(
             defaults

@@ -4,7 +4,8 @@
 use super::change::{Change, CompositeOp, DomainOp, EnumPosition};
 use super::sql_text::Ctx;
 use super::sql_text::{
-    collation, comment, grant, hazard, policy_clauses, revoke, statement, trigger_enabled,
+    collation, comment, grant, hazard, policy_clauses, revoke, sequence_options, statement,
+    trigger_enabled,
 };
 use crate::schema::model::{Object, ObjectId, QualName, Sequence};
 use crate::schema::plan::{HazardKind, Statement, StatementKind};
@@ -156,18 +157,14 @@ fn alter_sequence(from: &Sequence, s: &Sequence) -> Statement {
     let outside = from.start < s.min_value || from.start > s.max_value;
     let mut st = statement(
         format!(
-            "ALTER SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}{}",
+            "ALTER SEQUENCE {} {}{}",
             qual(&s.name),
-            s.data_type,
-            s.increment,
-            s.min_value,
-            s.max_value,
-            s.start,
-            s.cache,
-            if s.cycle { " CYCLE" } else { " NO CYCLE" },
+            sequence_options(s),
             if outside { " RESTART" } else { "" }
         ),
-        &ObjectId::Sequence { name: s.name.clone() },
+        &ObjectId::Sequence {
+            name: s.name.clone(),
+        },
         StatementKind::Alter,
     );
     if outside {

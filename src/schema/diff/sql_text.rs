@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::schema::model::{
-    Catalog, Column, Expr, Grant, Identity, Object, ObjectId, QualName, TypeKind,
+    Catalog, Column, Expr, Grant, Identity, Object, ObjectId, QualName, Sequence, TypeKind,
 };
 use crate::schema::plan::{Hazard, HazardKind, Statement, StatementKind};
 use crate::schema::render::{ident, literal, literal_or_null, qual};
@@ -253,6 +253,21 @@ pub fn binary_coercible(from: &Expr, to: &Expr) -> bool {
         return q >= p && s == t;
     }
     a.starts_with("numeric(") && b == "numeric"
+}
+
+/// `AS … INCREMENT BY … MINVALUE … MAXVALUE … START WITH … CACHE … [NO]
+/// CYCLE`: what `CREATE SEQUENCE` and `ALTER SEQUENCE` both spell out.
+pub fn sequence_options(s: &Sequence) -> String {
+    format!(
+        "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
+        s.data_type,
+        s.increment,
+        s.min_value,
+        s.max_value,
+        s.start,
+        s.cache,
+        if s.cycle { " CYCLE" } else { " NO CYCLE" }
+    )
 }
 
 #[cfg(test)]

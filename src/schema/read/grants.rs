@@ -2,8 +2,6 @@
 //! and types. A NULL ACL is PostgreSQL's default (`acldefault`), and the
 //! owner's own privileges are left out (they are not grants).
 
-use std::collections::BTreeSet;
-
 use super::{ReadError, Reader};
 use crate::schema::model::{Grant, Object};
 
@@ -67,21 +65,9 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
             privilege: row.get(3),
             grantable: row.get(4),
         };
-        if let Some(grants) = r.catalog.objects.get_mut(&id).and_then(grants_of) {
+        if let Some(grants) = r.catalog.objects.get_mut(&id).and_then(Object::grants_mut) {
             grants.insert(grant);
         }
     }
     Ok(())
-}
-
-fn grants_of(object: &mut Object) -> Option<&mut BTreeSet<Grant>> {
-    match object {
-        Object::Schema(x) => Some(&mut x.grants),
-        Object::Type(x) => Some(&mut x.grants),
-        Object::Sequence(x) => Some(&mut x.grants),
-        Object::Table(x) => Some(&mut x.grants),
-        Object::View(x) => Some(&mut x.grants),
-        Object::Function(x) => Some(&mut x.grants),
-        _ => None,
-    }
 }
