@@ -8,8 +8,45 @@ use super::change::{Change, CompositeOp, DomainOp, EnumPosition};
 use super::order::edges_of;
 use super::{table, DiffError};
 use crate::schema::model::{
-    Catalog, Extension, Grant, Object, ObjectId, QualName, Sequence, TypeDef, TypeKind,
+    Catalog, Extension, Grant, Object, ObjectId, QualName, Sequence, Table, TypeDef, TypeKind,
 };
+
+/// A table whose partitioning changes (PostgreSQL has no in-place form):
+/// recreated, its rows lost (the drop carries the data-loss hazard), but
+/// only when nothing else goes with it — partitions, inheritance children
+/// or sequences it owns would be dropped too, so those are refused.
+fn table_needs_recreate(from: &Catalog, a: &Table, b: &Table) -> Result<bool, DiffError> {
+    if a.partition_by == b.partition_by {
+        return Ok(false);
+    }
+    let attached = from.objects.values().find_map(|o| match o {
+        Object::Table(t)
+            if t.partition_of.as_ref().is_some_and(|(p, _)| *p == a.name)
+                || t.inherits.contains(&a.name) =>
+        {
+            Some(format!("table {}", t.name))
+        }
+        Object::Sequence(s) if s.owned_by.as_ref().is_some_and(|(t, _)| *t == a.name) => {
+            Some(format!("sequence {}", s.name))
+        }
+        _ => None,
+    });
+    match attached {
+        None => Ok(true),
+        Some(what) => Err(DiffError::Unsupported {
+            object: ObjectId::Table {
+                name: b.name.clone(),
+            },
+            message: format!(
+                "its partitioning changes ({} -> {}), which PostgreSQL cannot do in place, and \
+                 recreating it would also drop {what}; create a new table with the new \
+                 partitioning, copy the rows, and swap the names in a revision of your own",
+                a.partition_by.as_ref().map_or("none", |e| e.as_str()),
+                b.partition_by.as_ref().map_or("none", |e| e.as_str())
+            ),
+        }),
+    }
+}
 
 /// True when `old` must be dropped and `new` created (no in-place form).
 pub fn needs_recreate(from: &Catalog, old: &Object, new: &Object) -> Result<bool, DiffError> {
@@ -40,6 +77,7 @@ pub fn needs_recreate(from: &Catalog, old: &Object, new: &Object) -> Result<bool
                 || a.method != b.method
         }
         (Object::Trigger(a), Object::Trigger(b)) => a.definition != b.definition,
+        (Object::Table(a), Object::Table(b)) => table_needs_recreate(from, a, b)?,
         (Object::Policy(a), Object::Policy(b)) => {
             a.permissive != b.permissive
                 || a.command != b.command

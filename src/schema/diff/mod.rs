@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use thiserror::Error;
 
-use super::model::{Catalog, Object, ObjectId};
+use super::model::{Catalog, Object, ObjectId, QualName};
 use super::plan::Plan;
 
 mod alter;
@@ -166,12 +166,25 @@ fn column_swaps(changes: &[Change]) -> BTreeSet<super::model::QualName> {
 
 /// Schemas whose plan drops a table and creates one.
 fn table_swaps(changes: &[Change]) -> BTreeSet<String> {
+    // A table recreated under its own name (a new partitioning) is no rename.
+    let recreated: BTreeSet<&QualName> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Drop {
+                object: Object::Table(t),
+                recreate: true,
+                ..
+            } => Some(&t.name),
+            _ => None,
+        })
+        .collect();
     let mut drops = BTreeSet::new();
     let mut creates = BTreeSet::new();
     for c in changes {
         match c {
             Change::Drop {
                 object: Object::Table(t),
+                recreate: false,
                 ..
             } => {
                 drops.insert(t.name.schema.clone());
@@ -179,7 +192,7 @@ fn table_swaps(changes: &[Change]) -> BTreeSet<String> {
             Change::Create {
                 object: Object::Table(t),
                 ..
-            } => {
+            } if !recreated.contains(&t.name) => {
                 creates.insert(t.name.schema.clone());
             }
             _ => {}

@@ -1,4 +1,5 @@
-//! A table on both sides, altered in place (never recreated): columns,
+//! A table on both sides, altered in place (recreated only when its
+//! partitioning changes, see `alter::needs_recreate`): columns,
 //! logging, storage parameters, row security, inheritance, partitions.
 
 use super::change::Changes;
@@ -16,18 +17,7 @@ pub fn alter_table(
     let id = ObjectId::Table {
         name: b.name.clone(),
     };
-    if a.partition_by != b.partition_by {
-        return Err(DiffError::Unsupported {
-            object: id,
-            message: format!(
-                "its partitioning changes ({} -> {}), which PostgreSQL cannot do in place; \
-                 create a new table with the new partitioning, copy the rows, and swap the names \
-                 in a revision of your own",
-                a.partition_by.as_ref().map_or("none", |e| e.as_str()),
-                b.partition_by.as_ref().map_or("none", |e| e.as_str())
-            ),
-        });
-    }
+    // A change of partitioning never reaches here: alter::needs_recreate.
     let mut op = |op: TableOp| {
         out.push(Change::Table {
             table: b.name.clone(),

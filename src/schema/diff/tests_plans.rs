@@ -489,17 +489,49 @@ fn a_sequence_is_created_before_the_table_using_it_and_owned_after() {
 }
 
 #[test]
-fn a_new_partition_key_is_unsupported_and_says_what_to_do() {
+fn a_new_partition_key_recreates_a_lone_table_and_marks_the_rows_lost() {
     let a = catalog(vec![table("m", vec![col("d", "date")])], &[]);
     let mut t = table("m", vec![col("d", "date")]);
     if let Object::Table(t) = &mut t {
         t.partition_by = Some(Expr::new("RANGE (d)"));
     }
     let b = catalog(vec![t], &[]);
-    let err = diff(&a, &b, &DiffOptions::default()).expect_err("cannot be done in place");
+    let p = plan(&a, &b);
+    assert_eq!(
+        sqls(&p),
+        [
+            "DROP TABLE public.m",
+            "CREATE TABLE public.m (\n    d date\n) PARTITION BY RANGE (d)",
+        ]
+    );
+    assert!(p.statements[0]
+        .hazards
+        .iter()
+        .any(|h| h.kind == HazardKind::DataLoss));
+    // Back again: the same recreate.
+    assert_eq!(sqls(&plan(&b, &a))[0], "DROP TABLE public.m");
+}
+
+#[test]
+fn a_partition_key_change_that_would_drop_a_partition_is_refused() {
+    let mut parent = table("m", vec![col("d", "date")]);
+    let mut part = table("m_1", vec![col("d", "date")]);
+    if let (Object::Table(p), Object::Table(c)) = (&mut parent, &mut part) {
+        p.partition_by = Some(Expr::new("RANGE (d)"));
+        c.partition_of = Some((
+            p.name.clone(),
+            Expr::new("FOR VALUES FROM ('2000-01-01') TO ('2001-01-01')"),
+        ));
+    }
+    let a = catalog(vec![parent, part.clone()], &[]);
+    let b = catalog(vec![table("m", vec![col("d", "date")]), part], &[]);
+    let err = diff(&a, &b, &DiffOptions::default()).expect_err("would drop m_1");
     let DiffError::Unsupported { object, message } = &err;
     assert_eq!(object, &tid("m"));
-    assert!(message.contains("copy the rows"), "{err}");
+    assert!(
+        message.contains("table public.m_1") && message.contains("copy the rows"),
+        "{err}"
+    );
 }
 
 #[test]
