@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::tests_plans::{catalog, col, constraint, plan, q, sqls, table, tid, view};
+use super::tests_plans::{catalog, col, constraint, has_hazard, plan, q, sqls, table, tid, view};
 use crate::schema::model::*;
 use crate::schema::plan::HazardKind;
 
@@ -482,14 +482,8 @@ fn identity_and_generated_columns_follow_migras_statement_shapes() {
             "ALTER TABLE public.t ADD COLUMN g integer GENERATED ALWAYS AS (2) STORED",
         ]
     );
-    assert!(p.statements[4]
-        .hazards
-        .iter()
-        .any(|h| h.kind == HazardKind::TableRewrite));
-    assert!(!p.statements[4]
-        .hazards
-        .iter()
-        .any(|h| h.kind == HazardKind::PossibleRename));
+    assert!(has_hazard(&p, 4, HazardKind::TableRewrite));
+    assert!(!has_hazard(&p, 4, HazardKind::PossibleRename));
     let c = catalog(vec![table("t", vec![plain, col("g", "integer")])], &[]);
     assert_eq!(
         sqls(&plan(&a, &c)),

@@ -126,6 +126,14 @@ pub(super) fn sqls(plan: &Plan) -> Vec<&str> {
     plan.statements.iter().map(|s| s.sql.as_str()).collect()
 }
 
+/// Whether the plan's statement at `index` carries a hazard of `kind`.
+pub(super) fn has_hazard(plan: &Plan, index: usize, kind: HazardKind) -> bool {
+    plan.statements[index]
+        .hazards
+        .iter()
+        .any(|h| h.kind == kind)
+}
+
 pub(super) fn plan(a: &Catalog, b: &Catalog) -> Plan {
     diff(a, b, &DiffOptions::default()).expect("the diff plans")
 }
@@ -303,10 +311,7 @@ fn an_enum_losing_a_value_is_recreated_and_its_columns_moved_through_text() {
             "DROP TYPE public.mood__old_version_to_be_dropped",
         ]
     );
-    assert!(p.statements[3]
-        .hazards
-        .iter()
-        .any(|h| h.kind == HazardKind::TableRewrite));
+    assert!(has_hazard(&p, 3, HazardKind::TableRewrite));
 }
 
 #[test]
@@ -504,10 +509,7 @@ fn a_new_partition_key_recreates_a_lone_table_and_marks_the_rows_lost() {
             "CREATE TABLE public.m (\n    d date\n) PARTITION BY RANGE (d)",
         ]
     );
-    assert!(p.statements[0]
-        .hazards
-        .iter()
-        .any(|h| h.kind == HazardKind::DataLoss));
+    assert!(has_hazard(&p, 0, HazardKind::DataLoss));
     // Back again: the same recreate.
     assert_eq!(sqls(&plan(&b, &a))[0], "DROP TABLE public.m");
 }
