@@ -3,7 +3,7 @@
 //! per object.
 //!
 //! Everything is read in one `REPEATABLE READ READ ONLY` transaction with
-//! `search_path = pg_catalog`, so that PostgreSQL's printers
+//! `search_path = pg_catalog` (and `jit = off`), so that PostgreSQL's printers
 //! (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) qualify every
 //! user object the same way whatever the session's settings.
 //!
@@ -82,7 +82,10 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    tx.batch_execute("SET LOCAL search_path = pg_catalog")?;
+    // JIT off: the planner's row estimates for the catalogs' correlated
+    // sub-selects pass `jit_above_cost` on a large schema, and compiling
+    // them took longer (over 100 ms per query) than running them.
+    tx.batch_execute("SET LOCAL search_path = pg_catalog; SET LOCAL jit = off")?;
     let mut r = Reader {
         tx,
         namespaces: Vec::new(),
