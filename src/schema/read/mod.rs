@@ -27,6 +27,10 @@ mod types;
 mod unsupported;
 mod views;
 
+/// For the test that holds the fast index printer to `pg_get_indexdef`.
+#[doc(hidden)]
+pub use indexes::{COLUMNS as INDEX_COLUMNS, DEFINITION as INDEX_DEFINITION};
+
 use postgres::{Client, IsolationLevel, Transaction};
 use thiserror::Error;
 
