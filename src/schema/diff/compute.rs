@@ -5,13 +5,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, Changes};
-use super::order::{edges_from, edges_of};
+use super::order::{edges_from, edges_of, Edge};
 use super::{alter, DiffError, DiffOptions};
 use crate::schema::model::{Catalog, Object, ObjectId, TypeKind};
 
-pub fn compute(from: &Catalog, to: &Catalog, options: &DiffOptions) -> Result<Changes, DiffError> {
+/// `from_edges` is `ordering_edges(from)`.
+pub fn compute(
+    from: &Catalog,
+    from_edges: &[Edge<'_>],
+    to: &Catalog,
+    options: &DiffOptions,
+) -> Result<Changes, DiffError> {
     let mut out = Changes::default();
-    let recreate = recreated(from, to)?;
+    let recreate = recreated(from, from_edges, to)?;
     let enum_recreates = alter::enums_to_recreate(from, to);
 
     // Drops of objects gone from the target, and of those recreated.
@@ -109,7 +115,11 @@ fn index_on_live_table(catalog: &Catalog, object: &Object) -> bool {
 /// The objects on both sides that are dropped and created again: those
 /// that cannot be altered in place, those that read a column that changes
 /// or goes, and (transitively) whatever depends on a dropped one.
-fn recreated(from: &Catalog, to: &Catalog) -> Result<BTreeSet<ObjectId>, DiffError> {
+fn recreated(
+    from: &Catalog,
+    from_edges: &[Edge<'_>],
+    to: &Catalog,
+) -> Result<BTreeSet<ObjectId>, DiffError> {
     let mut out = BTreeSet::new();
     for (id, old) in &from.objects {
         if let Some(new) = to.objects.get(id) {
@@ -147,7 +157,7 @@ fn recreated(from: &Catalog, to: &Catalog) -> Result<BTreeSet<ObjectId>, DiffErr
             .cloned(),
     );
     gone.extend(out.iter().cloned());
-    propagate(from, to, &mut out, gone)?;
+    propagate(from, from_edges, to, &mut out, gone)?;
     Ok(out)
 }
 
@@ -155,14 +165,17 @@ fn recreated(from: &Catalog, to: &Catalog) -> Result<BTreeSet<ObjectId>, DiffErr
 /// `gone`, and so on, with a worklist (terminates on cycles).
 fn propagate(
     from: &Catalog,
+    edges: &[Edge<'_>],
     to: &Catalog,
     out: &mut BTreeSet<ObjectId>,
     gone: BTreeSet<ObjectId>,
 ) -> Result<(), DiffError> {
-    let edges = super::order::ordering_edges(from);
     let mut by_referenced: BTreeMap<&ObjectId, Vec<&ObjectId>> = BTreeMap::new();
-    for (dependent, referenced) in &edges {
-        by_referenced.entry(referenced).or_default().push(dependent);
+    for (dependent, referenced) in edges {
+        by_referenced
+            .entry(referenced.as_ref())
+            .or_default()
+            .push(dependent);
     }
     let mut work: Vec<ObjectId> = gone.into_iter().collect();
     let mut seen: BTreeSet<ObjectId> = work.iter().cloned().collect();

@@ -79,13 +79,14 @@ pub fn changes(
     to: &Catalog,
     options: &DiffOptions,
 ) -> Result<Vec<Change>, DiffError> {
+    let from_edges = order::ordering_edges(from);
     let mut computed = {
         let _span = tracing::debug_span!("diff compute").entered();
-        compute::compute(from, to, options)?
+        compute::compute(from, &from_edges, to, options)?
     };
     mark_enum_values_used_later(&mut computed.list, to);
     let _span = tracing::debug_span!("diff order").entered();
-    let order = order::order(&computed, from, to);
+    let order = order::order(&computed, from, &from_edges, to);
     let mut slots: Vec<Option<Change>> = computed.list.into_iter().map(Some).collect();
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }

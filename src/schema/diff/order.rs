@@ -5,6 +5,7 @@
 //! comments, grants, and the drops of what columns used to reference last).
 //! A cycle never hangs: the lowest-ranked waiting change goes next.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -12,7 +13,14 @@ use super::change::{Change, Changes, TableOp};
 use crate::schema::model::{Catalog, ConstraintKind, Dependency, Object, ObjectId, QualName};
 
 /// The indexes of `changes.list` in the order to run them.
-pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
+/// `from_edges` is `ordering_edges(from)` (the changes' computation needs
+/// them too: computed once).
+pub fn order(
+    changes: &Changes,
+    from: &Catalog,
+    from_edges: &[Edge<'_>],
+    to: &Catalog,
+) -> Vec<usize> {
     let list = &changes.list;
     let mut graph = Graph::new(list.len());
     let mut by_subject: BTreeMap<ObjectId, Vec<usize>> = BTreeMap::new();
@@ -42,40 +50,39 @@ pub fn order(changes: &Changes, from: &Catalog, to: &Catalog) -> Vec<usize> {
         )
     };
     let none = Vec::new();
-    for (dependent, referenced) in ordering_edges(from) {
+    for (dependent, referenced) in from_edges {
+        let referenced = referenced.as_ref();
         // Nothing to order for a dependent without changes (its drops are
         // among its changes): skips the look-ups for most edges.
-        let Some(dep_changes) = by_subject.get(&dependent) else {
+        let Some(dep_changes) = by_subject.get(*dependent) else {
             continue;
         };
-        for &d in drops.get(&dependent).unwrap_or(&none) {
+        for &d in drops.get(*dependent).unwrap_or(&none) {
             // A dependent goes before what it needs goes or changes.
-            for &r in by_subject.get(&referenced).unwrap_or(&none) {
-                if !is_drop(r) || drops.contains_key(&referenced) {
+            for &r in by_subject.get(referenced).unwrap_or(&none) {
+                if !is_drop(r) || drops.contains_key(referenced) {
                     graph.edge(d, r);
                 }
             }
         }
         // A survivor stops using an object before that object is dropped.
         // (A recreated dependent already stopped, with its drop.)
-        let recreated = drops.contains_key(&dependent);
-        if to.objects.contains_key(&dependent)
-            && !recreated
-            && !to.objects.contains_key(&referenced)
+        let recreated = drops.contains_key(*dependent);
+        if to.objects.contains_key(*dependent) && !recreated && !to.objects.contains_key(referenced)
         {
             for &c in dep_changes.iter().filter(|&&c| !is_drop(c)) {
-                for &r in drops.get(&referenced).unwrap_or(&none) {
+                for &r in drops.get(referenced).unwrap_or(&none) {
                     graph.edge(c, r);
                 }
             }
         }
     }
     for (dependent, referenced) in ordering_edges(to) {
-        let Some(dep_changes) = by_subject.get(&dependent) else {
+        let Some(dep_changes) = by_subject.get(dependent) else {
             continue;
         };
         let needed: Vec<usize> = by_subject
-            .get(&referenced)
+            .get(referenced.as_ref())
             .unwrap_or(&none)
             .iter()
             .copied()
@@ -198,15 +205,20 @@ fn released_before_old_owner(
 /// parent), without a sequence's edge to the column that owns it (that
 /// one is `OWNED BY`, ordered on its own, and would make a cycle with the
 /// column's `nextval` default).
-pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
+/// A dependency edge between two objects of one catalog: (dependent,
+/// referenced). The referenced side is borrowed from the catalog when it
+/// can be (most edges): tens of thousands of them on a large schema.
+pub type Edge<'a> = (&'a ObjectId, Cow<'a, ObjectId>);
+
+pub fn ordering_edges(catalog: &Catalog) -> Vec<Edge<'_>> {
     let mut out = Vec::new();
-    let relation = |name: &QualName| {
+    let relation = |name: &QualName| -> Cow<'_, ObjectId> {
         let table = ObjectId::Table { name: name.clone() };
-        if catalog.objects.contains_key(&table) {
+        Cow::Owned(if catalog.objects.contains_key(&table) {
             table
         } else {
             ObjectId::View { name: name.clone() }
-        }
+        })
     };
     for d in &catalog.depends {
         // Only a sequence's edge to a table can be OWNED BY: the others
@@ -223,7 +235,7 @@ pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
             _ => false,
         };
         if !owned && d.dependent != d.referenced {
-            out.push((d.dependent.clone(), d.referenced.clone()));
+            out.push((&d.dependent, Cow::Borrowed(&d.referenced)));
         }
     }
     for (id, object) in &catalog.objects {
@@ -247,26 +259,26 @@ pub fn ordering_edges(catalog: &Catalog) -> Vec<(ObjectId, ObjectId)> {
             _ => {}
         }
         if let Some(schema) = id.schema() {
-            refs.push(ObjectId::Schema {
+            refs.push(Cow::Owned(ObjectId::Schema {
                 name: schema.to_string(),
-            });
+            }));
         }
         if let Object::Extension(e) = object {
-            refs.push(ObjectId::Schema {
+            refs.push(Cow::Owned(ObjectId::Schema {
                 name: e.schema.clone(),
-            });
+            }));
         }
         out.extend(
             refs.into_iter()
-                .filter(|r| r != id && catalog.objects.contains_key(r))
-                .map(|r| (id.clone(), r)),
+                .filter(|r| r.as_ref() != id && catalog.objects.contains_key(r.as_ref()))
+                .map(|r| (id, r)),
         );
     }
     out
 }
 
 /// The primary key and unique constraints of a table.
-fn keys_of(catalog: &Catalog, table: &QualName) -> Vec<ObjectId> {
+fn keys_of<'a>(catalog: &'a Catalog, table: &QualName) -> Vec<Cow<'a, ObjectId>> {
     let start = ObjectId::Constraint {
         table: table.clone(),
         name: String::new(),
@@ -279,7 +291,7 @@ fn keys_of(catalog: &Catalog, table: &QualName) -> Vec<ObjectId> {
             matches!(o, Object::Constraint(k)
                 if matches!(k.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique))
         })
-        .map(|(id, _)| id.clone())
+        .map(|(id, _)| Cow::Borrowed(id))
         .collect()
 }
 

@@ -39,7 +39,7 @@ fn apply_checked(a: &Catalog, b: &Catalog, options: &DiffOptions) -> Result<Cata
         if let super::change::Change::Create { object, .. } = change {
             let id = object.id();
             for (dependent, referenced) in &target_edges {
-                if dependent == &id && !current.objects.contains_key(referenced) {
+                if **dependent == id && !current.objects.contains_key(referenced.as_ref()) {
                     return Err(format!(
                         "{id} created before {referenced} it needs; plan: {list:#?}"
                     ));
@@ -50,7 +50,7 @@ fn apply_checked(a: &Catalog, b: &Catalog, options: &DiffOptions) -> Result<Cata
         if let super::change::Change::Drop { object, .. } = change {
             let id = object.id();
             for (dependent, referenced) in ordering_edges(&current) {
-                if referenced == id {
+                if *referenced == id {
                     return Err(format!(
                         "{id} dropped while {dependent} still needs it; plan: {list:#?}"
                     ));
