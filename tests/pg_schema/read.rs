@@ -300,6 +300,112 @@ fn indexes_are_read_partial_expression_include_and_on_partitions() {
 }
 
 #[test]
+fn constraint_definitions_are_what_pg_get_constraintdef_prints() {
+    // Keys and foreign keys are printed from the catalog columns, the rest
+    // by pg_get_constraintdef (see read/constraints.rs): both must give
+    // PostgreSQL's own text (NOT VALID kept apart, as `validated`).
+    let db = db_with(
+        r#"CREATE SCHEMA "Odd Schema";
+         CREATE SCHEMA other;
+         CREATE TABLE other.far (id int PRIMARY KEY);
+         CREATE TABLE "Odd Schema"."T" ("select" int, "Mixed" int, n int,
+           CONSTRAINT "T pk" PRIMARY KEY ("select", "Mixed"));
+         CREATE TABLE p (id int PRIMARY KEY, a int, b int, c int, d int, e int, r int4range,
+           UNIQUE (a, b), UNIQUE NULLS NOT DISTINCT (c), UNIQUE (d) INCLUDE (e),
+           CONSTRAINT p_e UNIQUE (e) WITH (fillfactor = 70),
+           CONSTRAINT p_pos CHECK (a > 0) NOT VALID,
+           CONSTRAINT p_r EXCLUDE USING gist (r WITH &&),
+           CONSTRAINT p_def UNIQUE (b) DEFERRABLE INITIALLY DEFERRED);
+         CREATE TABLE ch (id int PRIMARY KEY, pid int, x int, y int DEFAULT 0, s int, m int, k int,
+           FOREIGN KEY (pid) REFERENCES p (id),
+           CONSTRAINT ch_full FOREIGN KEY (x, y) REFERENCES "Odd Schema"."T" ("select", "Mixed") MATCH FULL,
+           CONSTRAINT ch_upd FOREIGN KEY (s) REFERENCES p (id) ON UPDATE CASCADE ON DELETE SET NULL,
+           CONSTRAINT ch_del FOREIGN KEY (m) REFERENCES p (id) ON UPDATE RESTRICT ON DELETE SET DEFAULT DEFERRABLE,
+           CONSTRAINT ch_cols FOREIGN KEY (k, y) REFERENCES "Odd Schema"."T" ON DELETE SET NULL (k),
+           CONSTRAINT ch_far FOREIGN KEY (k) REFERENCES other.far (id));
+         ALTER TABLE ch ADD CONSTRAINT ch_nv FOREIGN KEY (x) REFERENCES p (id) ON DELETE CASCADE NOT VALID;
+         CREATE TABLE parted (id int, d date, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
+         CREATE TABLE parted1 PARTITION OF parted FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');"#,
+    );
+    let options = ReadOptions {
+        // other.far is not read: the foreign key to it is printed by
+        // PostgreSQL (its column names are not known).
+        schemas: vec!["public".into(), "Odd Schema".into()],
+        ..ReadOptions::default()
+    };
+    let c = read_with(&db, &options);
+    let mut client = db.client();
+    client
+        .batch_execute("SET search_path = pg_catalog")
+        .unwrap();
+    let mut seen = 0;
+    for object in c.objects.values() {
+        let Object::Constraint(k) = object else {
+            continue;
+        };
+        let row = client
+            .query_one(
+                "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c \
+                 JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE n.nspname = $1 AND t.relname = $2 AND c.conname = $3",
+                &[&k.table.schema, &k.table.name, &k.name],
+            )
+            .unwrap();
+        let printed: String = row.get(0);
+        let expected = match k.validated {
+            true => printed.as_str(),
+            false => printed.strip_suffix(" NOT VALID").unwrap(),
+        };
+        assert_eq!(k.definition.as_str(), expected, "{} on {}", k.name, k.table);
+        seen += 1;
+    }
+    assert_eq!(seen, 19, "every constraint compared");
+    // The keys and foreign keys printed from the catalog columns (the
+    // others are PostgreSQL's own text by construction).
+    let tables: Vec<u32> = client
+        .query(
+            "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ('public', 'Odd Schema') AND c.relkind IN ('r', 'p')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let sql = format!(
+        "SELECT c.conname::text FROM pg_constraint c \
+         LEFT JOIN pg_index ci ON ci.indexrelid = c.conindid AND c.contype IN ('p', 'u') \
+         LEFT JOIN pg_class cic ON cic.oid = c.conindid AND c.contype IN ('p', 'u') \
+         WHERE c.conrelid = ANY($1::oid[]) AND ({}) ORDER BY 1",
+        mergepoint::schema::read::constraint_plain(150_000)
+    );
+    let plain: Vec<String> = client
+        .query(&sql, &[&tables])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected = [
+        "T pk",
+        "ch_del",
+        "ch_full",
+        "ch_nv",
+        "ch_pid_fkey",
+        "ch_pkey",
+        "ch_upd",
+        "p_a_b_key",
+        "p_def",
+        "p_pkey",
+        "parted1_pkey",
+        "parted_pkey",
+    ];
+    assert_eq!(plain, expected);
+    let fk = constraint(&c, "ch", "ch_full");
+    assert_eq!(fk.columns, ["x", "y"]);
+    assert!(!constraint(&c, "ch", "ch_nv").validated);
+}
+
+#[test]
 fn the_fast_index_printer_prints_what_pg_get_indexdef_prints() {
     // Plain indexes are printed from the catalog columns, the rest by
     // pg_get_indexdef (see read/indexes.rs); both must give PostgreSQL's
@@ -334,8 +440,8 @@ fn the_fast_index_printer_prints_what_pg_get_indexdef_prints() {
          CREATE MATERIALIZED VIEW mv AS SELECT "select" FROM "Odd Schema"."T";
          CREATE INDEX mv_s ON mv ("select");"#,
     );
-    let fast_only = mergepoint::schema::read::INDEX_DEFINITION
-        .replace("ELSE pg_get_indexdef(i.indexrelid)", "ELSE NULL");
+    let definition = mergepoint::schema::read::index_definition(150_000);
+    let fast_only = definition.replace("ELSE pg_get_indexdef(i.indexrelid)", "ELSE NULL");
     let sql = format!(
         "WITH cols AS ({}) \
          SELECT ic.relname::text, {}, pg_get_indexdef(i.indexrelid), {fast_only} \
@@ -345,7 +451,7 @@ fn the_fast_index_printer_prints_what_pg_get_indexdef_prints() {
          WHERE tn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
          ORDER BY 1",
         mergepoint::schema::read::INDEX_COLUMNS,
-        mergepoint::schema::read::INDEX_DEFINITION
+        definition
     );
     let mut client = db.client();
     client

@@ -17,15 +17,22 @@ use crate::schema::model::{Expr, Index, Object, ObjectId, QualName};
 /// `t` / `tn` the table's pg_class and pg_namespace, `am` pg_am, `cols`
 /// the index's row of [`COLUMNS`].
 #[doc(hidden)]
-pub const DEFINITION: &str = "\
-CASE WHEN cols.plain AND i.indexprs IS NULL AND i.indpred IS NULL \
-  AND i.indnkeyatts = i.indnatts AND ic.reloptions IS NULL AND ic.reltablespace = 0 \
-  AND t.relkind IN ('r', 'm') \
-  AND (NOT i.indisunique OR (to_jsonb(i) ->> 'indnullsnotdistinct') IS DISTINCT FROM 'true') \
-THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' \
-  || quote_ident(ic.relname) || ' ON ' || quote_ident(tn.nspname) || '.' || quote_ident(t.relname) \
-  || ' USING ' || quote_ident(am.amname) || ' (' || cols.names || ')' \
-ELSE pg_get_indexdef(i.indexrelid) END";
+pub fn definition(server_version: i32) -> String {
+    let nulls_distinct = match server_version >= 150_000 {
+        true => "NOT i.indnullsnotdistinct",
+        false => "true",
+    };
+    format!(
+        "CASE WHEN cols.plain AND i.indexprs IS NULL AND i.indpred IS NULL \
+           AND i.indnkeyatts = i.indnatts AND ic.reloptions IS NULL AND ic.reltablespace = 0 \
+           AND t.relkind IN ('r', 'm') AND {nulls_distinct} \
+         THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' \
+           || quote_ident(ic.relname) || ' ON ' || quote_ident(tn.nspname) || '.' \
+           || quote_ident(t.relname) || ' USING ' || quote_ident(am.amname) \
+           || ' (' || cols.names || ')' \
+         ELSE pg_get_indexdef(i.indexrelid) END"
+    )
+}
 
 /// Per index of the tables `$1`: its key columns' names, quoted and comma-separated, and
 /// whether every one is plain (a column, not an expression, with its own
@@ -49,10 +56,11 @@ LEFT JOIN LATERAL (SELECT ia.attoptions FROM pg_attribute ia \
                    WHERE ia.attrelid = k.idx AND ia.attnum = k.ord::int2 OFFSET 0) ia ON true \
 GROUP BY k.idx";
 
-fn query() -> String {
+fn query(server_version: i32) -> String {
+    let definition = definition(server_version);
     format!(
         "WITH cols AS ({COLUMNS}) \
-         SELECT ic.oid, n.nspname::text, ic.relname::text, i.indrelid, {DEFINITION}, \
+         SELECT ic.oid, n.nspname::text, ic.relname::text, i.indrelid, {definition}, \
            i.indisunique, am.amname::text, pn.nspname::text, pc.relname::text \
          FROM pg_index i \
          JOIN pg_class ic ON ic.oid = i.indexrelid \
@@ -73,7 +81,7 @@ fn query() -> String {
 
 pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
     let rels: Vec<u32> = r.oids.tables.iter().chain(&r.oids.views).copied().collect();
-    for row in r.tx.query(&query(), &[&rels])? {
+    for row in r.tx.query(&query(r.server_version), &[&rels])? {
         let table = match r.oids.get_read(PG_CLASS, row.get(3)) {
             Some(ObjectId::Table { name }) | Some(ObjectId::View { name }) => name.clone(),
             _ => continue,

@@ -27,9 +27,14 @@ mod types;
 mod unsupported;
 mod views;
 
-/// For the test that holds the fast index printer to `pg_get_indexdef`.
+/// For the tests that hold the fast printers to `pg_get_indexdef` and
+/// `pg_get_constraintdef`.
 #[doc(hidden)]
-pub use indexes::{COLUMNS as INDEX_COLUMNS, DEFINITION as INDEX_DEFINITION};
+pub use constraints::plain as constraint_plain;
+#[doc(hidden)]
+pub use indexes::{definition as index_definition, COLUMNS as INDEX_COLUMNS};
+
+use std::collections::HashMap;
 
 use postgres::{Client, IsolationLevel, Transaction};
 use thiserror::Error;
@@ -68,6 +73,12 @@ pub(crate) struct Reader<'a> {
     pub namespaces: Vec<u32>,
     pub catalog: Catalog,
     pub oids: Oids,
+    /// `(attrelid, attnum)` to the column's name, for every column of the
+    /// tables and views read: constraints and indexes name their columns
+    /// by number, and looking the names up here is cheaper than a join.
+    pub column_names: HashMap<(u32, i16), String>,
+    /// `server_version_num`: the catalogs gain columns between versions.
+    pub server_version: i32,
 }
 
 /// Runs one per-kind reader under its own timing span
@@ -95,7 +106,12 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
         namespaces: Vec::new(),
         catalog: Catalog::default(),
         oids: Oids::default(),
+        column_names: HashMap::new(),
+        server_version: 0,
     };
+    r.server_version =
+        r.tx.query_one("SELECT current_setting('server_version_num')::int", &[])?
+            .get(0);
     timed!(
         "read schemas",
         namespaces::read_schemas(&mut r, &options.schemas)

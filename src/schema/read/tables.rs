@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::oids::{PG_CLASS, PG_TYPE};
 use super::sql::{collation_if_not_default, not_extension_member};
 use super::{table_id, unsupported, ReadError, Reader};
-use crate::schema::model::{Column, Expr, Identity, Object, QualName, Table};
+use crate::schema::model::{Column, Expr, Identity, Object, ObjectId, QualName, Table};
 
 pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
     let parents = "FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
@@ -67,15 +67,25 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            a.attnotnull, a.attidentity::text, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
-           a.attislocal, coalesce(cardinality(a.attacl), 0) > 0 \
+           a.attislocal, coalesce(cardinality(a.attacl), 0) > 0, a.attnum \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
         coll = collation_if_not_default("a.attcollation", "a.atttypid")
     );
     let rels: Vec<u32> = r.oids.tables.iter().chain(&r.oids.views).copied().collect();
+    // The rows come table by table: the owner is looked up once per table.
+    let mut owner: Option<(u32, ObjectId)> = None;
     for row in r.tx.query(&sql, &[&rels])? {
-        let Some(id) = r.oids.get_read(PG_CLASS, row.get(0)).cloned() else {
+        let relid: u32 = row.get(0);
+        if owner.as_ref().is_none_or(|(oid, _)| *oid != relid) {
+            owner = r
+                .oids
+                .get_read(PG_CLASS, relid)
+                .cloned()
+                .map(|id| (relid, id));
+        }
+        let Some((_, id)) = &owner else {
             continue;
         };
         let name: String = row.get(1);
@@ -85,8 +95,9 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
                 "a column-level privilege (GRANT ... (column) ON ...)",
             ));
         }
+        r.column_names.insert((relid, row.get(10)), name.clone());
         let data_type = Expr(row.get(2));
-        match r.catalog.objects.get_mut(&id) {
+        match r.catalog.objects.get_mut(id) {
             Some(Object::Table(t)) => t.columns.push(Column {
                 name,
                 data_type,
