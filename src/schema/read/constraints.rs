@@ -51,7 +51,7 @@ fn query(server_version: i32) -> String {
 /// The columns `keys` of table `rel`, by name; `None` if one is unknown.
 fn column_list(r: &Reader<'_>, rel: u32, keys: &[i16]) -> Option<Vec<String>> {
     keys.iter()
-        .map(|k| r.column_names.get(&(rel, *k)).cloned())
+        .map(|k| r.columns.get(&(rel, *k)).map(|c| c.name.clone()))
         .collect()
 }
 

@@ -32,7 +32,7 @@ mod views;
 #[doc(hidden)]
 pub use constraints::plain as constraint_plain;
 #[doc(hidden)]
-pub use indexes::{definition as index_definition, COLUMNS as INDEX_COLUMNS};
+pub use indexes::plain_shape as index_plain_shape;
 
 use std::collections::HashMap;
 
@@ -73,12 +73,20 @@ pub(crate) struct Reader<'a> {
     pub namespaces: Vec<u32>,
     pub catalog: Catalog,
     pub oids: Oids,
-    /// `(attrelid, attnum)` to the column's name, for every column of the
-    /// tables and views read: constraints and indexes name their columns
-    /// by number, and looking the names up here is cheaper than a join.
-    pub column_names: HashMap<(u32, i16), String>,
+    /// `(attrelid, attnum)` to the column, for every column of the tables
+    /// and views read: constraints and indexes name their columns by
+    /// number, and looking them up here is cheaper than a join.
+    pub columns: HashMap<(u32, i16), ColumnRef>,
     /// `server_version_num`: the catalogs gain columns between versions.
     pub server_version: i32,
+}
+
+/// What [`Reader::columns`] keeps of a column.
+pub(crate) struct ColumnRef {
+    pub name: String,
+    /// `atttypid` and `attcollation`.
+    pub type_oid: u32,
+    pub collation: u32,
 }
 
 /// Runs one per-kind reader under its own timing span
@@ -106,7 +114,7 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
         namespaces: Vec::new(),
         catalog: Catalog::default(),
         oids: Oids::default(),
-        column_names: HashMap::new(),
+        columns: HashMap::new(),
         server_version: 0,
     };
     r.server_version =

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::oids::{PG_CLASS, PG_TYPE};
 use super::sql::{collation_if_not_default, not_extension_member};
-use super::{table_id, unsupported, ReadError, Reader};
+use super::{table_id, unsupported, ColumnRef, ReadError, Reader};
 use crate::schema::model::{Column, Expr, Identity, Object, ObjectId, QualName, Table};
 
 pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
@@ -67,7 +67,8 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            a.attnotnull, a.attidentity::text, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
-           a.attislocal, coalesce(cardinality(a.attacl), 0) > 0, a.attnum \
+           a.attislocal, coalesce(cardinality(a.attacl), 0) > 0, a.attnum, \
+           a.atttypid, a.attcollation \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
@@ -95,7 +96,12 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
                 "a column-level privilege (GRANT ... (column) ON ...)",
             ));
         }
-        r.column_names.insert((relid, row.get(10)), name.clone());
+        let column = ColumnRef {
+            name: name.clone(),
+            type_oid: row.get(11),
+            collation: row.get(12),
+        };
+        r.columns.insert((relid, row.get(10)), column);
         let data_type = Expr(row.get(2));
         match r.catalog.objects.get_mut(id) {
             Some(Object::Table(t)) => t.columns.push(Column {
