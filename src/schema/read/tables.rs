@@ -1,10 +1,10 @@
 //! Tables (ordinary, partitioned, partitions, inheritance children,
 //! unlogged) and the columns of tables and views.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::oids::{PG_CLASS, PG_TYPE};
-use super::sql::{collation_if_not_default, not_extension_member};
+use super::sql::{collation_text, not_extension_member};
 use super::{table_id, unsupported, ColumnRef, ReadError, Reader};
 use crate::schema::model::{Column, Expr, Identity, Object, ObjectId, QualName, Table};
 
@@ -63,21 +63,26 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
 /// The columns of every table and view read, in `attnum` order.
 pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
     let sql = format!(
-        "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), {coll}, \
+        "SELECT a.attrelid, a.attname::text, a.atttypmod, \
+           CASE WHEN a.attcollation <> 0 AND a.attcollation IS DISTINCT FROM ty.typcollation \
+             THEN {coll} END, \
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            a.attnotnull, a.attidentity::text, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            a.attislocal, coalesce(cardinality(a.attacl), 0) > 0, a.attnum, \
            a.atttypid, a.attcollation \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         LEFT JOIN pg_type ty ON ty.oid = a.atttypid \
          WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
-        coll = collation_if_not_default("a.attcollation", "a.atttypid")
+        coll = collation_text("a.attcollation")
     );
     let rels: Vec<u32> = r.oids.tables.iter().chain(&r.oids.views).copied().collect();
+    let rows = r.tx.query(&sql, &[&rels])?;
+    let type_names = type_names(r, rows.iter().map(|row| (row.get(11), row.get(2))))?;
     // The rows come table by table: the owner is looked up once per table.
     let mut owner: Option<(u32, ObjectId)> = None;
-    for row in r.tx.query(&sql, &[&rels])? {
+    for row in rows {
         let relid: u32 = row.get(0);
         if owner.as_ref().is_none_or(|(oid, _)| *oid != relid) {
             owner = r
@@ -102,7 +107,7 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
             collation: row.get(12),
         };
         r.columns.insert((relid, row.get(10)), column);
-        let data_type = Expr(row.get(2));
+        let data_type = Expr(type_names[&(row.get(11), row.get(2))].clone());
         match r.catalog.objects.get_mut(id) {
             Some(Object::Table(t)) => t.columns.push(Column {
                 name,
@@ -124,4 +129,22 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
         }
     }
     Ok(())
+}
+
+/// `format_type` of each distinct `(type, typmod)` pair: a large schema
+/// has a few hundred of them for thousands of columns.
+fn type_names(
+    r: &mut Reader<'_>,
+    pairs: impl Iterator<Item = (u32, i32)>,
+) -> Result<HashMap<(u32, i32), String>, ReadError> {
+    let distinct: HashSet<(u32, i32)> = pairs.collect();
+    let (types, mods): (Vec<u32>, Vec<i32>) = distinct.into_iter().unzip();
+    let rows = r.tx.query(
+        "SELECT x.t, x.m, format_type(x.t, x.m) FROM unnest($1::oid[], $2::int4[]) x(t, m)",
+        &[&types, &mods],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect())
 }
