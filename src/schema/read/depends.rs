@@ -10,8 +10,9 @@ use crate::schema::model::{Catalog, Dependency, Object, ObjectId};
 
 /// A view's `_RETURN` rule and a column default are their relation's;
 /// a reference to an array type is a reference to its element type. The
-/// rule, default and column look-ups are index probes guarded by `CASE`,
-/// made only for the rows that need them (left joins probed every row).
+/// rule and default look-ups are index probes guarded by `CASE`, made only
+/// for the rows that need them (left joins probed every row); a referenced
+/// column is named from the columns already read.
 const QUERY: &str = "\
 SELECT \
   CASE WHEN d.classid IN ('pg_rewrite'::regclass, 'pg_attrdef'::regclass) \
@@ -22,11 +23,7 @@ SELECT \
     WHEN 'pg_attrdef'::regclass \
       THEN coalesce((SELECT ad.adrelid FROM pg_attrdef ad WHERE ad.oid = d.objid), d.objid) \
     ELSE d.objid END, \
-  d.refclassid, coalesce(el.oid, d.refobjid), \
-  CASE WHEN d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
-    THEN (SELECT ra.attname::text FROM pg_attribute ra \
-          WHERE ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid) END, \
-  d.deptype::text \
+  d.refclassid, coalesce(el.oid, d.refobjid), d.refobjsubid, d.deptype::text \
 FROM pg_depend d \
 LEFT JOIN pg_type el ON d.refclassid = 'pg_type'::regclass AND el.typarray = d.refobjid \
 WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384";
@@ -48,10 +45,12 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
         if is_owned_by(dependent, referenced, &deptype) {
             continue;
         }
-        let column = if ref_class == PG_CLASS {
-            row.get(4)
-        } else {
-            None
+        let subid: i32 = row.get(4);
+        let column = match (ref_class == PG_CLASS, i16::try_from(subid)) {
+            (true, Ok(attnum)) if attnum > 0 => {
+                r.columns.get(&(ref_oid, attnum)).map(|c| c.name.clone())
+            }
+            _ => None,
         };
         let edge = Dependency {
             dependent: dependent.clone(),
