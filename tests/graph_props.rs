@@ -144,28 +144,6 @@ proptest! {
 
     /// Downgrading back to base runs exactly the reverse of the upgrade from
     /// base, and empties the version table.
-    /// The merge base of some heads: each of its revisions is needed by
-    /// every head, none is needed by another, and every revision all the
-    /// heads need is needed by one of them (or is one).
-    #[test]
-    fn merge_base_is_the_latest_common_ancestry(revs in arb_dag(), picks in prop::collection::vec(any::<prop::sample::Index>(), 2..4)) {
-        let g = RevisionGraph::build(revs).unwrap();
-        let heads: Vec<usize> = picks.iter().map(|p| g.heads()[p.index(g.heads().len())]).collect();
-        let base = g.merge_base(&heads);
-        let common: HashSet<String> = heads
-            .iter()
-            .map(|&h| ancestors(&g, &[h]))
-            .reduce(|a, b| a.intersection(&b).cloned().collect())
-            .unwrap();
-        for &b in &base {
-            prop_assert!(common.contains(g.id(b)));
-            for &other in &base {
-                prop_assert!(other == b || !ancestors(&g, &[other]).contains(g.id(b)));
-            }
-        }
-        prop_assert_eq!(ancestors(&g, &base), common);
-    }
-
     #[test]
     fn downgrade_reverses_upgrade(revs in arb_dag(), pick in any::<prop::sample::Index>()) {
         let g = RevisionGraph::build(revs).unwrap();

@@ -10,8 +10,6 @@ mod cli;
 mod converge;
 #[path = "pg_schema/converge_pairs.rs"]
 mod converge_pairs;
-#[path = "pg_schema/merges.rs"]
-mod merges;
 #[path = "pg_schema/read.rs"]
 mod read;
 

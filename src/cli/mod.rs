@@ -18,7 +18,6 @@ and the `error:` line to `main`.
 */
 
 pub mod commands;
-pub mod commute;
 pub mod database;
 pub mod error;
 pub mod fleet;

@@ -199,22 +199,6 @@ impl RevisionGraph {
         self.reach(starts, &self.all_up)
     }
 
-    /// The latest revisions every one of `starts` needs (with
-    /// dependencies): the common ancestors none of whose descendants is
-    /// also a common ancestor, in load order. Upgrading to them gives the
-    /// state the branches to `starts` fork from; empty when they share
-    /// nothing (they fork from an empty database). O(k (N + E)).
-    pub fn merge_base(&self, starts: &[Ix]) -> Vec<Ix> {
-        let mut common = vec![true; self.len()];
-        for &s in starts {
-            let marks = self.ancestors_with_deps(&[s]);
-            common.iter_mut().zip(marks).for_each(|(c, m)| *c &= m);
-        }
-        (0..self.len())
-            .filter(|&i| common[i] && !self.all_up[i].iter().any(|&u| common[u]))
-            .collect()
-    }
-
     /// Ancestors of `ix` in load order (exclusive), via parents and
     /// dependencies.
     pub fn ancestor_list(&self, ix: Ix) -> Vec<Ix> {

@@ -14,7 +14,6 @@ pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
-pub mod commute;
 pub mod devserver;
 pub mod diff;
 pub mod read;

@@ -1,13 +1,10 @@
 //! `mergepoint check`: the CI gate. Reports every problem, not the first.
 
-use crate::cli::commute;
 use crate::cli::database::{self, connect, run_options, DbArgs, WorkspaceSql};
-use crate::cli::schema_sides::SchemaArgs;
 use crate::cli::workspace::{self, Survey};
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::DriftFinding;
 use crate::graph::GraphProblem;
-use crate::schema::commute::CommuteReport;
 use crate::script::LoadError;
 use clap::Args;
 use serde::{Serialize, Serializer};
@@ -23,22 +20,15 @@ applied revisions whose upgrade SQL changed since they ran (checksum drift),
 rows naming unknown revisions, rows that are not heads. --repair accepts the
 current SQL and deletes redundant rows (never unknown ones).
 
-With --merges it proves every merge revision safe: its parents' branches are
-applied from their merge base in every order, on temporary databases of the
-dev server (--dev-url, MERGEPOINT_DEV_URL, dev_url:), and the schemas
-compared; a merge whose branches fail in some order or leave different
-schemas is a finding (see docs/schema.md#merges-proven-safe).
-
 Exit status: 0 all good; 1 the check found something to act on (several
-heads, drift, merges that do not commute); 2 broken input (the problems are listed); 3 database error.
+heads, drift); 2 broken input (the problems are listed); 3 database error.
 
 Examples:
   mergepoint check
   mergepoint check --json         a report object: ok, revisions, heads, problems
   mergepoint --dir alembic check  works on Alembic directories too
   mergepoint check --database     also compare the database with the files
-  mergepoint check --database --repair
-  mergepoint check --merges --dev-url postgresql://localhost/postgres";
+  mergepoint check --database --repair";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -53,14 +43,6 @@ pub struct CheckArgs {
     /// delete redundant version-table rows (under the migration lock).
     #[arg(long, requires = "database")]
     pub repair: bool,
-    /// Also prove every merge revision safe: apply its parents' branches in
-    /// every order on the dev server and compare the schemas.
-    #[arg(long)]
-    pub merges: bool,
-    /// The dev server for --merges [default: $MERGEPOINT_DEV_URL, then
-    /// dev_url in mergepoint.yaml].
-    #[arg(long, value_name = "URL")]
-    pub dev_url: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -92,18 +74,6 @@ pub struct CheckReport {
     /// Present with --database (and a graph that loaded cleanly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseCheck>,
-    /// With --merges: one report per merge revision.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merges: Option<Vec<MergeCheck>>,
-}
-
-/// `check --merges`: whether a merge revision's branches commute.
-#[derive(Debug, Serialize)]
-pub struct MergeCheck {
-    pub revision: String,
-    pub commutes: bool,
-    #[serde(flatten)]
-    pub report: CommuteReport,
 }
 
 /// One problem: a stable kind for scripts and a message for people.
@@ -135,7 +105,6 @@ pub enum ProblemKind {
     NotAHead,
     DuplicateRow,
     MissingPrimaryKey,
-    MergeNotCommuting,
 }
 
 impl ProblemKind {
@@ -159,7 +128,6 @@ impl ProblemKind {
             ProblemKind::NotAHead => "not_a_head",
             ProblemKind::DuplicateRow => "duplicate_row",
             ProblemKind::MissingPrimaryKey => "missing_primary_key",
-            ProblemKind::MergeNotCommuting => "merge_not_commuting",
         }
     }
 
@@ -172,8 +140,7 @@ impl ProblemKind {
             | ProblemKind::UnknownRevision
             | ProblemKind::NotAHead
             | ProblemKind::DuplicateRow
-            | ProblemKind::MissingPrimaryKey
-            | ProblemKind::MergeNotCommuting => true,
+            | ProblemKind::MissingPrimaryKey => true,
             ProblemKind::UnreadableFile
             | ProblemKind::Config
             | ProblemKind::ParseError
@@ -259,25 +226,12 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         problems.extend(findings);
         database = Some(check);
     }
-    let mut merges = None;
-    if args.merges {
-        let Some(ws) = &workspace else {
-            return Err(CliError::input(
-                "the merges were not checked: the revision files have problems",
-            )
-            .with_hint("run 'mergepoint check' without --merges and fix what it lists first"));
-        };
-        let (checks, findings) = check_merges(ws, &args)?;
-        problems.extend(findings);
-        merges = Some(checks);
-    }
     let report = CheckReport {
         ok: problems.is_empty(),
         revisions,
         heads,
         problems,
         database,
-        merges,
     };
     if args.json {
         ctx.json(&report)?;
@@ -352,48 +306,7 @@ fn check_database(
     Ok((check, findings))
 }
 
-/// `--merges`: each merge revision's parents, applied in every order.
-fn check_merges(
-    ws: &Workspace,
-    args: &CheckArgs,
-) -> CliResult<(Vec<MergeCheck>, Vec<ProblemView>)> {
-    let what = "check --merges";
-    let merges = ws.graph.mergepoints();
-    let mut checks = Vec::new();
-    let mut findings = Vec::new();
-    if merges.is_empty() {
-        return Ok((checks, findings));
-    }
-    let schema = SchemaArgs {
-        schemas: Vec::new(),
-        dev_url: args.dev_url.clone(),
-    };
-    let dev = commute::dev_server(ws, &schema, what)?;
-    for merge in merges {
-        let parents = ws.graph.parents(merge).to_vec();
-        let report = commute::verify_heads(ws, &dev, &parents, &schema, what)?;
-        let revision = ws.graph.id(merge).to_string();
-        if !report.commutes() {
-            let why = commute::refusal(&report, &format!("merge revision {revision}"));
-            findings.push(ProblemView::new(
-                ProblemKind::MergeNotCommuting,
-                why.message,
-            ));
-        }
-        checks.push(MergeCheck {
-            revision,
-            commutes: report.commutes(),
-            report,
-        });
-    }
-    Ok((checks, findings))
-}
-
 fn write_text(ctx: &mut Ctx, report: &CheckReport) -> CliResult {
-    for m in report.merges.iter().flatten() {
-        writeln!(ctx.out, "merge revision {}:", m.revision)?;
-        commute::write_report(&mut ctx.out, &m.report)?;
-    }
     if report.ok {
         if report.heads.is_empty() {
             writeln!(ctx.out, "ok: no revisions yet")?;

@@ -1,9 +1,7 @@
 //! `mergepoint merge`: join heads with a merge revision.
 
 use super::revision::{named, new_id, validate_new};
-use crate::cli::commute;
-use crate::cli::schema_sides::SchemaArgs;
-use crate::cli::{CliError, CliResult, Ctx};
+use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::graph::Ix;
 use crate::script::NewRevision;
 use clap::Args;
@@ -14,17 +12,10 @@ The merge revision's parents are exactly the given heads, in the order given
 unless you add some. Written in the directory's own format: a YAML file, or
 a Python file Alembic accepts.
 
---verify first proves the branches independent: on temporary databases of
-the dev server it applies them from their merge base in every order (A then
-B, B then A; every order up to 3 heads, rotations beyond), compares the
-schemas each order leaves, and refuses the merge (exit 1, nothing written)
-when an order fails or the schemas differ, naming the objects.
-
 Examples:
   mergepoint merge heads -m 'merge feature branches'
   mergepoint merge a1b2 c3d4 -m 'merge shop and billing'
-  mergepoint merge shop@head billing@head -m 'merge' --rev-id 0123456789ab
-  mergepoint merge heads -m 'merge' --verify --dev-url postgresql://localhost/postgres";
+  mergepoint merge shop@head billing@head -m 'merge' --rev-id 0123456789ab";
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -40,17 +31,12 @@ pub struct MergeArgs {
     /// Branch label for the merge revision (repeatable).
     #[arg(long = "branch-label", value_name = "LABEL")]
     pub branch_labels: Vec<String>,
-    /// Apply the branches in every order on the dev server first; refuse
-    /// the merge when they do not commute.
-    #[arg(long)]
-    pub verify: bool,
-    #[command(flatten)]
-    pub schema: SchemaArgs,
 }
 
 pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
-    let ws = ctx.workspace()?;
-    let g = &ws.graph;
+    let Workspace {
+        project, graph: g, ..
+    } = ctx.workspace()?;
     let mut parents: Vec<Ix> = Vec::new();
     for ident in &args.revisions {
         let found = g.resolve_many(ident)?;
@@ -63,13 +49,13 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
             if parents.contains(&ix) {
                 return Err(CliError::input(format!(
                     "{} is named twice; each head can be merged once",
-                    named(g, ix, ident)
+                    named(&g, ix, ident)
                 )));
             }
             if !g.is_head(ix) {
                 return Err(CliError::input(format!(
                     "{} is not a head; only heads can be merged",
-                    named(g, ix, ident)
+                    named(&g, ix, ident)
                 ))
                 .with_hint(format!("heads are: {}", g.ids(g.heads()).join(", "))));
             }
@@ -89,16 +75,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
             format!("heads are: {}", heads.join(", "))
         }));
     }
-    if args.verify {
-        let what = "merge --verify";
-        let dev = commute::dev_server(&ws, &args.schema, what)?;
-        let report = commute::verify_heads(&ws, &dev, &parents, &args.schema, what)?;
-        commute::write_report(&mut ctx.out, &report)?;
-        if !report.commutes() {
-            return Err(commute::refusal(&report, "no merge revision was written"));
-        }
-    }
-    let id = new_id(g, args.rev_id.as_deref())?;
+    let id = new_id(&g, args.rev_id.as_deref())?;
     let new = NewRevision {
         id,
         parents: g.ids(&parents),
@@ -110,8 +87,8 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
         upgrade: String::new(),
         downgrade: String::new(),
     };
-    validate_new(g, &new)?;
-    let path = crate::script::write_revision(&ws.project, &new)?;
+    validate_new(&g, &new)?;
+    let path = crate::script::write_revision(&project, &new)?;
     writeln!(
         ctx.out,
         "Created merge revision {} of {}: {}",
