@@ -8,6 +8,8 @@
 //! - `read`: the catalog reader (PostgreSQL -> model), set-based queries.
 //! - `source`: the sides of `mergepoint diff` (URL, `.sql` path, `rev:`)
 //!   and the dev server's temporary databases.
+//! - `verify`: downgrade testing (`mergepoint verify`) on a temporary
+//!   database.
 
 pub mod model;
 pub mod plan;
@@ -19,6 +21,7 @@ pub mod diff;
 pub mod read;
 pub mod render;
 pub mod source;
+pub mod verify;
 
 pub use devserver::{DevServer, TempDatabase, TEMP_PREFIX};
 pub use diff::{diff, dump, DiffError, DiffOptions};
