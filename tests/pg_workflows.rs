@@ -1,11 +1,14 @@
 //! The schema-aware workflows against a real PostgreSQL, through the real
-//! binary: `revision --autogenerate` and `verify`. Each test makes its own
-//! project and databases; the dev server is the tests' admin server.
+//! binary: `revision --autogenerate`, `verify` and `check --schema`. Each
+//! test makes its own project and databases; the dev server is the tests'
+//! admin server.
 
 mod common;
 
 #[path = "pg_workflows/autogenerate.rs"]
 mod autogenerate;
+#[path = "pg_workflows/check_schema.rs"]
+mod check_schema;
 #[path = "pg_workflows/verify.rs"]
 mod verify;
 

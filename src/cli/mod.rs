@@ -46,6 +46,7 @@ Examples:
   mergepoint revision --autogenerate -m MSG
                                         the SQL from the head's schema to `schema:`'s
   mergepoint verify                     each revision up, down, up again: downgrades tested
+  mergepoint check --schema             CI: the database's schema is what its revisions build
 
 Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
 4 lock not obtained in time.
@@ -57,7 +58,8 @@ password file (PGPASSFILE, default ~/.pgpass) fill what the URL leaves out,
 as for psql; MERGEPOINT_CACHE=off turns off the parse cache of revision
 files, kept in MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
 ~/.cache/mergepoint); MERGEPOINT_DEV_URL the dev server of `diff`,
-`schema dump`, `revision --autogenerate` and `verify` (after --dev-url); MERGEPOINT_TIMINGS=1 prints the time of each phase
+`schema dump`, `revision --autogenerate`, `verify` and `check --schema`
+(after --dev-url); MERGEPOINT_TIMINGS=1 prints the time of each phase
 (load, graph, command) and the cache's hits to stderr.";
 
 /// A database migration engine built around a revision graph.

@@ -1,6 +1,6 @@
 /*!
 What the schema commands (`diff`, `schema dump`, `revision --autogenerate`,
-`verify`) share: the dev server option and connection,
+`verify`, `check --schema`) share: the dev server option and connection,
 the refusal of Alembic projects where revisions must run, and reading a side ([`crate::schema::source`]) with the project
 loaded only when a `rev:` side needs it and the dev server connected only
 when a `.sql` or `rev:` side needs it.
