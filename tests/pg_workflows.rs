@@ -1,7 +1,7 @@
 //! The schema-aware workflows against a real PostgreSQL, through the real
-//! binary: `revision --autogenerate`, `verify` and `check --schema`. Each
-//! test makes its own project and databases; the dev server is the tests'
-//! admin server.
+//! binary: `revision --autogenerate`, `verify`, `check --schema`,
+//! `merge --verify` and `check --merges`. Each test makes its own project
+//! and databases; the dev server is the tests' admin server.
 
 mod common;
 
@@ -9,6 +9,8 @@ mod common;
 mod autogenerate;
 #[path = "pg_workflows/check_schema.rs"]
 mod check_schema;
+#[path = "pg_workflows/merges.rs"]
+mod merges;
 #[path = "pg_workflows/verify.rs"]
 mod verify;
 

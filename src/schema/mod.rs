@@ -10,12 +10,15 @@
 //!   and the dev server's temporary databases.
 //! - `verify`: downgrade testing (`mergepoint verify`) on a temporary
 //!   database.
+//! - `commute`: merges proven safe (`merge --verify`, `check --merges`):
+//!   the branches applied in every order must leave the same schema.
 
 pub mod model;
 pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
+pub mod commute;
 pub mod devserver;
 pub mod diff;
 pub mod read;

@@ -1,6 +1,7 @@
 //! `mergepoint check`: the CI gate. Reports every problem, not the first.
 
 use crate::cli::commands::diff::plan_view;
+use crate::cli::commands::merge::{check_commute, commute_text, CommuteView};
 use crate::cli::database::{self, connect, run_options, DbArgs, WorkspaceSql};
 use crate::cli::schema_sides::{dev_server, require_native, SchemaArgs};
 use crate::cli::workspace::{self, Survey};
@@ -32,6 +33,12 @@ SQL that would bring the revisions' schema to the live one, hazards as
 `-- hazard:` comments. mergepoint's own tables (the version table,
 mergepoint_history, mergepoint_lock) are not drift.
 
+With --merges it proves every merge revision safe: its parents' branches,
+applied from their common ancestor in every order on temporary databases of
+the dev server, must leave the same schema (merge_not_commuting otherwise;
+the report says which revision failed in which order, or what the orders
+leave differently).
+
 Exit status: 0 all good; 1 the check found something to act on (several
 heads, drift, a schema changed by hand); 2 broken input (the problems are
 listed; an Alembic project with --schema); 3 database error.
@@ -43,7 +50,8 @@ Examples:
   mergepoint check --database     also compare the database with the files
   mergepoint check --database --repair
   mergepoint check --schema       CI: every schema change went through a revision
-  mergepoint check --schema --json --schema-name public";
+  mergepoint check --schema --json --schema-name public
+  mergepoint check --merges       every merge revision's branches commute";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -63,14 +71,19 @@ pub struct CheckArgs {
     /// migrations (exit 1).
     #[arg(long = "schema")]
     pub schema_drift: bool,
-    /// With --schema: compare only this schema (repeatable) [default:
-    /// every schema that is not a system schema].
-    #[arg(long = "schema-name", value_name = "NAME", requires = "schema_drift")]
+    /// Also prove every merge revision safe: its branches, applied from
+    /// their common ancestor in every order on the dev server, must leave
+    /// the same schema (exit 1 otherwise).
+    #[arg(long)]
+    pub merges: bool,
+    /// With --schema or --merges: compare only this schema (repeatable)
+    /// [default: every schema that is not a system schema].
+    #[arg(long = "schema-name", value_name = "NAME")]
     pub schema_names: Vec<String>,
-    /// With --schema: the dev server, where mergepoint may create and drop
-    /// temporary databases (mergepoint_tmp_*) [default: $MERGEPOINT_DEV_URL,
-    /// then dev_url in mergepoint.yaml].
-    #[arg(long, value_name = "URL", requires = "schema_drift")]
+    /// With --schema or --merges: the dev server, where mergepoint may
+    /// create and drop temporary databases (mergepoint_tmp_*) [default:
+    /// $MERGEPOINT_DEV_URL, then dev_url in mergepoint.yaml].
+    #[arg(long, value_name = "URL")]
     pub dev_url: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
@@ -119,6 +132,10 @@ pub struct CheckReport {
     /// Present with --schema (and a graph that loaded cleanly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<SchemaCheck>,
+    /// Present with --merges: one merge check per merge revision (as
+    /// `merge::CommuteView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merges: Option<Vec<serde_json::Value>>,
 }
 
 /// One problem: a stable kind for scripts and a message for people.
@@ -147,6 +164,7 @@ pub enum ProblemKind {
     MultipleHeads,
     ChecksumChanged,
     SchemaDrift,
+    MergeNotCommuting,
     UnknownRevision,
     NotAHead,
     DuplicateRow,
@@ -171,6 +189,7 @@ impl ProblemKind {
             ProblemKind::MultipleHeads => "multiple_heads",
             ProblemKind::ChecksumChanged => "checksum_changed",
             ProblemKind::SchemaDrift => "schema_drift",
+            ProblemKind::MergeNotCommuting => "merge_not_commuting",
             ProblemKind::UnknownRevision => "unknown_revision",
             ProblemKind::NotAHead => "not_a_head",
             ProblemKind::DuplicateRow => "duplicate_row",
@@ -185,6 +204,7 @@ impl ProblemKind {
             ProblemKind::MultipleHeads
             | ProblemKind::ChecksumChanged
             | ProblemKind::SchemaDrift
+            | ProblemKind::MergeNotCommuting
             | ProblemKind::UnknownRevision
             | ProblemKind::NotAHead
             | ProblemKind::DuplicateRow
@@ -299,6 +319,39 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         }
         schema = Some(check);
     }
+    let mut merges = None;
+    let mut merges_text = String::new();
+    if args.merges {
+        let Some(ws) = &workspace else {
+            return Err(CliError::input(
+                "the merges were not checked: the revision files have problems",
+            )
+            .with_hint("run 'mergepoint check' without --merges and fix what it lists first"));
+        };
+        require_native(ws, "check --merges")?;
+        let schema_args = SchemaArgs {
+            schemas: args.schema_names.clone(),
+            dev_url: args.dev_url.clone(),
+        };
+        let mut views = Vec::new();
+        for m in ws.graph.mergepoints() {
+            let id = ws.graph.id(m).to_string();
+            let parents = ws.graph.ids(ws.graph.parents(m));
+            let report = check_commute(ws, &parents, &schema_args, "check --merges")?;
+            if !report.commutes() {
+                problems.push(ProblemView::new(
+                    ProblemKind::MergeNotCommuting,
+                    format!(
+                        "merge revision {id}: the branches of {} do not commute (see below)",
+                        parents.join(", ")
+                    ),
+                ));
+            }
+            merges_text.push_str(&format!("merge revision {id}: {}", commute_text(&report)));
+            views.push(serde_json::to_value(CommuteView::new(Some(&id), &report))?);
+        }
+        merges = Some(views);
+    }
     let report = CheckReport {
         ok: problems.is_empty(),
         revisions,
@@ -306,6 +359,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         problems,
         database,
         schema,
+        merges,
     };
     if args.json {
         ctx.json(&report)?;
@@ -318,6 +372,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
             )?;
             ctx.out.write_all(drift_sql.as_bytes())?;
         }
+        ctx.out.write_all(merges_text.as_bytes())?;
     }
     verdict(&report)
 }
