@@ -228,6 +228,7 @@ impl<S: StepSql> Walk<'_, '_, S> {
     }
 
     fn read(&mut self) -> Result<Catalog, SourceError> {
+        let _phase = tracing::debug_span!("verify read").entered();
         let options = ReadOptions {
             schemas: self.schemas.to_vec(),
             exclude_tables: self.exclude.clone(),
@@ -280,6 +281,7 @@ impl<S: StepSql> Walk<'_, '_, S> {
             }
         }
         let restored = self.read()?;
+        let _phase = tracing::debug_span!("verify diff").entered();
         match diff(&restored, before, &DiffOptions::default()) {
             Ok(plan) if plan.is_empty() => {}
             Ok(plan) => {
@@ -321,6 +323,7 @@ fn run_one<S: StepSql>(
     direction: Direction,
     id: &str,
 ) -> Result<Duration, DbError> {
+    let _phase = tracing::debug_span!("verify step").entered();
     let mut took = Duration::ZERO;
     db::run(
         database,
