@@ -223,6 +223,31 @@ impl RevisionGraph {
         Ok(self.make_plan(direction, rows, vec![ix]))
     }
 
+    /// [`Self::plan_one`] for each of `steps` in turn, each from the rows
+    /// the ones before it leave: one plan that may go up and down (verify
+    /// runs a revision's up, down and up again as one).
+    pub fn plan_steps(
+        &self,
+        current: &[String],
+        steps: &[(Direction, &str)],
+    ) -> Result<Plan, ResolveError> {
+        let mut rows = current.to_vec();
+        rows.sort();
+        let mut plan = Plan {
+            direction: steps.first().map_or(Direction::Upgrade, |s| s.0),
+            start_heads: rows.clone(),
+            end_heads: Vec::new(),
+            steps: Vec::with_capacity(steps.len()),
+        };
+        for &(direction, revision) in steps {
+            let one = self.plan_one(direction, &rows, revision)?;
+            rows = one.end_heads;
+            plan.steps.extend(one.steps);
+        }
+        plan.end_heads = rows;
+        Ok(plan)
+    }
+
     /// Turns an ordered list of revisions into steps, tracking the version
     /// table as Alembic's `HeadMaintainer` does.
     fn make_plan(&self, direction: Direction, rows: Vec<Ix>, order: Vec<Ix>) -> Plan {

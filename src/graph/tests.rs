@@ -374,3 +374,29 @@ fn plan_one_moves_exactly_one_revision() {
     let e = g.plan_one(Direction::Downgrade, &[], "a1aa");
     assert!(e.unwrap_err().to_string().contains("(base)"));
 }
+
+#[test]
+fn plan_steps_chains_single_steps_up_and_down() {
+    let g = team();
+    let rows = vec!["b2bb".to_string()];
+    let plan = g
+        .plan_steps(
+            &rows,
+            &[
+                (Direction::Upgrade, "c1cc"),
+                (Direction::Downgrade, "c1cc"),
+                (Direction::Upgrade, "c1cc"),
+            ],
+        )
+        .unwrap();
+    let dirs: Vec<Direction> = plan.steps.iter().map(|s| s.direction).collect();
+    assert_eq!(
+        dirs,
+        [Direction::Upgrade, Direction::Downgrade, Direction::Upgrade]
+    );
+    assert_eq!(plan.start_heads, ["b2bb"]);
+    assert_eq!(plan.end_heads, ["b2bb", "c1cc"]);
+    // Each step is checked against the rows the ones before it leave.
+    let e = g.plan_steps(&rows, &[(Direction::Downgrade, "c1cc")]);
+    assert!(e.is_err());
+}

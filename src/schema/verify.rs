@@ -14,10 +14,13 @@
 //! the database is built again from empty up to that revision, so the next
 //! revision is checked on the schema the upgrades alone build.
 //!
-//! Each revision moves through the runner ([`db::run`]) with a plan of
-//! exactly one step ([`crate::graph::RevisionGraph::plan_one`]), so the
-//! version table and the audit table are kept as on any database, and a
-//! downgrade at a merge or beside another branch moves that revision only.
+//! Each revision's up, down and up again go through the runner
+//! ([`db::run`]) as one plan of exactly those steps
+//! ([`crate::graph::RevisionGraph::plan_steps`]), so the version table and
+//! the audit table are kept as on any database, a downgrade at a merge or
+//! beside another branch moves that revision only, and the runner's set-up
+//! (lock session, pooler check, version table) is paid once per revision;
+//! the catalog is read on a second session after each step commits.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +34,7 @@ use super::read::{read_catalog, ReadOptions};
 use super::source::{own_tables, Revisions, SourceError};
 use crate::db::{self, Database, DbError, StepSql};
 use crate::graph::{Direction, Step};
+use postgres::Client;
 
 /// What to walk: the revisions after `from` (all of them when `None`) up
 /// to `to`, the schemas compared.
@@ -166,6 +170,7 @@ pub fn verify<S: StepSql>(
         revisions,
         schemas: &options.schemas,
         temp: dev.temp_database()?,
+        reader: None,
         exclude: Vec::new(),
     };
     let from_ident = options.from.as_deref().unwrap_or("base");
@@ -208,38 +213,49 @@ struct Walk<'a, 'r, S: StepSql> {
     revisions: &'a Revisions<'r, S>,
     schemas: &'a [String],
     temp: TempDatabase,
+    /// A second session on `temp`: the catalog is read on it between the
+    /// steps of one runner call (each step commits before the next).
+    reader: Option<Client>,
     exclude: Vec<QualName>,
 }
 
 impl<S: StepSql> Walk<'_, '_, S> {
-    /// Upgrades `ids` one by one on the (empty) temporary database; a
-    /// failure names `ident`, the point being built.
+    /// Upgrades `ids`, in one runner call, on the (empty) temporary
+    /// database; a failure names `ident`, the point being built.
     fn build(&mut self, ids: &[String], ident: &str) -> Result<(), SourceError> {
         let build = |source| SourceError::Build {
             ident: ident.to_string(),
             source: Box::new(source),
         };
-        for id in ids {
-            run_one(self.temp.database(), self.revisions, Direction::Upgrade, id).map_err(build)?;
-        }
+        let steps: Vec<(Direction, &str)> = ids
+            .iter()
+            .map(|id| (Direction::Upgrade, id.as_str()))
+            .collect();
+        run_steps(self.temp.database(), self.revisions, &steps, |_, _| {}).map_err(build)?;
         self.exclude =
             own_tables(self.temp.database(), &self.revisions.options.table).map_err(build)?;
+        self.reader = Some(self.temp.database().open_session()?);
         Ok(())
     }
 
-    fn read(&mut self) -> Result<Catalog, SourceError> {
-        let _phase = tracing::debug_span!("verify read").entered();
-        let options = ReadOptions {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
             schemas: self.schemas.to_vec(),
             exclude_tables: self.exclude.clone(),
-        };
-        let side = self.temp.name().to_string();
-        read_catalog(self.temp.client(), &options)
-            .map_err(|source| SourceError::Read { side, source })
+        }
     }
 
-    /// Up, read, down, read and compare with `before`, up again. Returns
-    /// the check and, unless the first upgrade failed, the schema after it.
+    fn read(&mut self) -> Result<Catalog, SourceError> {
+        let options = self.read_options();
+        let side = self.temp.name().to_string();
+        let reader = self.reader.as_mut().expect("built before it is read");
+        read(reader, &options).map_err(|source| SourceError::Read { side, source })
+    }
+
+    /// Up, read, down, read, up again, as one runner call (the reads on
+    /// the second session after each step commits); then the schema after
+    /// the downgrade compared with `before`. Returns the check and, unless
+    /// the first upgrade failed, the schema after it.
     fn check(
         &mut self,
         id: &str,
@@ -247,65 +263,84 @@ impl<S: StepSql> Walk<'_, '_, S> {
     ) -> Result<(RevisionCheck, Option<Catalog>), SourceError> {
         let started = Instant::now();
         let mut check = RevisionCheck::new(id);
-        let database = self.temp.database();
-        match run_one(database, self.revisions, Direction::Upgrade, id) {
-            Ok(took) => check.upgrade = took,
-            Err(e) => {
-                check.outcome = Outcome::UpgradeFailed;
-                check.error = Some(e.to_string());
-                check.total = started.elapsed();
-                return Ok((check, None));
+        let missing = !has_statements(self.revisions.sql, id, Direction::Downgrade)
+            && has_statements(self.revisions.sql, id, Direction::Upgrade);
+        let steps: &[(Direction, &str)] = if missing {
+            &[(Direction::Upgrade, id)]
+        } else {
+            &[
+                (Direction::Upgrade, id),
+                (Direction::Downgrade, id),
+                (Direction::Upgrade, id),
+            ]
+        };
+        let options = self.read_options();
+        let reader = self.reader.as_mut().expect("built before it is checked");
+        // After step 1: the schema after the upgrade; after step 2: after
+        // the downgrade.
+        let mut schemas: Vec<Catalog> = Vec::with_capacity(2);
+        let mut read_error = None;
+        let mut took: Vec<Duration> = Vec::with_capacity(3);
+        let result = run_steps(self.temp.database(), self.revisions, steps, |_, d| {
+            took.push(d);
+            if took.len() <= 2 && read_error.is_none() {
+                match read(reader, &options) {
+                    Ok(c) => schemas.push(c),
+                    Err(e) => read_error = Some(e),
+                }
             }
+        });
+        if let Some(source) = read_error {
+            return Err(SourceError::Read {
+                side: self.temp.name().to_string(),
+                source,
+            });
         }
-        let after = self.read()?;
-        if !has_statements(self.revisions.sql, id, Direction::Downgrade)
-            && has_statements(self.revisions.sql, id, Direction::Upgrade)
-        {
+        check.upgrade = took.first().copied().unwrap_or_default();
+        check.downgrade = took.get(1).copied().unwrap_or_default();
+        let mut schemas = schemas.into_iter();
+        let Some(after) = schemas.next() else {
+            check.outcome = Outcome::UpgradeFailed;
+            check.error = result.err().map(|e| e.to_string());
+            check.total = started.elapsed();
+            return Ok((check, None));
+        };
+        if missing {
             check.outcome = Outcome::MissingDowngrade;
             check.error = Some("the downgrade has no statement".to_string());
-            check.total = started.elapsed();
-            return Ok((check, Some(after)));
-        }
-        match run_one(
-            self.temp.database(),
-            self.revisions,
-            Direction::Downgrade,
-            id,
-        ) {
-            Ok(took) => check.downgrade = took,
-            Err(e) => {
-                check.outcome = Outcome::DowngradeFailed;
-                check.error = Some(e.to_string());
-                check.total = started.elapsed();
-                return Ok((check, Some(after)));
+        } else if let Some(restored) = schemas.next() {
+            let _phase = tracing::debug_span!("verify diff").entered();
+            match diff(&restored, before, &DiffOptions::default()) {
+                Ok(plan) if plan.is_empty() => {
+                    if let Err(e) = result {
+                        check.outcome = Outcome::ReupgradeFailed;
+                        check.error = Some(e.to_string());
+                    }
+                }
+                // Whatever the second upgrade did.
+                Ok(plan) => {
+                    check.outcome = Outcome::NotRestored;
+                    check.difference = plan;
+                }
+                Err(e) => {
+                    check.outcome = Outcome::NotRestored;
+                    check.error = Some(format!(
+                        "the schema differs from the one before the upgrade, in a way the diff cannot plan: {e}"
+                    ));
+                }
             }
-        }
-        let restored = self.read()?;
-        let _phase = tracing::debug_span!("verify diff").entered();
-        match diff(&restored, before, &DiffOptions::default()) {
-            Ok(plan) if plan.is_empty() => {}
-            Ok(plan) => {
-                check.outcome = Outcome::NotRestored;
-                check.difference = plan;
-                check.total = started.elapsed();
-                return Ok((check, Some(after)));
-            }
-            Err(e) => {
-                check.outcome = Outcome::NotRestored;
-                check.error = Some(format!(
-                    "the schema differs from the one before the upgrade, in a way the diff cannot plan: {e}"
-                ));
-                check.total = started.elapsed();
-                return Ok((check, Some(after)));
-            }
-        }
-        if let Err(e) = run_one(self.temp.database(), self.revisions, Direction::Upgrade, id) {
-            check.outcome = Outcome::ReupgradeFailed;
-            check.error = Some(e.to_string());
+        } else {
+            check.outcome = Outcome::DowngradeFailed;
+            check.error = result.err().map(|e| e.to_string());
         }
         check.total = started.elapsed();
         Ok((check, Some(after)))
     }
+}
+
+fn read(client: &mut Client, options: &ReadOptions) -> Result<Catalog, crate::schema::ReadError> {
+    let _phase = tracing::debug_span!("verify read").entered();
+    read_catalog(client, options)
 }
 
 /// Whether the revision's SQL in `direction` holds a statement (comments
@@ -315,23 +350,26 @@ fn has_statements<S: StepSql>(sql: &S, id: &str, direction: Direction) -> bool {
         .is_some_and(|(text, _)| !crate::sql::split_statements(&text).is_empty())
 }
 
-/// Runs exactly `id` in `direction` through the runner; the step's time as
-/// the runner measured it.
-fn run_one<S: StepSql>(
+/// Runs exactly `steps`, in order, through the runner in one call
+/// ([`crate::graph::RevisionGraph::plan_steps`]); `on_step` after each one
+/// committed, with its time as the runner measured it.
+fn run_steps<S: StepSql>(
     database: &mut Database,
     revisions: &Revisions<'_, S>,
-    direction: Direction,
-    id: &str,
-) -> Result<Duration, DbError> {
-    let _phase = tracing::debug_span!("verify step").entered();
-    let mut took = Duration::ZERO;
+    steps: &[(Direction, &str)],
+    mut on_step: impl FnMut(&Step, Duration),
+) -> Result<(), DbError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let _phase = tracing::debug_span!("verify steps").entered();
     db::run(
         database,
         revisions.graph,
         revisions.sql,
         revisions.options,
-        |g: &crate::graph::RevisionGraph, rows: &[String]| g.plan_one(direction, rows, id),
-        |_: &Step, d: Duration| took += d,
+        |g: &crate::graph::RevisionGraph, rows: &[String]| g.plan_steps(rows, steps),
+        |step: &Step, d: Duration| on_step(step, d),
     )?;
-    Ok(took)
+    Ok(())
 }
