@@ -107,6 +107,10 @@ pub struct Config {
     /// `rev:` side), used when neither `--dev-url` nor `MERGEPOINT_DEV_URL`
     /// is given.
     pub dev_url: Option<String>,
+    /// The desired schema: a `.sql` file or a directory of `.sql` files,
+    /// relative to the project root, that `mergepoint revision
+    /// --autogenerate` writes a revision towards.
+    pub schema: Option<PathBuf>,
 }
 
 /// `lock:` in `mergepoint.yaml` (and `--lock`).
@@ -225,4 +229,10 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 # databases named mergepoint_tmp_*. Needs CREATEDB. --dev-url and the
 # MERGEPOINT_DEV_URL environment variable take precedence.
 # dev_url: postgresql://postgres@localhost:5432/postgres
+
+# The desired schema, for `mergepoint revision --autogenerate`: a .sql file
+# or a directory of .sql files (read in sorted order), relative to this file.
+# The new revision's upgrade is the SQL from the schema at the head to this
+# one, its downgrade the SQL back.
+# schema: schema.sql
 "#;

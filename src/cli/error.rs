@@ -214,6 +214,9 @@ impl From<SourceError> for CliError {
             SourceError::Io { .. } | SourceError::SqlFile { .. } | SourceError::NoSql { .. } => {
                 CliError::input(message)
             }
+            SourceError::UnknownRow { .. } => CliError::input(message).with_hint(
+                "run 'mergepoint check --database' to see the version table against the files, and add the missing revision file",
+            ),
             SourceError::Resolve { source, .. } => {
                 let hints = CliError::from(source).hints;
                 hints

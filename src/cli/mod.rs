@@ -43,6 +43,10 @@ Examples:
   mergepoint plan base heads            show the steps from an empty database
   mergepoint --dir alembic/ history     read an Alembic project
   mergepoint diff rev:head schema.sql   the SQL from the revisions' schema to a file's
+  mergepoint revision --autogenerate -m MSG
+                                        the SQL from the head's schema to `schema:`'s
+  mergepoint verify                     each revision up, down, up again: downgrades tested
+  mergepoint check --schema             CI: the database's schema is what its revisions build
 
 Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 database error,
 4 lock not obtained in time.
@@ -53,8 +57,9 @@ PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT and the
 password file (PGPASSFILE, default ~/.pgpass) fill what the URL leaves out,
 as for psql; MERGEPOINT_CACHE=off turns off the parse cache of revision
 files, kept in MERGEPOINT_CACHE_DIR (default: $XDG_CACHE_HOME/mergepoint or
-~/.cache/mergepoint); MERGEPOINT_DEV_URL the dev server of `diff` and
-`schema dump` (after --dev-url); MERGEPOINT_TIMINGS=1 prints the time of each phase
+~/.cache/mergepoint); MERGEPOINT_DEV_URL the dev server of `diff`,
+`schema dump`, `revision --autogenerate`, `verify` and `check --schema`
+(after --dev-url); MERGEPOINT_TIMINGS=1 prints the time of each phase
 (load, graph, command) and the cache's hits to stderr.";
 
 /// A database migration engine built around a revision graph.
@@ -145,6 +150,15 @@ pub enum Command {
     /// rewrite, long locks, index builds, possible renames).
     #[command(after_help = commands::diff::AFTER_HELP)]
     Diff(commands::diff::DiffArgs),
+    /// Test every downgrade: each revision up, down (the schema must come
+    /// back), up again.
+    ///
+    /// Runs on a temporary database of the dev server.
+    /// Reports every revision whose upgrade fails, whose downgrade fails or
+    /// is missing, or whose downgrade does not restore the schema (with the
+    /// SQL that would), one line per revision with its times.
+    #[command(after_help = commands::verify::AFTER_HELP)]
+    Verify(commands::verify::VerifyArgs),
     /// Schema commands: `schema dump`.
     #[command(after_help = commands::schema::AFTER_HELP)]
     Schema(commands::schema::SchemaCmdArgs),
@@ -226,6 +240,7 @@ pub fn run(mut cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::ImportAlembic(args) => import_alembic::run(&mut ctx, args),
         Command::Diff(args) => diff::run(&mut ctx, args),
         Command::Schema(args) => schema::run(&mut ctx, args),
+        Command::Verify(args) => verify::run(&mut ctx, args),
     };
     result?;
     ctx.out.flush()?;

@@ -1,13 +1,15 @@
 /*!
-What the schema commands (`diff`, `schema dump`) share: the dev server
-option, and reading a side ([`crate::schema::source`]) with the project
+What the schema commands (`diff`, `schema dump`, `revision --autogenerate`,
+`verify`, `check --schema`) share: the dev server option and connection,
+the refusal of Alembic projects where revisions must run, and reading a side ([`crate::schema::source`]) with the project
 loaded only when a `rev:` side needs it and the dev server connected only
 when a `.sql` or `rev:` side needs it.
 */
 
 use super::database::{run_options, DbArgs, WorkspaceSql};
 use super::error::{CliError, CliResult};
-use super::Ctx;
+use super::{Ctx, Workspace};
+use crate::config::{Config, Format};
 use crate::db::VersionTable;
 use crate::schema::source::{self, Revisions, Side, SideContext};
 use crate::schema::{Catalog, DevServer};
@@ -37,14 +39,7 @@ pub fn read_sides(ctx: &Ctx, args: &SchemaArgs, sides: &[Side]) -> CliResult<Vec
         .unwrap_or_default();
     let dev = match sides.iter().find(|s| s.needs_dev_server()) {
         None => None,
-        Some(side) => {
-            let Some(url) = config.dev_url(args.dev_url.as_deref()) else {
-                return Err(no_dev_server(side));
-            };
-            Some(DevServer::connect(&url).map_err(|e| {
-                CliError::from(e).with_hint("the dev server comes from --dev-url, MERGEPOINT_DEV_URL or dev_url: in mergepoint.yaml")
-            })?)
-        }
+        Some(side) => Some(dev_server(&config, args, &side.describe())?),
     };
     let workspace = match sides.iter().any(|s| matches!(s, Side::Rev(_))) {
         true => Some(ctx.workspace()?),
@@ -99,8 +94,31 @@ pub fn parse_side(text: &str) -> CliResult<Side> {
     Ok(Side::parse(text)?)
 }
 
-fn no_dev_server(side: &Side) -> CliError {
-    CliError::from(source::SourceError::NoDevServer {
-        side: side.describe(),
+/// Connects to the dev server of `args` and `config`; `what` (a side, a
+/// command) is what needs it, for the message when none is configured.
+pub fn dev_server(config: &Config, args: &SchemaArgs, what: &str) -> CliResult<DevServer> {
+    let Some(url) = config.dev_url(args.dev_url.as_deref()) else {
+        return Err(CliError::from(source::SourceError::NoDevServer {
+            side: what.to_string(),
+        }));
+    };
+    DevServer::connect(&url).map_err(|e| {
+        CliError::from(e).with_hint(
+            "the dev server comes from --dev-url, MERGEPOINT_DEV_URL or dev_url: in mergepoint.yaml",
+        )
     })
+}
+
+/// Refuses an Alembic project for `command`, which builds schemas by
+/// running the project's revisions: mergepoint does not run Alembic's
+/// Python revisions yet (exit 2).
+pub fn require_native(ws: &Workspace, command: &str) -> CliResult<()> {
+    if ws.project.format != Format::Alembic {
+        return Ok(());
+    }
+    Err(CliError::input(format!(
+        "{command} needs to run the project's revisions, and {} holds Alembic revisions (Python), which mergepoint cannot run yet",
+        ws.project.root.display()
+    ))
+    .with_hint("convert the project with 'mergepoint import-alembic --out DIR' and run the command there, or wait for support for running Alembic revisions"))
 }

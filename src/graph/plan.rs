@@ -166,6 +166,88 @@ impl RevisionGraph {
         Ok(self.make_plan(Direction::Downgrade, rows, order))
     }
 
+    /// The plan that runs exactly one revision, `revision` (a full id), in
+    /// `direction` from `current` (version-table rows): the upgrade of a
+    /// revision that is not applied and whose parents and dependencies all
+    /// are, or the downgrade of a revision that is one of the current heads.
+    /// Nothing else moves, whatever the branches around it (what `verify`
+    /// steps with: up one revision, down that revision, up again).
+    pub fn plan_one(
+        &self,
+        direction: Direction,
+        current: &[String],
+        revision: &str,
+    ) -> Result<Plan, ResolveError> {
+        let rows = self.resolve_rows(current)?;
+        let ix = self.find(revision).ok_or_else(|| ResolveError::Unknown {
+            ident: revision.to_string(),
+            looked_up: LookedUp::Revision,
+        })?;
+        let applied = self.ancestors_with_deps(&rows);
+        let invalid = |reason: String| ResolveError::Invalid {
+            ident: revision.to_string(),
+            reason,
+        };
+        match direction {
+            Direction::Upgrade => {
+                if applied[ix] {
+                    return Err(invalid("it is already applied".to_string()));
+                }
+                let missing: Vec<Ix> = self
+                    .down_edges(ix)
+                    .iter()
+                    .copied()
+                    .filter(|&d| !applied[d])
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(invalid(format!(
+                        "it needs {} applied first",
+                        self.ids(&missing).join(", ")
+                    )));
+                }
+            }
+            Direction::Downgrade => {
+                if !rows.contains(&ix) {
+                    let heads = self.ids(&rows);
+                    return Err(invalid(format!(
+                        "it is not one of the current heads ({})",
+                        if heads.is_empty() {
+                            "base".to_string()
+                        } else {
+                            heads.join(", ")
+                        }
+                    )));
+                }
+            }
+        }
+        Ok(self.make_plan(direction, rows, vec![ix]))
+    }
+
+    /// [`Self::plan_one`] for each of `steps` in turn, each from the rows
+    /// the ones before it leave: one plan that may go up and down (verify
+    /// runs a revision's up, down and up again as one).
+    pub fn plan_steps(
+        &self,
+        current: &[String],
+        steps: &[(Direction, &str)],
+    ) -> Result<Plan, ResolveError> {
+        let mut rows = current.to_vec();
+        rows.sort();
+        let mut plan = Plan {
+            direction: steps.first().map_or(Direction::Upgrade, |s| s.0),
+            start_heads: rows.clone(),
+            end_heads: Vec::new(),
+            steps: Vec::with_capacity(steps.len()),
+        };
+        for &(direction, revision) in steps {
+            let one = self.plan_one(direction, &rows, revision)?;
+            rows = one.end_heads;
+            plan.steps.extend(one.steps);
+        }
+        plan.end_heads = rows;
+        Ok(plan)
+    }
+
     /// Turns an ordered list of revisions into steps, tracking the version
     /// table as Alembic's `HeadMaintainer` does.
     fn make_plan(&self, direction: Direction, rows: Vec<Ix>, order: Vec<Ix>) -> Plan {

@@ -337,3 +337,66 @@ fn downgrade_branch_names_resolve_lazily_but_typos_are_refused() {
         .to_string();
     assert!(err.contains("no revision or branch label 'typo'"), "{err}");
 }
+
+#[test]
+fn plan_one_moves_exactly_one_revision() {
+    let g = team();
+    let rows = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Up: c1 on top of a1 while b2 (another branch) is applied.
+    let up = g
+        .plan_one(Direction::Upgrade, &rows(&["b2bb"]), "c1cc")
+        .unwrap();
+    assert_eq!(steps(&up), ["c1cc"]);
+    assert_eq!(up.end_heads, ["b2bb", "c1cc"]);
+    // Down: only c1, although a plain `downgrade a1` would take b1 and b2 too.
+    let down = g
+        .plan_one(Direction::Downgrade, &rows(&["b2bb", "c1cc"]), "c1cc")
+        .unwrap();
+    assert_eq!(steps(&down), ["c1cc"]);
+    assert_eq!(down.end_heads, ["b2bb"]);
+    // The merge: down to both parents, up from them.
+    let down = g
+        .plan_one(Direction::Downgrade, &rows(&["m1mm"]), "m1mm")
+        .unwrap();
+    assert_eq!(down.end_heads, ["b2bb", "c1cc"]);
+    let up = g
+        .plan_one(Direction::Upgrade, &rows(&["b2bb", "c1cc"]), "m1mm")
+        .unwrap();
+    assert_eq!(up.end_heads, ["m1mm"]);
+    // Refused: parents missing, already applied, not a head.
+    let e = g.plan_one(Direction::Upgrade, &rows(&["b2bb"]), "m1mm");
+    assert!(e.unwrap_err().to_string().contains("c1cc"));
+    assert!(g
+        .plan_one(Direction::Upgrade, &rows(&["b2bb"]), "b1bb")
+        .is_err());
+    let e = g.plan_one(Direction::Downgrade, &rows(&["b2bb"]), "b1bb");
+    assert!(e.unwrap_err().to_string().contains("current heads (b2bb)"));
+    let e = g.plan_one(Direction::Downgrade, &[], "a1aa");
+    assert!(e.unwrap_err().to_string().contains("(base)"));
+}
+
+#[test]
+fn plan_steps_chains_single_steps_up_and_down() {
+    let g = team();
+    let rows = vec!["b2bb".to_string()];
+    let plan = g
+        .plan_steps(
+            &rows,
+            &[
+                (Direction::Upgrade, "c1cc"),
+                (Direction::Downgrade, "c1cc"),
+                (Direction::Upgrade, "c1cc"),
+            ],
+        )
+        .unwrap();
+    let dirs: Vec<Direction> = plan.steps.iter().map(|s| s.direction).collect();
+    assert_eq!(
+        dirs,
+        [Direction::Upgrade, Direction::Downgrade, Direction::Upgrade]
+    );
+    assert_eq!(plan.start_heads, ["b2bb"]);
+    assert_eq!(plan.end_heads, ["b2bb", "c1cc"]);
+    // Each step is checked against the rows the ones before it leave.
+    let e = g.plan_steps(&rows, &[(Direction::Downgrade, "c1cc")]);
+    assert!(e.is_err());
+}

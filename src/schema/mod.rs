@@ -8,17 +8,23 @@
 //! - `read`: the catalog reader (PostgreSQL -> model), set-based queries.
 //! - `source`: the sides of `mergepoint diff` (URL, `.sql` path, `rev:`)
 //!   and the dev server's temporary databases.
+//! - `verify`: downgrade testing (`mergepoint verify`) on a temporary
+//!   database.
+//! - `commute`: merges proven safe (`merge --verify`, `check --merges`):
+//!   the branches applied in every order must leave the same schema.
 
 pub mod model;
 pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
+pub mod commute;
 pub mod devserver;
 pub mod diff;
 pub mod read;
 pub mod render;
 pub mod source;
+pub mod verify;
 
 pub use devserver::{DevServer, TempDatabase, TEMP_PREFIX};
 pub use diff::{diff, dump, DiffError, DiffOptions};

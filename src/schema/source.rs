@@ -113,6 +113,10 @@ pub enum SourceError {
         ident: String,
         revisions: Vec<String>,
     },
+    /// A version-table row (`check --schema`) that names no revision of
+    /// the project.
+    #[error("the database's version table holds {revision}, which is not in the revisions directory, so the schema its revisions build is unknown")]
+    UnknownRow { revision: String },
     /// Applying the revisions failed.
     #[error("rev:{ident}: building the schema on the dev server failed: {source}")]
     Build {
@@ -245,6 +249,73 @@ pub fn build_revisions<S: StepSql>(
         .map_err(build)?;
     }
     own_tables(database, &revisions.options.table).map_err(build)
+}
+
+/// Applies, on `database` (an empty temporary database), what the
+/// version-table rows `rows` stand for: each row's revision and everything
+/// below it, as `upgrade` would. The schema a database with these rows
+/// should have (`check --schema`); no rows: nothing applied. Returns
+/// mergepoint's own tables, as [`build_revisions`] does. Every row must be
+/// a revision of the graph with SQL, checked before anything runs.
+pub fn build_rows<S: StepSql>(
+    database: &mut Database,
+    revisions: &Revisions<'_, S>,
+    rows: &[String],
+) -> Result<Vec<QualName>, SourceError> {
+    for row in rows {
+        if revisions.graph.find(row).is_none() {
+            return Err(SourceError::UnknownRow {
+                revision: row.clone(),
+            });
+        }
+    }
+    let ident = rows.join(",");
+    // Every revision the rows stand for, for the check of their SQL
+    // (a revision below two rows is listed twice; that does not matter).
+    let mut plan = crate::graph::Plan {
+        direction: Direction::Upgrade,
+        start_heads: Vec::new(),
+        end_heads: Vec::new(),
+        steps: Vec::new(),
+    };
+    for row in rows {
+        let path =
+            revisions
+                .graph
+                .plan_upgrade(&[], row)
+                .map_err(|source| SourceError::Resolve {
+                    ident: row.clone(),
+                    source,
+                })?;
+        plan.steps.extend(path.steps);
+    }
+    let missing = db::missing_sql(&plan, revisions.sql);
+    if !missing.is_empty() {
+        return Err(SourceError::NoSql {
+            ident,
+            revisions: missing,
+        });
+    }
+    for row in rows {
+        let build = |source| SourceError::Build {
+            ident: row.clone(),
+            source: Box::new(source),
+        };
+        db::move_to(
+            database,
+            revisions.graph,
+            Direction::Upgrade,
+            row,
+            revisions.sql,
+            revisions.options,
+            |_: &crate::graph::Step, _| {},
+        )
+        .map_err(build)?;
+    }
+    own_tables(database, &revisions.options.table).map_err(|source| SourceError::Build {
+        ident,
+        source: Box::new(source),
+    })
 }
 
 /// mergepoint's own bookkeeping tables in `database`: the version table,

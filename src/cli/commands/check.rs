@@ -1,10 +1,15 @@
 //! `mergepoint check`: the CI gate. Reports every problem, not the first.
 
+use crate::cli::commands::diff::plan_view;
+use crate::cli::commands::merge::{check_commute, commute_text, CommuteView};
 use crate::cli::database::{self, connect, run_options, DbArgs, WorkspaceSql};
+use crate::cli::schema_sides::{dev_server, require_native, SchemaArgs};
 use crate::cli::workspace::{self, Survey};
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::db::DriftFinding;
 use crate::graph::GraphProblem;
+use crate::schema::source::{self, Revisions, SourceError};
+use crate::schema::{self as engine, read_catalog, render, DiffOptions, Plan, ReadOptions};
 use crate::script::LoadError;
 use clap::Args;
 use serde::{Serialize, Serializer};
@@ -20,15 +25,33 @@ applied revisions whose upgrade SQL changed since they ran (checksum drift),
 rows naming unknown revisions, rows that are not heads. --repair accepts the
 current SQL and deletes redundant rows (never unknown ones).
 
+With --schema it compares the database's live schema with the schema its
+own applied revisions (its version-table rows) build on a temporary database
+of the dev server (--dev-url, MERGEPOINT_DEV_URL or dev_url: in
+mergepoint.yaml), and prints what was changed outside the migrations: the
+SQL that would bring the revisions' schema to the live one, hazards as
+`-- hazard:` comments. mergepoint's own tables (the version table,
+mergepoint_history, mergepoint_lock) are not drift.
+
+With --merges it proves every merge revision safe: its parents' branches,
+applied from their common ancestor in every order on temporary databases of
+the dev server, must leave the same schema (merge_not_commuting otherwise;
+the report says which revision failed in which order, or what the orders
+leave differently).
+
 Exit status: 0 all good; 1 the check found something to act on (several
-heads, drift); 2 broken input (the problems are listed); 3 database error.
+heads, drift, a schema changed by hand); 2 broken input (the problems are
+listed; an Alembic project with --schema); 3 database error.
 
 Examples:
   mergepoint check
   mergepoint check --json         a report object: ok, revisions, heads, problems
   mergepoint --dir alembic check  works on Alembic directories too
   mergepoint check --database     also compare the database with the files
-  mergepoint check --database --repair";
+  mergepoint check --database --repair
+  mergepoint check --schema       CI: every schema change went through a revision
+  mergepoint check --schema --json --schema-name public
+  mergepoint check --merges       every merge revision's branches commute";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -43,8 +66,40 @@ pub struct CheckArgs {
     /// delete redundant version-table rows (under the migration lock).
     #[arg(long, requires = "database")]
     pub repair: bool,
+    /// Also compare the database's live schema with the schema its applied
+    /// revisions build on the dev server: changes made outside the
+    /// migrations (exit 1).
+    #[arg(long = "schema")]
+    pub schema_drift: bool,
+    /// Also prove every merge revision safe: its branches, applied from
+    /// their common ancestor in every order on the dev server, must leave
+    /// the same schema (exit 1 otherwise).
+    #[arg(long)]
+    pub merges: bool,
+    /// With --schema or --merges: compare only this schema (repeatable)
+    /// [default: every schema that is not a system schema].
+    #[arg(long = "schema-name", value_name = "NAME")]
+    pub schema_names: Vec<String>,
+    /// With --schema or --merges: the dev server, where mergepoint may
+    /// create and drop temporary databases (mergepoint_tmp_*) [default:
+    /// $MERGEPOINT_DEV_URL, then dev_url in mergepoint.yaml].
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// What `check --schema` found.
+#[derive(Debug, Serialize)]
+pub struct SchemaCheck {
+    /// The URL, password masked.
+    pub database: String,
+    /// The version-table rows whose revisions were built.
+    pub rows: Vec<String>,
+    /// The SQL from the revisions' schema to the live one: what was
+    /// changed outside the migrations (empty: no drift), each as in
+    /// `diff --json`.
+    pub statements: serde_json::Value,
 }
 
 /// What `check --database` found in the database.
@@ -74,6 +129,13 @@ pub struct CheckReport {
     /// Present with --database (and a graph that loaded cleanly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseCheck>,
+    /// Present with --schema (and a graph that loaded cleanly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaCheck>,
+    /// Present with --merges: one merge check per merge revision (as
+    /// `merge::CommuteView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merges: Option<Vec<serde_json::Value>>,
 }
 
 /// One problem: a stable kind for scripts and a message for people.
@@ -101,6 +163,8 @@ pub enum ProblemKind {
     DependencyCycle,
     MultipleHeads,
     ChecksumChanged,
+    SchemaDrift,
+    MergeNotCommuting,
     UnknownRevision,
     NotAHead,
     DuplicateRow,
@@ -124,6 +188,8 @@ impl ProblemKind {
             ProblemKind::DependencyCycle => "dependency_cycle",
             ProblemKind::MultipleHeads => "multiple_heads",
             ProblemKind::ChecksumChanged => "checksum_changed",
+            ProblemKind::SchemaDrift => "schema_drift",
+            ProblemKind::MergeNotCommuting => "merge_not_commuting",
             ProblemKind::UnknownRevision => "unknown_revision",
             ProblemKind::NotAHead => "not_a_head",
             ProblemKind::DuplicateRow => "duplicate_row",
@@ -137,6 +203,8 @@ impl ProblemKind {
         match self {
             ProblemKind::MultipleHeads
             | ProblemKind::ChecksumChanged
+            | ProblemKind::SchemaDrift
+            | ProblemKind::MergeNotCommuting
             | ProblemKind::UnknownRevision
             | ProblemKind::NotAHead
             | ProblemKind::DuplicateRow
@@ -226,19 +294,131 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         problems.extend(findings);
         database = Some(check);
     }
+    let mut schema = None;
+    let mut drift_sql = String::new();
+    if args.schema_drift {
+        let Some(ws) = &workspace else {
+            return Err(CliError::input(
+                "the schema was not checked: the revision files have problems",
+            )
+            .with_hint("run 'mergepoint check' without --schema and fix what it lists first"));
+        };
+        let (check, plan) = check_schema(ws, &args)?;
+        if !plan.is_empty() {
+            let n = plan.statements.len();
+            problems.push(ProblemView::new(
+                ProblemKind::SchemaDrift,
+                format!(
+                    "the schema of {} differs from the one its applied revisions ({}) build: {n} statement{} would bring the revisions' schema to it (changed outside the migrations?)",
+                    check.database,
+                    if check.rows.is_empty() { "none".to_string() } else { check.rows.join(", ") },
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+            drift_sql = render::body(&plan);
+        }
+        schema = Some(check);
+    }
+    let mut merges = None;
+    let mut merges_text = String::new();
+    if args.merges {
+        let Some(ws) = &workspace else {
+            return Err(CliError::input(
+                "the merges were not checked: the revision files have problems",
+            )
+            .with_hint("run 'mergepoint check' without --merges and fix what it lists first"));
+        };
+        require_native(ws, "check --merges")?;
+        let schema_args = SchemaArgs {
+            schemas: args.schema_names.clone(),
+            dev_url: args.dev_url.clone(),
+        };
+        let mut views = Vec::new();
+        for m in ws.graph.mergepoints() {
+            let id = ws.graph.id(m).to_string();
+            let parents = ws.graph.ids(ws.graph.parents(m));
+            let report = check_commute(ws, &parents, &schema_args, "check --merges")?;
+            if !report.commutes() {
+                problems.push(ProblemView::new(
+                    ProblemKind::MergeNotCommuting,
+                    format!(
+                        "merge revision {id}: the branches of {} do not commute (see below)",
+                        parents.join(", ")
+                    ),
+                ));
+            }
+            merges_text.push_str(&format!("merge revision {id}: {}", commute_text(&report)));
+            views.push(serde_json::to_value(CommuteView::new(Some(&id), &report))?);
+        }
+        merges = Some(views);
+    }
     let report = CheckReport {
         ok: problems.is_empty(),
         revisions,
         heads,
         problems,
         database,
+        schema,
+        merges,
     };
     if args.json {
         ctx.json(&report)?;
     } else {
         write_text(ctx, &report)?;
+        if !drift_sql.is_empty() {
+            writeln!(
+                ctx.out,
+                "-- The SQL from the revisions' schema to the live one:\n"
+            )?;
+            ctx.out.write_all(drift_sql.as_bytes())?;
+        }
+        ctx.out.write_all(merges_text.as_bytes())?;
     }
     verdict(&report)
+}
+
+/// `--schema`: the live schema against the one the database's own rows
+/// build on the dev server; the plan from the latter to the former.
+fn check_schema(ws: &Workspace, args: &CheckArgs) -> CliResult<(SchemaCheck, Plan)> {
+    require_native(ws, "check --schema")?;
+    let opts = run_options(ws, &args.db)?;
+    let sql = WorkspaceSql(ws);
+    let mut conn = connect(ws, &args.db)?;
+    let rows = database::version_rows(&mut conn, &opts)?;
+    let schema_args = SchemaArgs {
+        schemas: args.schema_names.clone(),
+        dev_url: args.dev_url.clone(),
+    };
+    let dev = dev_server(&ws.project.config, &schema_args, "check --schema")?;
+    let masked = conn.masked_url().to_string();
+    let read = |client: &mut postgres::Client, exclude, side: &str| {
+        let options = ReadOptions {
+            schemas: args.schema_names.clone(),
+            exclude_tables: exclude,
+        };
+        read_catalog(client, &options).map_err(|source| SourceError::Read {
+            side: side.to_string(),
+            source,
+        })
+    };
+    let exclude = source::own_tables(&mut conn, &opts.table)?;
+    let live = read(conn.client(), exclude, &masked)?;
+    let mut temp = dev.temp_database()?;
+    let revisions = Revisions {
+        graph: &ws.graph,
+        sql: &sql,
+        options: &opts,
+    };
+    let exclude = source::build_rows(temp.database(), &revisions, &rows)?;
+    let side = format!("the revisions applied to {masked}");
+    let built = read(temp.client(), exclude, &side)?;
+    let plan = engine::diff(&built, &live, &DiffOptions::default())?;
+    let check = SchemaCheck {
+        database: masked,
+        rows,
+        statements: serde_json::to_value(plan_view(&plan))?,
+    };
+    Ok((check, plan))
 }
 
 /// Every problem of the files and the graph, the heads, and the workspace

@@ -20,3 +20,4 @@ pub mod revision;
 pub mod schema;
 pub mod show;
 pub mod stamp;
+pub mod verify;

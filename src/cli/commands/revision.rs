@@ -1,9 +1,14 @@
-//! `mergepoint revision`: write a new revision file.
+//! `mergepoint revision`: write a new revision file; with `--autogenerate`,
+//! its SQL is the schema engine's diff from the schema at the parent to the
+//! desired schema (`schema:` in mergepoint.yaml) and back.
 
+use crate::cli::schema_sides::{read_sides, require_native, SchemaArgs};
 use crate::cli::{CliError, CliResult, Ctx, Workspace};
 use crate::graph::{id_problem, Ix, Revision, RevisionGraph};
+use crate::schema::{self, render, DiffOptions, Plan, Side};
 use crate::script::NewRevision;
 use clap::Args;
+use std::path::PathBuf;
 
 pub const AFTER_HELP: &str = "\
 The file is written in the directory's own format: a YAML file for a
@@ -16,7 +21,18 @@ Examples:
   mergepoint revision -m 'hotfix' --head a1b2 --splice    branch off a non-head
   mergepoint revision -m 'use users' --depends-on a1b2
   mergepoint revision -m 'add col' --sql-upgrade 'ALTER TABLE t ADD c int' \\
-                                   --sql-downgrade 'ALTER TABLE t DROP c'";
+                                   --sql-downgrade 'ALTER TABLE t DROP c'
+  mergepoint revision -m 'add orders.note' --autogenerate    SQL from schema.sql
+
+--autogenerate needs `schema: schema.sql` (a .sql file or a directory of
+them) in mergepoint.yaml and a dev server (--dev-url, MERGEPOINT_DEV_URL or
+dev_url: in mergepoint.yaml). It builds the schema at the parent by running
+the revisions on a temporary database, loads the desired schema into
+another, and writes the revision: upgrade = the SQL from the parent's schema
+to the desired one, downgrade = the SQL back, each statement's hazards as
+`-- hazard:` comments, `transactional: false` when a statement cannot run in
+a transaction. When the schemas already match it writes nothing (exit 0).
+Review the SQL: a rename shows as a drop and an add (possible_rename).";
 
 #[derive(Debug, Args)]
 pub struct RevisionArgs {
@@ -49,6 +65,16 @@ pub struct RevisionArgs {
     /// Run this revision outside a transaction (CREATE INDEX CONCURRENTLY).
     #[arg(long)]
     pub no_transaction: bool,
+    /// Write the SQL from the schema at the parent to the desired schema
+    /// (`schema:` in mergepoint.yaml) and back, found on the dev server.
+    #[arg(long, conflicts_with_all = ["sql_upgrade", "sql_downgrade", "no_transaction"])]
+    pub autogenerate: bool,
+    /// With --autogenerate: build indexes on existing tables with CREATE
+    /// INDEX CONCURRENTLY (the revision is then not transactional).
+    #[arg(long, requires = "autogenerate")]
+    pub concurrently: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
 }
 
 /// Checks a requested id: valid, and not taken.
@@ -136,10 +162,12 @@ fn parent_of(g: &RevisionGraph, args: &RevisionArgs) -> CliResult<Option<Ix>> {
 }
 
 pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
-    let Workspace {
-        project, graph: g, ..
-    } = ctx.workspace()?;
-    let parent = parent_of(&g, &args)?;
+    let ws = ctx.workspace()?;
+    if args.autogenerate {
+        require_native(&ws, "revision --autogenerate")?;
+    }
+    let g = &ws.graph;
+    let parent = parent_of(g, &args)?;
     let mut depends_on = Vec::new();
     for dep in &args.depends_on {
         let ix = g.resolve_one(dep)?.ok_or_else(|| {
@@ -155,10 +183,11 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
             depends_on.push(g.id(ix).to_string());
         }
     }
-    let id = new_id(&g, args.rev_id.as_deref())?;
-    let new = NewRevision {
+    let id = new_id(g, args.rev_id.as_deref())?;
+    let parents: Vec<String> = parent.iter().map(|&p| g.id(p).to_string()).collect();
+    let mut new = NewRevision {
         id,
-        parents: parent.iter().map(|&p| g.id(p).to_string()).collect(),
+        parents,
         depends_on,
         branch_labels: args.branch_labels.clone(),
         message: args.message.clone(),
@@ -167,8 +196,18 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         upgrade: args.sql_upgrade.clone().unwrap_or_default(),
         downgrade: args.sql_downgrade.clone().unwrap_or_default(),
     };
-    validate_new(&g, &new)?;
-    let path = crate::script::write_revision(&project, &new)?;
+    validate_new(g, &new)?;
+    let mut generated = None;
+    if args.autogenerate {
+        let Some(diffs) = autogenerate(ctx, &ws, new.parents.first(), &args)? else {
+            return Ok(());
+        };
+        new.transactional = diffs.up.transactional() && diffs.down.transactional();
+        new.upgrade = revision_body(&diffs.up, &diffs.headers[0]);
+        new.downgrade = revision_body(&diffs.down, &diffs.headers[1]);
+        generated = Some(diffs);
+    }
+    let path = crate::script::write_revision(&ws.project, &new)?;
     let on = if new.parents.is_empty() {
         "<base>".to_string()
     } else {
@@ -180,5 +219,126 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         new.id,
         path.display()
     )?;
+    if let Some(d) = generated {
+        summarize(ctx, &d)?;
+    }
+    Ok(())
+}
+
+/// The two diffs of `--autogenerate`.
+struct Generated {
+    up: Plan,
+    down: Plan,
+    /// The comments that open the upgrade and the downgrade: what each
+    /// was generated from and to.
+    headers: [String; 2],
+}
+
+/// The desired schema's path: `schema:` of mergepoint.yaml, relative to the
+/// project root.
+fn desired_schema(ws: &Workspace) -> CliResult<PathBuf> {
+    let Some(schema) = &ws.project.config.schema else {
+        return Err(CliError::input(
+            "revision --autogenerate needs the desired schema, and mergepoint.yaml names none",
+        )
+        .with_hint("add `schema: schema.sql` (a .sql file or a directory of .sql files, relative to the project root) to mergepoint.yaml"));
+    };
+    let path = ws.project.root.join(schema);
+    if !path.exists() {
+        return Err(CliError::input(format!(
+            "{}: the desired schema (`schema:` in mergepoint.yaml) does not exist",
+            path.display()
+        ))
+        .with_hint(
+            "create it, or point `schema:` at the .sql file or directory that holds the schema",
+        ));
+    }
+    Ok(path)
+}
+
+/// Diffs the schema at `parent` (`None`: the base) with the desired schema,
+/// both ways; `None` (after saying so) when they match.
+fn autogenerate(
+    ctx: &mut Ctx,
+    ws: &Workspace,
+    parent: Option<&String>,
+    args: &RevisionArgs,
+) -> CliResult<Option<Generated>> {
+    let path = desired_schema(ws)?;
+    let at = parent.map(String::as_str).unwrap_or("base");
+    let sides = [Side::Rev(at.to_string()), Side::Sql(path.clone())];
+    let catalogs = read_sides(ctx, &args.schema, &sides)?;
+    let options = DiffOptions {
+        concurrently: args.concurrently,
+    };
+    let up = schema::diff(&catalogs[0], &catalogs[1], &options)?;
+    if up.is_empty() {
+        writeln!(
+            ctx.out,
+            "No changes: the schema at {} already matches {}; no revision written",
+            if parent.is_some() { at } else { "<base>" },
+            path.display()
+        )?;
+        return Ok(None);
+    }
+    let down = schema::diff(&catalogs[1], &catalogs[0], &options)?;
+    let shown = path
+        .strip_prefix(&ws.project.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let at = format!(
+        "the schema at {}",
+        if parent.is_some() { at } else { "base" }
+    );
+    let header = |from: &str, to: &str| {
+        format!(
+            "-- Generated by mergepoint revision --autogenerate: from {from} to {to}.\n\
+             -- Review it: a rename shows as a drop and an add (possible_rename).\n"
+        )
+    };
+    let headers = [header(&at, &shown), header(&shown, &at)];
+    Ok(Some(Generated { up, down, headers }))
+}
+
+/// A revision body: the header, then the statements with their hazards.
+fn revision_body(plan: &Plan, header: &str) -> String {
+    if plan.is_empty() {
+        return String::new();
+    }
+    let mut out = header.to_string();
+    if !plan.transactional() {
+        out.push_str("-- Not transactional: PostgreSQL refuses these inside a transaction block (or a\n-- later statement needs them committed first):\n");
+        for s in plan.statements.iter().filter(|s| !s.transactional) {
+            out.push_str(&format!("--   {}\n", s.sql.lines().next().unwrap_or("")));
+        }
+    }
+    out.push('\n');
+    out.push_str(render::body(plan).trim_end());
+    out.push('\n');
+    out
+}
+
+/// What was generated: the number of statements each way, every hazard.
+fn summarize(ctx: &mut Ctx, d: &Generated) -> CliResult {
+    let count = |n: usize| format!("{n} statement{}", if n == 1 { "" } else { "s" });
+    writeln!(
+        ctx.out,
+        "upgrade: {}, downgrade: {}{}",
+        count(d.up.statements.len()),
+        count(d.down.statements.len()),
+        if d.up.transactional() && d.down.transactional() {
+            ""
+        } else {
+            " (transactional: false)"
+        }
+    )?;
+    for (way, plan) in [("upgrade", &d.up), ("downgrade", &d.down)] {
+        for s in &plan.statements {
+            for h in &s.hazards {
+                writeln!(ctx.out, "hazard ({way}): {}: {}", h.kind, h.message)?;
+            }
+        }
+    }
     Ok(())
 }
