@@ -13,7 +13,7 @@
 //! fixtures (tests/alembic/fixtures). `scripts/soak` runs many more seeds.
 //!
 //! Knobs (environment):
-//! - `MERGEPOINT_ALEMBIC_SEEDS` (default 100, over all parts) and
+//! - `MERGEPOINT_ALEMBIC_SEEDS` (default 50, over all parts) and
 //!   `MERGEPOINT_ALEMBIC_START` (default 0): which graphs;
 //!   `MERGEPOINT_ALEMBIC_PLANS` (default 20): random plan questions per
 //!   direction per graph.
@@ -119,7 +119,7 @@ fn mergepoint_agrees_with_real_alembic(part: u64) {
 
     let (start, seeds) = part_range(
         env_number("MERGEPOINT_ALEMBIC_START", 0),
-        env_number("MERGEPOINT_ALEMBIC_SEEDS", 100),
+        env_number("MERGEPOINT_ALEMBIC_SEEDS", 50),
         part,
     );
     let (start, seeds) = (start.to_string(), seeds.to_string());

@@ -299,6 +299,21 @@ fn indexes_are_read_partial_expression_include_and_on_partitions() {
     ));
 }
 
+/// The schemas `public` and `Odd Schema` of `db`, read; and a client on
+/// `db` with the reader's `search_path`, for asking PostgreSQL's printers.
+fn read_public_and_odd(db: &TestDb) -> (Catalog, postgres::Client) {
+    let options = ReadOptions {
+        schemas: vec!["public".into(), "Odd Schema".into()],
+        ..ReadOptions::default()
+    };
+    let c = read_with(db, &options);
+    let mut client = db.client();
+    client
+        .batch_execute("SET search_path = pg_catalog")
+        .unwrap();
+    (c, client)
+}
+
 #[test]
 fn constraint_definitions_are_what_pg_get_constraintdef_prints() {
     // Keys and foreign keys are printed from the catalog columns, the rest
@@ -327,17 +342,9 @@ fn constraint_definitions_are_what_pg_get_constraintdef_prints() {
          CREATE TABLE parted (id int, d date, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
          CREATE TABLE parted1 PARTITION OF parted FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');"#,
     );
-    let options = ReadOptions {
-        // other.far is not read: the foreign key to it is printed by
-        // PostgreSQL (its column names are not known).
-        schemas: vec!["public".into(), "Odd Schema".into()],
-        ..ReadOptions::default()
-    };
-    let c = read_with(&db, &options);
-    let mut client = db.client();
-    client
-        .batch_execute("SET search_path = pg_catalog")
-        .unwrap();
+    // other.far is not read: the foreign key to it is printed by
+    // PostgreSQL (its column names are not known).
+    let (c, mut client) = read_public_and_odd(&db);
     let mut seen = 0;
     for object in c.objects.values() {
         let Object::Constraint(k) = object else {
@@ -440,15 +447,7 @@ fn the_fast_index_printer_prints_what_pg_get_indexdef_prints() {
          CREATE MATERIALIZED VIEW mv AS SELECT "select" FROM "Odd Schema"."T";
          CREATE INDEX mv_s ON mv ("select");"#,
     );
-    let options = ReadOptions {
-        schemas: vec!["public".into(), "Odd Schema".into()],
-        ..ReadOptions::default()
-    };
-    let c = read_with(&db, &options);
-    let mut client = db.client();
-    client
-        .batch_execute("SET search_path = pg_catalog")
-        .unwrap();
+    let (c, mut client) = read_public_and_odd(&db);
     let mut seen = 0;
     for object in c.objects.values() {
         let Object::Index(i) = object else {
