@@ -273,3 +273,22 @@ fn nothing_lies_below_base() {
         assert!(run.stdout.starts_with("Rev: aaaa"), "{}", run.stdout);
     }
 }
+
+#[test]
+fn check_refuses_dev_server_options_without_a_check_that_uses_them() {
+    // --dev-url and --schema-name only mean something with --schema or
+    // --merges; alone they would be ignored without a word.
+    let env = TestEnv::native(&graphs::linear());
+    let t = expect(
+        &env,
+        &[
+            (&["check", "--dev-url", "postgresql://localhost/dev"], 2),
+            (&["check", "--schema-name", "public"], 2),
+        ],
+    );
+    assert!(t.contains("<--schema|--merges>"), "{t}");
+    assert!(
+        t.contains("check --schema-name <NAME> <--schema|--merges>"),
+        "{t}"
+    );
+}

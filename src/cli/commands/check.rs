@@ -54,6 +54,7 @@ Examples:
   mergepoint check --merges       every merge revision's branches commute";
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("uses_dev_server").args(["schema_drift", "merges"]).multiple(true)))]
 pub struct CheckArgs {
     /// Print the report as a JSON object (see docs/json.md).
     #[arg(long)]
@@ -78,12 +79,16 @@ pub struct CheckArgs {
     pub merges: bool,
     /// With --schema or --merges: compare only this schema (repeatable)
     /// [default: every schema that is not a system schema].
-    #[arg(long = "schema-name", value_name = "NAME")]
+    #[arg(
+        long = "schema-name",
+        value_name = "NAME",
+        requires = "uses_dev_server"
+    )]
     pub schema_names: Vec<String>,
     /// With --schema or --merges: the dev server, where mergepoint may
     /// create and drop temporary databases (mergepoint_tmp_*) [default:
     /// $MERGEPOINT_DEV_URL, then dev_url in mergepoint.yaml].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", requires = "uses_dev_server")]
     pub dev_url: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
