@@ -91,7 +91,7 @@ impl<'a> OfflineScript<'a> {
         sql: &'a S,
         table: &'a VersionTable,
     ) -> Result<Self, DbError> {
-        let missing = missing_sql(plan, sql);
+        let missing = missing_sql(&plan.steps, sql);
         if !missing.is_empty() {
             return Err(DbError::MissingSql { revisions: missing });
         }

@@ -267,7 +267,7 @@ fn step_texts<'s>(
     sql: &'s impl StepSql,
     transaction_per_run: bool,
 ) -> Result<Vec<StepText<'s>>, DbError> {
-    let missing = missing_sql(plan, sql);
+    let missing = missing_sql(&plan.steps, sql);
     if !missing.is_empty() {
         return Err(DbError::MissingSql { revisions: missing });
     }

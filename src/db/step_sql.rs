@@ -4,7 +4,7 @@
 
 use super::error::DbError;
 use super::session::Timeouts;
-use crate::graph::{Direction, Plan, Step};
+use crate::graph::{Direction, Step};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -94,11 +94,11 @@ impl StepSql for HashMap<String, RevisionSql> {
     }
 }
 
-/// Revisions of `plan` with no SQL in `sql` (Alembic `.py` revisions), in
-/// plan order, each once. Empty if the plan can run.
-pub fn missing_sql(plan: &Plan, sql: &impl StepSql) -> Vec<String> {
+/// Revisions of `steps` (a plan's) with no SQL in `sql` (Alembic `.py`
+/// revisions), in plan order, each once. Empty if the steps can run.
+pub fn missing_sql(steps: &[Step], sql: &impl StepSql) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in &plan.steps {
+    for s in steps {
         if sql.step_sql(&s.revision, s.direction).is_none() && !out.contains(&s.revision) {
             out.push(s.revision.clone());
         }

@@ -18,9 +18,9 @@ use super::diff::{diff, DiffOptions};
 use super::model::Catalog;
 use super::plan::Plan;
 use super::read::{read_catalog, ReadOptions};
-use super::source::{own_tables, Revisions, SourceError};
-use crate::db::{self, Database, StepSql};
-use crate::graph::{Direction, RevisionGraph};
+use super::source::{own_tables, require_sql_for, upgrade_to, Revisions, SourceError};
+use crate::db::{Database, StepSql};
+use crate::graph::RevisionGraph;
 
 /// One order in which the branches were applied.
 #[derive(Clone, Debug)]
@@ -118,28 +118,7 @@ pub fn check<S: StepSql>(
 ) -> Result<CommuteReport, SourceError> {
     let graph = revisions.graph;
     let common = common_rows(graph, heads);
-    let mut needed = crate::graph::Plan {
-        direction: Direction::Upgrade,
-        start_heads: Vec::new(),
-        end_heads: Vec::new(),
-        steps: Vec::new(),
-    };
-    for h in heads {
-        let path = graph
-            .plan_upgrade(&[], h)
-            .map_err(|source| SourceError::Resolve {
-                ident: h.clone(),
-                source,
-            })?;
-        needed.steps.extend(path.steps);
-    }
-    let missing = db::missing_sql(&needed, revisions.sql);
-    if !missing.is_empty() {
-        return Err(SourceError::NoSql {
-            ident: heads.join(","),
-            revisions: missing,
-        });
-    }
+    require_sql_for(revisions, heads)?;
     let mut report = CommuteReport {
         heads: heads.to_vec(),
         common: common.clone(),
@@ -226,24 +205,6 @@ pub fn check<S: StepSql>(
         report.touched_by_several = several.into_iter().collect();
     }
     Ok(report)
-}
-
-/// Upgrades `database` to `target` (a full id) with the runner.
-fn upgrade_to<S: StepSql>(
-    database: &mut Database,
-    revisions: &Revisions<'_, S>,
-    target: &str,
-) -> Result<(), crate::db::DbError> {
-    db::move_to(
-        database,
-        revisions.graph,
-        Direction::Upgrade,
-        target,
-        revisions.sql,
-        revisions.options,
-        |_: &crate::graph::Step, _| {},
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -220,33 +220,14 @@ pub fn build_revisions<S: StepSql>(
     revisions: &Revisions<'_, S>,
     ident: &str,
 ) -> Result<Vec<QualName>, SourceError> {
-    let resolve = |source| SourceError::Resolve {
-        ident: ident.to_string(),
-        source,
-    };
-    let plan = revisions.graph.plan_upgrade(&[], ident).map_err(resolve)?;
-    let missing = db::missing_sql(&plan, revisions.sql);
-    if !missing.is_empty() {
-        return Err(SourceError::NoSql {
-            ident: ident.to_string(),
-            revisions: missing,
-        });
-    }
+    let plan = upgrade_path(revisions, ident)?;
+    require_sql(&plan.steps, revisions, ident)?;
     let build = |source| SourceError::Build {
         ident: ident.to_string(),
         source: Box::new(source),
     };
     if !plan.steps.is_empty() {
-        db::move_to(
-            database,
-            revisions.graph,
-            Direction::Upgrade,
-            ident,
-            revisions.sql,
-            revisions.options,
-            |_: &crate::graph::Step, _| {},
-        )
-        .map_err(build)?;
+        upgrade_to(database, revisions, ident).map_err(build)?;
     }
     own_tables(database, &revisions.options.table).map_err(build)
 }
@@ -269,53 +250,81 @@ pub fn build_rows<S: StepSql>(
             });
         }
     }
-    let ident = rows.join(",");
-    // Every revision the rows stand for, for the check of their SQL
-    // (a revision below two rows is listed twice; that does not matter).
-    let mut plan = crate::graph::Plan {
-        direction: Direction::Upgrade,
-        start_heads: Vec::new(),
-        end_heads: Vec::new(),
-        steps: Vec::new(),
-    };
+    require_sql_for(revisions, rows)?;
     for row in rows {
-        let path =
-            revisions
-                .graph
-                .plan_upgrade(&[], row)
-                .map_err(|source| SourceError::Resolve {
-                    ident: row.clone(),
-                    source,
-                })?;
-        plan.steps.extend(path.steps);
-    }
-    let missing = db::missing_sql(&plan, revisions.sql);
-    if !missing.is_empty() {
-        return Err(SourceError::NoSql {
-            ident,
-            revisions: missing,
-        });
-    }
-    for row in rows {
-        let build = |source| SourceError::Build {
+        upgrade_to(database, revisions, row).map_err(|source| SourceError::Build {
             ident: row.clone(),
             source: Box::new(source),
-        };
-        db::move_to(
-            database,
-            revisions.graph,
-            Direction::Upgrade,
-            row,
-            revisions.sql,
-            revisions.options,
-            |_: &crate::graph::Step, _| {},
-        )
-        .map_err(build)?;
+        })?;
     }
     own_tables(database, &revisions.options.table).map_err(|source| SourceError::Build {
-        ident,
+        ident: rows.join(","),
         source: Box::new(source),
     })
+}
+
+/// The upgrade plan from an empty database to `ident`.
+fn upgrade_path<S: StepSql>(
+    revisions: &Revisions<'_, S>,
+    ident: &str,
+) -> Result<crate::graph::Plan, SourceError> {
+    revisions
+        .graph
+        .plan_upgrade(&[], ident)
+        .map_err(|source| SourceError::Resolve {
+            ident: ident.to_string(),
+            source,
+        })
+}
+
+/// Refuses `steps` when one of their revisions has no SQL mergepoint can
+/// run (Alembic `.py` revisions), naming them; `ident` is what was being
+/// built. Called before anything runs.
+pub fn require_sql<S: StepSql>(
+    steps: &[crate::graph::Step],
+    revisions: &Revisions<'_, S>,
+    ident: &str,
+) -> Result<(), SourceError> {
+    let missing = db::missing_sql(steps, revisions.sql);
+    match missing.is_empty() {
+        true => Ok(()),
+        false => Err(SourceError::NoSql {
+            ident: ident.to_string(),
+            revisions: missing,
+        }),
+    }
+}
+
+/// [`require_sql`] for the upgrade paths from an empty database to each
+/// of `targets` (one error naming every revision without SQL).
+pub fn require_sql_for<S: StepSql>(
+    revisions: &Revisions<'_, S>,
+    targets: &[String],
+) -> Result<(), SourceError> {
+    let mut steps = Vec::new();
+    for target in targets {
+        steps.extend(upgrade_path(revisions, target)?.steps);
+    }
+    require_sql(&steps, revisions, &targets.join(","))
+}
+
+/// Upgrades `database` to `target` with the runner (lock, version table,
+/// audit: as `mergepoint upgrade` would).
+pub fn upgrade_to<S: StepSql>(
+    database: &mut Database,
+    revisions: &Revisions<'_, S>,
+    target: &str,
+) -> Result<(), DbError> {
+    db::move_to(
+        database,
+        revisions.graph,
+        Direction::Upgrade,
+        target,
+        revisions.sql,
+        revisions.options,
+        |_: &crate::graph::Step, _| {},
+    )?;
+    Ok(())
 }
 
 /// mergepoint's own bookkeeping tables in `database`: the version table,

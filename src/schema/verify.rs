@@ -31,7 +31,7 @@ use super::diff::{diff, DiffOptions};
 use super::model::{Catalog, QualName};
 use super::plan::Plan;
 use super::read::{read_catalog, ReadOptions};
-use super::source::{own_tables, Revisions, SourceError};
+use super::source::{own_tables, require_sql, Revisions, SourceError};
 use crate::db::{self, Database, DbError, StepSql};
 use crate::graph::{Direction, Step};
 use postgres::Client;
@@ -159,13 +159,7 @@ pub fn verify<S: StepSql>(
     let path = graph
         .plan_upgrade(&start, &options.to)
         .map_err(resolve(&options.to))?;
-    let missing = db::missing_sql(&path, revisions.sql);
-    if !missing.is_empty() {
-        return Err(SourceError::NoSql {
-            ident: options.to.clone(),
-            revisions: missing,
-        });
-    }
+    require_sql(&path.steps, revisions, &options.to)?;
     let mut walk = Walk {
         revisions,
         schemas: &options.schemas,
