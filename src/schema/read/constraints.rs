@@ -2,7 +2,7 @@
 //! (NOT NULL is a column property; constraint triggers are triggers.)
 
 use super::oids::{PG_CLASS, PG_CONSTRAINT};
-use super::{ReadError, Reader};
+use super::{printed_by_postgres, ReadError, Reader};
 use crate::schema::model::{Constraint, ConstraintKind, Expr, Object, ObjectId, QualName};
 use crate::schema::render::{ident, qual};
 use postgres::Row;
@@ -136,14 +136,7 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
         let keys: Vec<i16> = row.get::<_, Option<Vec<i16>>>(5).unwrap_or_default();
         let columns = column_list(r, row.get(1), &keys);
         let definition = match row.get::<_, Option<String>>(4) {
-            Some(mut printed) => {
-                if !validated {
-                    if let Some(stripped) = printed.strip_suffix(" NOT VALID") {
-                        printed = stripped.to_string();
-                    }
-                }
-                printed
-            }
+            Some(printed) => without_not_valid(printed, validated),
             None => {
                 let to_keys: Vec<i16> = row.get::<_, Option<Vec<i16>>>(14).unwrap_or_default();
                 let to = column_list(r, row.get(13), &to_keys);
@@ -192,22 +185,21 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
 /// Definitions `plain_definition` could not print (a column name it did
 /// not have), from `pg_get_constraintdef`.
 fn print_the_rest(r: &mut Reader<'_>, oids: &[u32]) -> Result<(), ReadError> {
-    if oids.is_empty() {
-        return Ok(());
-    }
-    let sql = "SELECT oid, pg_get_constraintdef(oid) FROM pg_constraint WHERE oid = ANY($1::oid[])";
-    for row in r.tx.query(sql, &[&oids])? {
-        let Some(id) = r.oids.get_read(PG_CONSTRAINT, row.get(0)).cloned() else {
-            continue;
-        };
+    let printer =
+        "SELECT oid, pg_get_constraintdef(oid) FROM pg_constraint WHERE oid = ANY($1::oid[])";
+    for (id, text) in printed_by_postgres(r, PG_CONSTRAINT, printer, oids)? {
         if let Some(Object::Constraint(c)) = r.catalog.objects.get_mut(&id) {
-            let printed: String = row.get(1);
-            let text = match c.validated {
-                true => printed.as_str(),
-                false => printed.strip_suffix(" NOT VALID").unwrap_or(&printed),
-            };
-            c.definition = Expr(text.to_string());
+            c.definition = Expr(without_not_valid(text, c.validated));
         }
     }
     Ok(())
+}
+
+/// `pg_get_constraintdef`'s text without the ` NOT VALID` it ends with on
+/// a constraint not validated (the model keeps that apart, `validated`).
+fn without_not_valid(printed: String, validated: bool) -> String {
+    match printed.strip_suffix(" NOT VALID") {
+        Some(stripped) if !validated => stripped.to_string(),
+        _ => printed,
+    }
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use postgres::Row;
 
 use super::oids::PG_CLASS;
-use super::{ColumnRef, ReadError, Reader};
+use super::{printed_by_postgres, ColumnRef, ReadError, Reader};
 use crate::schema::model::{Expr, Index, Object, ObjectId, QualName};
 use crate::schema::render::ident;
 
@@ -181,17 +181,11 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
 
 /// The definitions [`plain_columns`] refused, from `pg_get_indexdef`.
 fn print_the_rest(r: &mut Reader<'_>, oids: &[u32]) -> Result<(), ReadError> {
-    if oids.is_empty() {
-        return Ok(());
-    }
-    let sql = "SELECT indexrelid, pg_get_indexdef(indexrelid) FROM pg_index \
-               WHERE indexrelid = ANY($1::oid[])";
-    for row in r.tx.query(sql, &[&oids])? {
-        let Some(id) = r.oids.get_read(PG_CLASS, row.get(0)).cloned() else {
-            continue;
-        };
+    let printer = "SELECT indexrelid, pg_get_indexdef(indexrelid) FROM pg_index \
+                   WHERE indexrelid = ANY($1::oid[])";
+    for (id, text) in printed_by_postgres(r, PG_CLASS, printer, oids)? {
         if let Some(Object::Index(i)) = r.catalog.objects.get_mut(&id) {
-            i.definition = Expr(row.get(1));
+            i.definition = Expr(text);
         }
     }
     Ok(())

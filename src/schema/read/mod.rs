@@ -109,17 +109,17 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
     // sub-selects pass `jit_above_cost` on a large schema, and compiling
     // them took longer (over 100 ms per query) than running them.
     tx.batch_execute("SET LOCAL search_path = pg_catalog; SET LOCAL jit = off")?;
+    let server_version = tx
+        .query_one("SELECT current_setting('server_version_num')::int", &[])?
+        .get(0);
     let mut r = Reader {
         tx,
         namespaces: Vec::new(),
         catalog: Catalog::default(),
         oids: Oids::default(),
         columns: HashMap::new(),
-        server_version: 0,
+        server_version,
     };
-    r.server_version =
-        r.tx.query_one("SELECT current_setting('server_version_num')::int", &[])?
-            .get(0);
     timed!(
         "read schemas",
         namespaces::read_schemas(&mut r, &options.schemas)
@@ -180,6 +180,28 @@ fn exclude_tables(catalog: &mut Catalog, exclude: &[QualName]) {
         };
         !exclude.contains(table)
     });
+}
+
+/// The definitions left to PostgreSQL's printer after a fast printer
+/// refused them: `printer` selects `(oid, text)` for the oids `$1`; each
+/// text comes with the id the object of catalog `class` was read as.
+pub(crate) fn printed_by_postgres(
+    r: &mut Reader<'_>,
+    class: u32,
+    printer: &str,
+    oids: &[u32],
+) -> Result<Vec<(ObjectId, String)>, ReadError> {
+    if oids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = r.tx.query(printer, &[&oids])?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let id = r.oids.get_read(class, row.get(0))?.clone();
+            Some((id, row.get(1)))
+        })
+        .collect())
 }
 
 /// An [`ReadError::Unsupported`] naming the object and what it is.

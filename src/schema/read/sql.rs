@@ -24,10 +24,17 @@ pub fn collation_text(oid: &str) -> String {
 /// The collation `coll` of something of type `typ`, only when it is not
 /// the type's own default.
 pub fn collation_if_not_default(coll: &str, typ: &str) -> String {
+    collation_unless(
+        coll,
+        &format!("(SELECT ct.typcollation FROM pg_type ct WHERE ct.oid = {typ})"),
+    )
+}
+
+/// The collation `coll` as SQL text ([`collation_text`]), NULL when it is
+/// 0 or `default` (the collation the value would have anyway).
+pub fn collation_unless(coll: &str, default: &str) -> String {
     format!(
-        "CASE WHEN {coll} <> 0 AND {coll} IS DISTINCT FROM \
-           (SELECT ct.typcollation FROM pg_type ct WHERE ct.oid = {typ}) \
-         THEN {} END",
+        "CASE WHEN {coll} <> 0 AND {coll} IS DISTINCT FROM {default} THEN {} END",
         collation_text(coll)
     )
 }

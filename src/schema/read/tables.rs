@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::oids::{PG_CLASS, PG_TYPE};
-use super::sql::{collation_text, not_extension_member};
+use super::sql::{collation_unless, not_extension_member};
 use super::{table_id, unsupported, ColumnRef, ReadError, Reader};
 use crate::schema::model::{Column, Expr, Identity, Object, ObjectId, QualName, Table};
 
@@ -63,9 +63,7 @@ pub fn read(r: &mut Reader<'_>) -> Result<(), ReadError> {
 /// The columns of every table and view read, in `attnum` order.
 pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
     let sql = format!(
-        "SELECT a.attrelid, a.attname::text, a.atttypmod, \
-           CASE WHEN a.attcollation <> 0 AND a.attcollation IS DISTINCT FROM ty.typcollation \
-             THEN {coll} END, \
+        "SELECT a.attrelid, a.attname::text, a.atttypmod, {coll}, \
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            a.attnotnull, a.attidentity::text, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
@@ -75,7 +73,8 @@ pub fn read_columns(r: &mut Reader<'_>) -> Result<(), ReadError> {
          LEFT JOIN pg_type ty ON ty.oid = a.atttypid \
          WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
-        coll = collation_text("a.attcollation")
+        // The type's collation by a join, not a sub-select per column.
+        coll = collation_unless("a.attcollation", "ty.typcollation")
     );
     let rels: Vec<u32> = r.oids.tables.iter().chain(&r.oids.views).copied().collect();
     let rows = r.tx.query(&sql, &[&rels])?;
