@@ -289,12 +289,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let (mut problems, heads, workspace) = file_problems(survey);
     let mut database = None;
     if args.database {
-        let Some(ws) = &workspace else {
-            return Err(CliError::input(
-                "the database was not checked: the revision files have problems",
-            )
-            .with_hint("run 'mergepoint check' without --database and fix what it lists first"));
-        };
+        let ws = loaded(&workspace, "the database was", "--database")?;
         let (check, findings) = check_database(ws, &args)?;
         problems.extend(findings);
         database = Some(check);
@@ -302,12 +297,7 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let mut schema = None;
     let mut drift_sql = String::new();
     if args.schema_drift {
-        let Some(ws) = &workspace else {
-            return Err(CliError::input(
-                "the schema was not checked: the revision files have problems",
-            )
-            .with_hint("run 'mergepoint check' without --schema and fix what it lists first"));
-        };
+        let ws = loaded(&workspace, "the schema was", "--schema")?;
         let (check, plan) = check_schema(ws, &args)?;
         if !plan.is_empty() {
             let n = plan.statements.len();
@@ -327,34 +317,10 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let mut merges = None;
     let mut merges_text = String::new();
     if args.merges {
-        let Some(ws) = &workspace else {
-            return Err(CliError::input(
-                "the merges were not checked: the revision files have problems",
-            )
-            .with_hint("run 'mergepoint check' without --merges and fix what it lists first"));
-        };
-        require_native(ws, "check --merges")?;
-        let schema_args = SchemaArgs {
-            schemas: args.schema_names.clone(),
-            dev_url: args.dev_url.clone(),
-        };
-        let mut views = Vec::new();
-        for m in ws.graph.mergepoints() {
-            let id = ws.graph.id(m).to_string();
-            let parents = ws.graph.ids(ws.graph.parents(m));
-            let report = check_commute(ws, &parents, &schema_args, "check --merges")?;
-            if !report.commutes() {
-                problems.push(ProblemView::new(
-                    ProblemKind::MergeNotCommuting,
-                    format!(
-                        "merge revision {id}: the branches of {} do not commute (see below)",
-                        parents.join(", ")
-                    ),
-                ));
-            }
-            merges_text.push_str(&format!("merge revision {id}: {}", commute_text(&report)));
-            views.push(serde_json::to_value(CommuteView::new(Some(&id), &report))?);
-        }
+        let ws = loaded(&workspace, "the merges were", "--merges")?;
+        let (views, findings, text) = check_merges(ws, &args)?;
+        problems.extend(findings);
+        merges_text = text;
         merges = Some(views);
     }
     let report = CheckReport {
@@ -380,6 +346,55 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         ctx.out.write_all(merges_text.as_bytes())?;
     }
     verdict(&report)
+}
+
+/// The workspace a database, schema or merge check needs; when the files
+/// have problems, `subject` ("the schema was") was not checked.
+fn loaded<'a>(
+    workspace: &'a Option<Workspace>,
+    subject: &str,
+    flag: &str,
+) -> CliResult<&'a Workspace> {
+    workspace.as_ref().ok_or_else(|| {
+        CliError::input(format!(
+            "{subject} not checked: the revision files have problems"
+        ))
+        .with_hint(format!(
+            "run 'mergepoint check' without {flag} and fix what it lists first"
+        ))
+    })
+}
+
+/// `--merges`: every merge revision's branches applied in every order;
+/// the reports (JSON), a finding per merge that does not commute, and the
+/// reports as text.
+fn check_merges(
+    ws: &Workspace,
+    args: &CheckArgs,
+) -> CliResult<(Vec<serde_json::Value>, Vec<ProblemView>, String)> {
+    require_native(ws, "check --merges")?;
+    let schema_args = SchemaArgs {
+        schemas: args.schema_names.clone(),
+        dev_url: args.dev_url.clone(),
+    };
+    let (mut views, mut findings, mut text) = (Vec::new(), Vec::new(), String::new());
+    for m in ws.graph.mergepoints() {
+        let id = ws.graph.id(m).to_string();
+        let parents = ws.graph.ids(ws.graph.parents(m));
+        let report = check_commute(ws, &parents, &schema_args, "check --merges")?;
+        if !report.commutes() {
+            findings.push(ProblemView::new(
+                ProblemKind::MergeNotCommuting,
+                format!(
+                    "merge revision {id}: the branches of {} do not commute (see below)",
+                    parents.join(", ")
+                ),
+            ));
+        }
+        text.push_str(&format!("merge revision {id}: {}", commute_text(&report)));
+        views.push(serde_json::to_value(CommuteView::new(Some(&id), &report))?);
+    }
+    Ok((views, findings, text))
 }
 
 /// `--schema`: the live schema against the one the database's own rows
