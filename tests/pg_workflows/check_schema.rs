@@ -33,6 +33,17 @@ fn upgraded(p: &Project, target: &str) -> TestDb {
     db
 }
 
+/// `check --schema --json` on `db`: the report, after asserting the exit
+/// code.
+fn check_schema_json(p: &Project, db: &TestDb, code: i32) -> serde_json::Value {
+    let out = mp(
+        p,
+        &["check", "--schema", "--json", "--database-url", &db.url],
+    );
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_clean_database_is_reported_clean() {
     let p = shop();
@@ -40,12 +51,7 @@ fn a_clean_database_is_reported_clean() {
     let out = mp(&p, &["check", "--schema", "--database-url", &db.url]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout(&out).starts_with("ok:"), "{}", text(&out));
-    let out = mp(
-        &p,
-        &["check", "--schema", "--json", "--database-url", &db.url],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = check_schema_json(&p, &db, 0);
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(
         v["schema"]["rows"],
@@ -86,12 +92,7 @@ fn hand_changes_are_found_and_printed_as_sql_with_hazards() {
     assert!(!so.contains("alembic_version"), "{}", text(&out));
     assert!(!so.contains("mergepoint_history"), "{}", text(&out));
 
-    let out = mp(
-        &p,
-        &["check", "--schema", "--json", "--database-url", &db.url],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = check_schema_json(&p, &db, 1);
     assert_eq!(v["ok"], false, "{v}");
     assert!(
         v["problems"]
