@@ -299,6 +299,16 @@ fn indexes_are_read_partial_expression_include_and_on_partitions() {
     ));
 }
 
+/// The first column of `sql`'s rows.
+fn first_column<T: for<'a> postgres::types::FromSql<'a>>(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Vec<T> {
+    let rows = client.query(sql, params).unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
 /// The schemas `public` and `Odd Schema` of `db`, read; and a client on
 /// `db` with the reader's `search_path`, for asking PostgreSQL's printers.
 fn read_public_and_odd(db: &TestDb) -> (Catalog, postgres::Client) {
@@ -369,16 +379,12 @@ fn constraint_definitions_are_what_pg_get_constraintdef_prints() {
     assert_eq!(seen, 19, "every constraint compared");
     // The keys and foreign keys printed from the catalog columns (the
     // others are PostgreSQL's own text by construction).
-    let tables: Vec<u32> = client
-        .query(
-            "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname IN ('public', 'Odd Schema') AND c.relkind IN ('r', 'p')",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tables: Vec<u32> = first_column(
+        &mut client,
+        "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname IN ('public', 'Odd Schema') AND c.relkind IN ('r', 'p')",
+        &[],
+    );
     let sql = format!(
         "SELECT c.conname::text FROM pg_constraint c \
          LEFT JOIN pg_index ci ON ci.indexrelid = c.conindid AND c.contype IN ('p', 'u') \
@@ -386,12 +392,7 @@ fn constraint_definitions_are_what_pg_get_constraintdef_prints() {
          WHERE c.conrelid = ANY($1::oid[]) AND ({}) ORDER BY 1",
         mergepoint::schema::read::constraint_plain(150_000)
     );
-    let plain: Vec<String> = client
-        .query(&sql, &[&tables])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plain: Vec<String> = first_column(&mut client, &sql, &[&tables]);
     let expected = [
         "T pk",
         "ch_del",
@@ -474,12 +475,7 @@ fn the_fast_index_printer_prints_what_pg_get_indexdef_prints() {
          WHERE tn.nspname IN ('public', 'Odd Schema') AND {} ORDER BY 1",
         mergepoint::schema::read::index_plain_shape(150_000)
     );
-    let fast: Vec<String> = client
-        .query(&sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let fast: Vec<String> = first_column(&mut client, &sql, &[]);
     let expected = [
         "Two Cols",
         "desc_col",
