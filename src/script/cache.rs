@@ -448,7 +448,7 @@ fn file_name(h: &Header) -> String {
 }
 
 /// The running binary: its version, size and mtime. Any rebuild changes it.
-fn build_id() -> Option<String> {
+pub(crate) fn build_id() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let m = fs::metadata(exe).ok()?;
     let mtime = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;

@@ -56,6 +56,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use alembic::{parse_alembic, render_alembic};
+pub(crate) use cache::build_id;
 pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
 #[doc(hidden)]
