@@ -45,7 +45,7 @@ use super::{Body, Format, Project};
 use crate::graph::Revision;
 
 /// Bumped when the stored layout changes.
-const SCHEMA: u32 = 3;
+const SCHEMA: u32 = 4;
 
 /// From this many files on, the stats of a load run on all cores (starting
 /// the thread pool costs about as much as a thousand stats).
