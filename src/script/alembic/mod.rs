@@ -25,6 +25,7 @@ use lex::{Lexer, Spanned, StrKind, Tok};
 use literal::{literal, PyVal};
 
 pub(crate) use file_name::file_name;
+pub(crate) use render::body_statement as alembic_body;
 pub use render::render_alembic;
 
 /// Alembic's `Script.doc` of a revision read from a `.py` file (whose
