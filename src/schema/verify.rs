@@ -331,7 +331,7 @@ impl<S: StepSql> Walk<'_, '_, S> {
                 Phase::Downgrade => Outcome::DowngradeFailed,
                 Phase::Reupgrade => Outcome::ReupgradeFailed,
             };
-            stairway.check.error = Some(e.to_string());
+            stairway.check.error = Some(step_error(&e));
             stairway.finish();
         }
         Ok(Stretch {
@@ -451,6 +451,29 @@ impl RunObserver for &mut Stairway<'_> {
 
     fn go_on(&mut self) -> bool {
         !self.stop
+    }
+}
+
+/// What a failed step says in its revision's check: the step and the
+/// server's message, and whether partial effects may remain, without the
+/// runner's account of the run (in a walk, every step before this one).
+fn step_error(e: &DbError) -> String {
+    match e {
+        DbError::StepFailed(f) => {
+            let mut text = format!(
+                "{} of revision {} failed: {}",
+                f.direction.as_str(),
+                f.revision,
+                f.message
+            );
+            if f.may_have_partial_effects() {
+                text.push_str(
+                    "\n(it is non-transactional or ended its transaction: partial effects may remain)",
+                );
+            }
+            text
+        }
+        other => other.to_string(),
     }
 }
 
