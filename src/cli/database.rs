@@ -136,6 +136,13 @@ pub fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
     Ok(open(&database_url(&ws.project, args)?)?)
 }
 
+/// The database URL as given (unmasked: for a child process's
+/// environment, never for output), empty when `PG*` variables name the
+/// server.
+pub fn database_url_for_child(ws: &Workspace, args: &DbArgs) -> CliResult<String> {
+    database_url(&ws.project, args)
+}
+
 /// Connects with this process's `PG*` variables and files, printing the
 /// settings' warnings (a password file ignored for its permissions) on
 /// stderr as libpq does.
@@ -219,6 +226,7 @@ impl StepSql for WorkspaceSql<'_> {
             reverse: Some(reverse),
             transactional,
             timeouts,
+            alembic: false,
         })
     }
 
@@ -247,6 +255,7 @@ impl StepSql for WorkspaceSql<'_> {
                 lock_timeout: body.lock_timeout,
                 statement_timeout: body.statement_timeout,
             },
+            alembic: false,
         }))
     }
 }

@@ -41,6 +41,8 @@ pub struct PgSession<'a> {
     /// run since: only a revision (`pg_advisory_unlock_all()`) or the end of
     /// the session can release it, so [`Session::check_lock`] need not ask.
     guard_verified: bool,
+    /// The work session's backend pid, for checks sent on other sessions.
+    pid: i32,
 }
 
 fn err(e: &postgres::Error) -> SessionError {
@@ -87,6 +89,7 @@ impl<'a> PgSession<'a> {
             check_interval: version >= 140_000,
             reset_pending: false,
             guard_verified: true,
+            pid,
         })
     }
 
@@ -267,6 +270,62 @@ impl PgSession<'_> {
         })
     }
 
+    /// What a step that runs on another connection (the Alembic worker's)
+    /// sends with its bookkeeping: the settings reset (`reset`), the
+    /// version-table change and audit row (`record`), and the server-side
+    /// check, to send just before its COMMIT, that this work session still
+    /// holds the step guard (or the lease is still the run's) (`checks`).
+    pub(crate) fn foreign_step_sql(
+        &self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+    ) -> Result<ForeignStepSql, CommitError> {
+        Ok(ForeignStepSql {
+            reset: self.reset_sql(),
+            record: self.record_sql(ops, audit),
+            checks: self.foreign_commit_checks()?,
+        })
+    }
+
+    /// The lock checks of [`Self::foreign_step_sql`] alone (a run's last
+    /// commit).
+    pub(crate) fn foreign_commit_checks(&self) -> Result<String, CommitError> {
+        match self.guard {
+            Some(key) => Ok(format!(
+                "SELECT (CASE WHEN NOT {} THEN '{GUARD_GONE}' ELSE '0' END)::int;",
+                lock::held_by_pid_sql(key, self.pid)
+            )),
+            None => self.lock_checks_sql(),
+        }
+    }
+
+    /// The settings reset, as statements.
+    pub(crate) fn foreign_reset_sql(&self) -> String {
+        self.reset_sql()
+    }
+
+    /// The version-table change alone ([`Session::apply_version_ops`]).
+    pub(crate) fn foreign_version_ops_sql(&self, ops: &[VersionOp]) -> String {
+        self.version_ops_sql(ops)
+    }
+
+    /// An error of a batch built by [`Self::foreign_step_sql`], sent on
+    /// another connection, as the [`CommitError`] it stands for.
+    pub(crate) fn foreign_commit_error(&self, e: SessionError, ops: &[VersionOp]) -> CommitError {
+        if e.message.contains(ENDED) {
+            CommitError::TransactionEnded
+        } else if e.message.contains(GUARD_GONE) {
+            CommitError::GuardLost("the work session no longer holds the step guard".to_string())
+        } else if e.message.contains(LOCK_GONE) {
+            CommitError::GuardLost(
+                "the lease is no longer this run's (it expired, or another runner took it over)"
+                    .to_string(),
+            )
+        } else {
+            CommitError::Failed(self.explain(e, ops))
+        }
+    }
+
     /// Sends a batch of checks and bookkeeping; a failed check's marker
     /// becomes its [`CommitError`]. `checks_guard`: the batch holds
     /// [`Self::lock_checks_sql`].
@@ -299,6 +358,14 @@ impl PgSession<'_> {
             CommitError::Failed(self.explain(err(&e), ops))
         })
     }
+}
+
+/// The statements [`PgSession::foreign_step_sql`] builds.
+#[derive(Debug, Clone)]
+pub(crate) struct ForeignStepSql {
+    pub reset: String,
+    pub record: String,
+    pub checks: String,
 }
 
 /// `'…'` or `NULL`.

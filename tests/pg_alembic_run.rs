@@ -1,0 +1,376 @@
+//! Online runs of an Alembic project (issue 17, item 1), against the real
+//! PostgreSQL and real Alembic: tests/fixtures/alembic_online (a data
+//! migration through `op.get_bind()`, `autocommit_block()` with CREATE INDEX
+//! CONCURRENTLY, a batch operation, a branch and a merge, names from
+//! env.py's naming convention, and a revision that fails half way when
+//! `MP_TEST_FAIL_HALFWAY=1`) applied by Alembic to one database and by
+//! mergepoint to another, compared from the catalogs; then each tool
+//! downgrades the other's database to base. Plus 8 concurrent runs.
+//!
+//! The Python is `MP_ALEMBIC_PYTHON` (scripts/test exports it), else the
+//! one scripts/alembic-env installs (pinned Alembic, SQLAlchemy, psycopg).
+
+mod common;
+
+use common::pg::TestDb;
+use common::project::{bin, text};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const REVISIONS: [&str; 7] = [
+    "a0000000001a",
+    "a0000000002a",
+    "b0000000001b",
+    "b0000000002b",
+    "c0000000001c",
+    "d0000000001d",
+    "e0000000001e",
+];
+
+/// The Python with Alembic: `MP_ALEMBIC_PYTHON`, else scripts/alembic-env's.
+fn python() -> String {
+    if let Some(p) = std::env::var("MP_ALEMBIC_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        return p;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("bash")
+        .arg(root.join("scripts/alembic-env"))
+        .output()
+        .expect("run scripts/alembic-env (needs bash and python3 with venv)");
+    assert!(
+        out.status.success(),
+        "scripts/alembic-env could not install Alembic:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A copy of the fixture in a temporary directory.
+struct AlembicProject {
+    dir: tempfile::TempDir,
+    python: String,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl AlembicProject {
+    fn new() -> AlembicProject {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alembic_online");
+        copy_dir(&fixture, dir.path());
+        AlembicProject {
+            dir,
+            python: python(),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// `mergepoint ARGS` in the project root, on `db`.
+    fn mergepoint(&self, db: &TestDb, args: &[&str], fail_halfway: bool) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(self.root())
+            .env("DATABASE_URL", &db.url)
+            .env("MP_ALEMBIC_PYTHON", &self.python)
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        if fail_halfway {
+            c.env("MP_TEST_FAIL_HALFWAY", "1");
+        } else {
+            c.env_remove("MP_TEST_FAIL_HALFWAY");
+        }
+        c
+    }
+
+    fn mp(&self, db: &TestDb, args: &[&str], fail_halfway: bool) -> Output {
+        self.mergepoint(db, args, fail_halfway).output().unwrap()
+    }
+
+    /// Real Alembic: `python -m alembic ARGS`, its env.py connecting to `db`.
+    fn alembic(&self, db: &TestDb, args: &[&str], fail_halfway: bool) -> Output {
+        let mut c = Command::new(&self.python);
+        c.args(["-m", "alembic"])
+            .args(args)
+            .current_dir(self.root())
+            .env(
+                "ALEMBIC_TEST_URL",
+                db.url.replacen("postgresql://", "postgresql+psycopg://", 1),
+            )
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        if fail_halfway {
+            c.env("MP_TEST_FAIL_HALFWAY", "1");
+        } else {
+            c.env_remove("MP_TEST_FAIL_HALFWAY");
+        }
+        c.output().unwrap()
+    }
+}
+
+/// The rows of the fixture's tables and the comment on orders, one per
+/// line (the catalogs are compared by [`TestDb::schema_dump`]).
+fn data_dump(db: &TestDb) -> String {
+    let mut client = db.client();
+    let mut out = String::new();
+    for table in ["users", "orders", "halfway"] {
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .unwrap()
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let rows: String = client
+            .query_one(
+                &format!(
+                    "SELECT coalesce(string_agg(row_to_json(t)::text, E'\\n' ORDER BY t::text), '') FROM {table} t"
+                ),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        out.push_str(&format!("{table}:\n{rows}\n"));
+    }
+    let comment: Option<String> = client
+        .query_one(
+            "SELECT obj_description(to_regclass('orders'), 'pg_class')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    out.push_str(&format!("comment on orders: {comment:?}\n"));
+    out
+}
+
+/// Schema, data and version table of both databases are the same.
+fn assert_same(alembic_db: &TestDb, mp_db: &TestDb, when: &str) {
+    assert_eq!(
+        alembic_db.schema_dump(),
+        mp_db.schema_dump(),
+        "{when}: the catalogs differ (left: Alembic's database, right: mergepoint's)"
+    );
+    assert_eq!(
+        data_dump(alembic_db),
+        data_dump(mp_db),
+        "{when}: the data differ (left: Alembic's database, right: mergepoint's)"
+    );
+    assert_eq!(
+        alembic_db.rows(),
+        mp_db.rows(),
+        "{when}: alembic_version differs (left: Alembic's database, right: mergepoint's)"
+    );
+}
+
+#[test]
+fn alembic_and_mergepoint_leave_the_same_database_and_take_over_each_others() {
+    let project = AlembicProject::new();
+    let by_alembic = TestDb::create();
+    let by_mp = TestDb::create();
+
+    // 1. Upgrade to the heads; e0000000001e raises half way through.
+    let a = project.alembic(&by_alembic, &["upgrade", "heads"], true);
+    assert!(
+        !a.status.success(),
+        "Alembic should fail at e0000000001e: {}",
+        text(&a)
+    );
+    let m = project.mp(&by_mp, &["upgrade", "heads"], true);
+    let out = text(&m);
+    assert_eq!(m.status.code(), Some(3), "{out}");
+    let stderr = String::from_utf8_lossy(&m.stderr);
+    for expected in [
+        "upgrade of revision e0000000001e failed",
+        "upgrade() raised RuntimeError: halfway: the data is not ready",
+        "e0000000001e_fails_halfway.py:29",
+        "Traceback",
+        "in check_ready",
+        "rolled back",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(
+        !stderr.contains("mergepoint-alembic-worker"),
+        "the worker's own frames are shown:\n{out}"
+    );
+    assert_eq!(by_mp.rows(), vec!["d0000000001d".to_string()]);
+    assert_same(&by_alembic, &by_mp, "after the failed upgrade");
+    let dump = by_mp.schema_dump();
+    assert!(
+        !dump.contains("halfway"),
+        "the failed step left its table:\n{dump}"
+    );
+    assert!(
+        dump.contains("con users pk_users") && dump.contains("fk_orders_user_id_users"),
+        "names from env.py's naming convention are missing:\n{dump}"
+    );
+    assert!(
+        dump.contains(
+            "CREATE INDEX ix_orders_created ON public.orders USING btree (created) valid=t"
+        ),
+        "the concurrent index is missing:\n{dump}"
+    );
+    let data = data_dump(&by_mp);
+    assert!(
+        data.contains("ada.1@example.com") && !data.contains("\"xx\""),
+        "the data migration's rows, without the failed step's update:\n{data}"
+    );
+    let audit = by_mp.audit();
+    let failed: Vec<_> = audit.iter().filter(|r| !r.2).collect();
+    assert_eq!(failed.len(), 1, "{audit:?}");
+    assert_eq!(failed[0].0, "e0000000001e");
+    assert_eq!(audit.iter().filter(|r| r.2).count(), 6, "{audit:?}");
+
+    // 2. The data is ready: both finish.
+    let a = project.alembic(&by_alembic, &["upgrade", "heads"], false);
+    assert!(a.status.success(), "{}", text(&a));
+    let m = project.mp(&by_mp, &["upgrade", "heads"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    assert_eq!(
+        String::from_utf8_lossy(&m.stdout).lines().count(),
+        1,
+        "one line for the one step left: {}",
+        text(&m)
+    );
+    assert_eq!(by_mp.rows(), vec!["e0000000001e".to_string()]);
+    assert_same(&by_alembic, &by_mp, "after the upgrade to heads");
+
+    // 3. Each tool downgrades the other's database to base.
+    let m = project.mp(&by_alembic, &["downgrade", "base"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    assert_eq!(
+        String::from_utf8_lossy(&m.stdout).lines().count(),
+        REVISIONS.len(),
+        "{}",
+        text(&m)
+    );
+    let a = project.alembic(&by_mp, &["downgrade", "base"], false);
+    assert!(a.status.success(), "{}", text(&a));
+    assert_same(&by_alembic, &by_mp, "after the downgrades to base");
+    assert_eq!(by_mp.schema_dump(), "", "something is left after base");
+    assert!(by_mp.rows().is_empty());
+
+    // 4. And up again by mergepoint on the database Alembic created.
+    let m = project.mp(&by_alembic, &["upgrade", "heads"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    assert_eq!(by_alembic.rows(), vec!["e0000000001e".to_string()]);
+}
+
+#[test]
+fn eight_concurrent_upgrades_apply_each_revision_once() {
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            project
+                .mergepoint(&db, &["upgrade", "heads", "--lock-timeout", "120"], false)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut steps = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        steps += String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("upgrade "))
+            .count();
+    }
+    assert_eq!(steps, REVISIONS.len(), "steps printed by all runs together");
+    assert_eq!(db.rows(), vec!["e0000000001e".to_string()]);
+    let audit = db.audit();
+    for rev in REVISIONS {
+        let n = audit
+            .iter()
+            .filter(|r| r.0 == rev && r.1 == "upgrade" && r.2)
+            .count();
+        assert_eq!(n, 1, "{rev} applied {n} times: {audit:?}");
+    }
+    assert_eq!(audit.len(), REVISIONS.len(), "{audit:?}");
+    let data = data_dump(&db);
+    assert_eq!(
+        data.matches("@example.com").count(),
+        3,
+        "the data migration ran once:\n{data}"
+    );
+}
+
+#[test]
+fn one_transaction_refuses_autocommit_block_and_leaves_nothing() {
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "heads", "--transaction-per-run"], false);
+    let out = text(&m);
+    assert_eq!(m.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("b0000000002b") && out.contains("autocommit_block() commits the transaction"),
+        "{out}"
+    );
+    assert!(db.rows().is_empty(), "{out}");
+    assert_eq!(db.schema_dump(), "", "{out}");
+
+    // Up to the revision before the block, all in one transaction.
+    let m = project.mp(
+        &db,
+        &["upgrade", "a0000000002a", "--transaction-per-run"],
+        false,
+    );
+    assert!(m.status.success(), "{}", text(&m));
+    assert_eq!(db.rows(), vec!["a0000000002a".to_string()]);
+}
+
+#[test]
+fn a_missing_interpreter_is_refused_before_anything_runs() {
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let m = project.mp(
+        &db,
+        &["upgrade", "heads", "--python", "/nonexistent/python3"],
+        false,
+    );
+    let out = text(&m);
+    assert_eq!(m.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("cannot run the Python interpreter '/nonexistent/python3'")
+            && out.contains("hint:")
+            && out.contains("nothing was done"),
+        "{out}"
+    );
+    assert!(db.rows().is_empty());
+}
+
+#[test]
+fn a_no_op_upgrade_starts_no_python() {
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "heads"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    // A broken interpreter is not noticed when nothing is left to do.
+    let m = project.mp(
+        &db,
+        &["upgrade", "heads", "--python", "/nonexistent/python3"],
+        false,
+    );
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(out.contains("Nothing to do"), "{out}");
+}
