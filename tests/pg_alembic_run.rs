@@ -374,3 +374,66 @@ fn a_no_op_upgrade_starts_no_python() {
     assert!(m.status.success(), "{out}");
     assert!(out.contains("Nothing to do"), "{out}");
 }
+
+#[test]
+fn an_env_py_that_cannot_run_offline_is_named_and_defaults_are_assumed() {
+    let project = AlembicProject::new();
+    let env_py = project.root().join("migrations/env.py");
+    let text_of = std::fs::read_to_string(&env_py).unwrap();
+    std::fs::write(
+        &env_py,
+        text_of.replace(
+            "config = context.config\n",
+            "config = context.config\nraise ImportError('the app needs its settings')\n",
+        ),
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "a0000000001a"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(
+        out.contains("note: env.py could not be run in offline mode: ImportError: the app needs its settings (env.py line 10)")
+            && out.contains("no naming_convention"),
+        "{out}"
+    );
+    // Without the naming convention, PostgreSQL names the constraint.
+    let dump = db.schema_dump();
+    assert!(
+        dump.contains("users_name_key") && !dump.contains("uq_users_name"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn an_env_py_naming_another_version_table_is_refused() {
+    let project = AlembicProject::new();
+    let env_py = project.root().join("migrations/env.py");
+    let text_of = std::fs::read_to_string(&env_py).unwrap();
+    std::fs::write(
+        &env_py,
+        text_of.replace(
+            "        literal_binds=True,\n",
+            "        literal_binds=True,\n        version_table=\"app_versions\",\n",
+        ),
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "heads"], false);
+    let out = text(&m);
+    assert_eq!(m.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("env.py configures the version table app_versions")
+            && out.contains("nothing was done")
+            && out.contains("hint: set version_table"),
+        "{out}"
+    );
+    assert_eq!(db.schema_dump(), "", "{out}");
+    // The table the project names works.
+    let m = project.mp(
+        &db,
+        &["upgrade", "heads", "--version-table", "app_versions"],
+        false,
+    );
+    assert!(m.status.success(), "{}", text(&m));
+}
