@@ -35,9 +35,15 @@ fn python() -> String {
     {
         return p;
     }
+    alembic_env(&[])
+}
+
+/// The interpreter `scripts/alembic-env ARGS` prints (installing it once).
+fn alembic_env(args: &[&str]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("bash")
         .arg(root.join("scripts/alembic-env"))
+        .args(args)
         .output()
         .expect("run scripts/alembic-env (needs bash and python3 with venv)");
     assert!(
@@ -52,6 +58,8 @@ fn python() -> String {
 struct AlembicProject {
     dir: tempfile::TempDir,
     python: String,
+    /// The SQLAlchemy URL scheme of the project's own (Alembic's) runs.
+    scheme: &'static str,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -77,7 +85,31 @@ impl AlembicProject {
         AlembicProject {
             dir,
             python: python(),
+            scheme: "postgresql+psycopg://",
         }
+    }
+
+    /// The fixture as made from Alembic's async template, in an
+    /// environment whose only PostgreSQL driver is asyncpg.
+    fn new_async() -> AlembicProject {
+        let mut project = AlembicProject::new();
+        let root = project.root();
+        std::fs::copy(root.join("env_async.py"), root.join("migrations/env.py")).unwrap();
+        project.python = alembic_env(&["async"]);
+        project.scheme = "postgresql+asyncpg://";
+        let probe = Command::new(&project.python)
+            .args([
+                "-c",
+                "import asyncpg\ntry:\n    import psycopg\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('psycopg is installed')\ntry:\n    import psycopg2\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('psycopg2 is installed')",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            probe.status.success(),
+            "the async environment must have asyncpg and no other driver: {}",
+            text(&probe)
+        );
+        project
     }
 
     fn root(&self) -> PathBuf {
@@ -112,7 +144,7 @@ impl AlembicProject {
             .current_dir(self.root())
             .env(
                 "ALEMBIC_TEST_URL",
-                db.url.replacen("postgresql://", "postgresql+psycopg://", 1),
+                db.url.replacen("postgresql://", self.scheme, 1),
             )
             .env("PYTHONDONTWRITEBYTECODE", "1");
         if fail_halfway {
@@ -180,7 +212,18 @@ fn assert_same(alembic_db: &TestDb, mp_db: &TestDb, when: &str) {
 
 #[test]
 fn alembic_and_mergepoint_leave_the_same_database_and_take_over_each_others() {
-    let project = AlembicProject::new();
+    differential(&AlembicProject::new(), "psycopg");
+}
+
+#[test]
+fn the_same_on_an_async_template_project_with_only_asyncpg() {
+    differential(&AlembicProject::new_async(), "asyncpg");
+}
+
+/// Alembic on one database, mergepoint on another (the worker using
+/// `driver`): the same after a failure half way, after the upgrade to the
+/// heads, and after each has downgraded the other's database to base.
+fn differential(project: &AlembicProject, driver: &str) {
     let by_alembic = TestDb::create();
     let by_mp = TestDb::create();
 
@@ -194,6 +237,10 @@ fn alembic_and_mergepoint_leave_the_same_database_and_take_over_each_others() {
     let m = project.mp(&by_mp, &["upgrade", "heads"], true);
     let out = text(&m);
     assert_eq!(m.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains(&format!("driver {driver})")),
+        "the worker did not use {driver}:\n{out}"
+    );
     let stderr = String::from_utf8_lossy(&m.stderr);
     for expected in [
         "upgrade of revision e0000000001e failed",

@@ -38,6 +38,11 @@ pub fn run(
     let python = alembic_run::choose_python(args.python.as_deref(), &ws.project.root);
     let mut worker =
         Worker::start(&python, &ws.project, &url).map_err(|e| worker_error(e, &python))?;
+    let hello = &worker.hello;
+    eprintln!(
+        "Running Alembic {} revisions with {python} (Python {}, SQLAlchemy {}, driver {})",
+        hello.alembic, hello.python, hello.sqlalchemy, hello.driver
+    );
     if let Some(note) = &worker.hello.env_note {
         eprintln!("note: {note}");
     }
