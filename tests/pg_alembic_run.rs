@@ -484,3 +484,114 @@ fn an_env_py_naming_another_version_table_is_refused() {
     );
     assert!(m.status.success(), "{}", text(&m));
 }
+
+/// The audit rows' upgrade checksums, by revision.
+fn recorded_sha(db: &TestDb) -> std::collections::HashMap<String, Option<String>> {
+    db.client()
+        .query(
+            "SELECT revision, sql_sha256 FROM mergepoint_history WHERE direction = 'upgrade' AND success",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn check_database_reports_an_applied_python_revision_whose_file_changed() {
+    use sha2::{Digest, Sha256};
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "heads"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    // The checksum is the SHA-256 of the file.
+    let file = project
+        .root()
+        .join("migrations/versions/a0000000002a_backfill_emails.py");
+    let bytes = std::fs::read(&file).unwrap();
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        recorded_sha(&db)["a0000000002a"].as_deref(),
+        Some(sha.as_str())
+    );
+
+    let check = project.mp(&db, &["check", "--database"], false);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+
+    let mut edited = String::from_utf8(bytes).unwrap();
+    edited.push_str("\n# edited after it was applied\n");
+    std::fs::write(&file, edited).unwrap();
+    let check = project.mp(&db, &["check", "--database"], false);
+    let out = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("revision a0000000002a: its file")
+            && out.contains("a0000000002a_backfill_emails.py changed after it was applied"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("changed after it was applied").count(),
+        1,
+        "one finding for one edited file: {out}"
+    );
+    // Accepted, it is clean again.
+    let repair = project.mp(&db, &["check", "--database", "--repair"], false);
+    assert!(
+        repair.status.code() == Some(0) || repair.status.code() == Some(1),
+        "{}",
+        text(&repair)
+    );
+    let check = project.mp(&db, &["check", "--database"], false);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+}
+
+fn history_exists(db: &TestDb) -> bool {
+    db.client()
+        .query_one("SELECT to_regclass('mergepoint_history') IS NOT NULL", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn no_audit_keeps_mergepoint_to_the_version_table_and_says_what_is_lost() {
+    let project = AlembicProject::new();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "heads", "--no-audit"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(
+        out.contains("note: audit is off")
+            && out.contains("`mergepoint log`")
+            && out.contains("checksum drift"),
+        "{out}"
+    );
+    assert!(!history_exists(&db), "mergepoint_history was created");
+    assert_eq!(db.rows(), vec!["e0000000001e".to_string()]);
+    let m = project.mp(&db, &["downgrade", "c0000000001c", "--no-audit"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    assert!(!history_exists(&db));
+
+    // `audit: off` in mergepoint.yaml, for stamp too.
+    std::fs::write(project.root().join("mergepoint.yaml"), "audit: off\n").unwrap();
+    let m = project.mp(&db, &["downgrade", "base"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(out.contains("note: audit is off"), "{out}");
+    assert!(db.rows().is_empty());
+    let m = project.mp(&db, &["stamp", "a0000000001a"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(out.contains("note: audit is off"), "{out}");
+    assert!(!history_exists(&db), "mergepoint_history was created");
+    assert_eq!(db.rows(), vec!["a0000000001a".to_string()]);
+
+    // And on again: the table appears with the next run.
+    std::fs::write(project.root().join("mergepoint.yaml"), "audit: on\n").unwrap();
+    let m = project.mp(&db, &["stamp", "base"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    assert!(history_exists(&db));
+}

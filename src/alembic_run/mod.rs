@@ -64,7 +64,8 @@ pub fn choose_python(from_cli: Option<&str>, root: &Path) -> String {
 
 /// The text of each Alembic revision's step: the revision file as it is
 /// now (so the checksum recorded is the file's SHA-256), marked to run
-/// through the worker. Both directions have the same text.
+/// through the worker. Both directions have the same text, so no reverse
+/// is given: `check --database` compares one checksum per file.
 pub struct AlembicFiles<'g>(pub &'g RevisionGraph);
 
 impl AlembicFiles<'_> {
@@ -93,7 +94,8 @@ impl StepSql for AlembicFiles<'_> {
     fn step_text(&self, revision: &str, direction: Direction) -> Option<StepText<'_>> {
         let (sql, _) = self.step_sql(revision, direction)?;
         Some(StepText {
-            reverse: Some(sql.clone()),
+            // One file, one checksum: recorded with the upgrade only.
+            reverse: None,
             sql,
             transactional: true,
             timeouts: Default::default(),
@@ -107,7 +109,7 @@ impl StepSql for AlembicFiles<'_> {
         _direction: Direction,
     ) -> Result<Option<StepText<'_>>, String> {
         Ok(self.file_text(revision)?.map(|t| StepText {
-            reverse: Some(Cow::Owned(t.clone())),
+            reverse: None,
             sql: Cow::Owned(t),
             transactional: true,
             timeouts: Default::default(),

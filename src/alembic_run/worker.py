@@ -233,7 +233,12 @@ def python_error(exc, path, name):
     head = "%s() raised %s: %s" % (name, type(exc).__name__, message)
     if line is not None:
         head += " at %s:%d" % (path, line)
-    own = [i for i, f in enumerate(frames) if not any(d in f.filename for d in LIBRARY_DIRS)]
+    # Frames of Alembic's generated `op` proxies are named "<string>".
+    own = [
+        i
+        for i, f in enumerate(frames)
+        if not f.filename.startswith("<") and not any(d in f.filename for d in LIBRARY_DIRS)
+    ]
     end = own[-1] + 1 if own else len(frames)
     last = frames[max(0, end - 3) : end]
     if not last:

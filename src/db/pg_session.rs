@@ -43,6 +43,9 @@ pub struct PgSession<'a> {
     guard_verified: bool,
     /// The work session's backend pid, for checks sent on other sessions.
     pid: i32,
+    /// Audit rows are written (`mergepoint_history`); off with `audit: off`
+    /// / `--no-audit`, leaving the version table alone.
+    audit: bool,
 }
 
 fn err(e: &postgres::Error) -> SessionError {
@@ -90,7 +93,15 @@ impl<'a> PgSession<'a> {
             reset_pending: false,
             guard_verified: true,
             pid,
+            audit: true,
         })
+    }
+
+    /// Writes no audit rows and creates no audit table from now on
+    /// (`audit: off`): the run keeps to the version table.
+    pub fn without_audit(mut self) -> Self {
+        self.audit = false;
+        self
     }
 
     /// Lets go of the step guard.
@@ -170,6 +181,9 @@ impl PgSession<'_> {
     /// The version-table change and the audit row.
     fn record_sql(&self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> String {
         let mut sql = self.version_ops_sql(ops);
+        if !self.audit {
+            return sql;
+        }
         match audit {
             AuditWrite::Insert(r) => sql.push_str(&self.insert_audit_sql(r, false)),
             AuditWrite::Finish(id, r) => sql.push_str(&self.finish_audit_sql(*id, r)),
@@ -399,15 +413,18 @@ impl Session for PgSession<'_> {
     }
 
     fn ensure_tables(&mut self) -> Result<(), DbError> {
-        version::ensure_tables(self.client, &self.table)
+        version::ensure_tables(self.client, &self.table, self.audit)
     }
 
     fn unfinished_attempts(&mut self) -> Result<Vec<InterruptedAttempt>, DbError> {
+        if !self.audit {
+            return Ok(Vec::new());
+        }
         audit::unfinished(self.client, &self.table)
     }
 
     fn mark_interrupted(&mut self, audit_ids: &[i64]) -> Result<(), DbError> {
-        if audit_ids.is_empty() {
+        if audit_ids.is_empty() || !self.audit {
             return Ok(());
         }
         self.client
@@ -565,6 +582,9 @@ impl Session for PgSession<'_> {
     }
 
     fn write_audit(&mut self, r: &AuditRecord<'_>) -> Result<i64, SessionError> {
+        if !self.audit {
+            return Ok(0);
+        }
         let sql = format!("{}{}", self.take_reset(), self.insert_audit_sql(r, true));
         let id = self.scalar(&sql)?;
         id.and_then(|s| s.parse().ok())
@@ -572,6 +592,9 @@ impl Session for PgSession<'_> {
     }
 
     fn finish_audit(&mut self, id: i64, r: &AuditRecord<'_>) -> Result<(), SessionError> {
+        if !self.audit {
+            return Ok(());
+        }
         let sql = format!("{}{}", self.take_reset(), self.finish_audit_sql(id, r));
         self.simple(&sql).map(|_| ())
     }

@@ -55,6 +55,11 @@ pub struct RunOptions {
     /// The wait before the first retry; it doubles each time, to at most
     /// 16 times this.
     pub retry_backoff: Duration,
+    /// Write an audit row per step (and create `mergepoint_history`).
+    /// Off (`audit: off`, `--no-audit`): the version table alone, as
+    /// Alembic keeps it; no history, no checksums for drift, no record of
+    /// interrupted non-transactional steps.
+    pub audit: bool,
 }
 
 impl Default for RunOptions {
@@ -68,6 +73,7 @@ impl Default for RunOptions {
             default_timeouts: Timeouts::default(),
             retries: 0,
             retry_backoff: Duration::from_millis(500),
+            audit: true,
         }
     }
 }
@@ -213,6 +219,9 @@ pub fn run_in<R>(
         let table = catalog::resolve_table(db.client(), &opts.table)?;
         let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
+        if !opts.audit {
+            session = session.without_audit();
+        }
         let result = body(&mut session);
         session.close();
         lock.release();

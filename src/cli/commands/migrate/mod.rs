@@ -92,6 +92,13 @@ pub struct MoveArgs {
     /// else 0].
     #[arg(long, value_name = "N", conflicts_with = "sql")]
     pub retries: Option<u32>,
+    /// Write no audit rows (and create no mergepoint_history): only the
+    /// version table changes, as with Alembic. Lost: `mergepoint log` of
+    /// this run, checksum drift in `check --database`, the report of an
+    /// interrupted non-transactional step [default: audit in
+    /// mergepoint.yaml, else on].
+    #[arg(long, conflicts_with = "sql")]
+    pub no_audit: bool,
     /// Alembic projects: the Python interpreter that runs the revisions
     /// (it needs Alembic, SQLAlchemy and a PostgreSQL driver) [default:
     /// $MP_ALEMBIC_PYTHON, else $VIRTUAL_ENV's, else .venv/ or venv/ beside
@@ -131,6 +138,7 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
     let mut opts = run_options(&ws, &args.db)?;
     opts.transaction_per_run = args.transaction_per_run;
     step_timeouts(&mut opts, &ws, &args)?;
+    database::apply_no_audit(&mut opts, args.no_audit);
     if args.fleet.is_fleet() {
         refuse_bad_target(&ws.graph, direction, &args.target)?;
         let req = MoveRequest {
