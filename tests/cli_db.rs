@@ -33,28 +33,42 @@ fn offline_sql() {
     });
 }
 
-/// Offline scripts on Alembic projects list the steps Alembic would run,
-/// with a failing placeholder for each step's SQL (pg_cli checks psql).
+/// Offline scripts on Alembic projects without Python
+/// (`MERGEPOINT_ALEMBIC_SQL=placeholders`, or no interpreter with Alembic)
+/// list the steps Alembic would run, with a failing placeholder for each
+/// step's SQL (pg_cli checks psql). With Alembic, the real SQL:
+/// tests/pg_alembic_run.rs.
 #[test]
 fn offline_sql_on_alembic_revisions_is_a_safe_plan() {
     let env = TestEnv::fixture("alembic_shop");
-    for (cmd, marker) in [
+    let no_python = [("MP_ALEMBIC_PYTHON", "/nonexistent/python3")];
+    let placeholders = [("MERGEPOINT_ALEMBIC_SQL", "placeholders")];
+    for (cmd, marker, vars) in [
         (
             &["upgrade", "heads", "--sql"][..],
             "-- Running upgrade  -> aaaa",
+            &no_python,
         ),
         (
             &["downgrade", "ffff:base", "--sql"][..],
             "-- Running downgrade aaaa -> ",
+            &placeholders,
         ),
     ] {
-        let run = env.run(cmd);
+        let run = env.run_with_env(cmd, vars);
         assert_eq!(run.code, 0, "{}", run.transcript());
         assert!(run.stdout.contains(marker), "{}", run.stdout);
         let steps = run.stdout.matches("-- Running ").count();
-        let placeholders = run.stdout.matches("RAISE EXCEPTION").count();
-        assert!(steps > 0 && steps == placeholders, "{}", run.stdout);
-        assert!(run.stderr.contains("placeholder"), "{}", run.stderr);
+        let failing = run.stdout.matches("RAISE EXCEPTION").count();
+        assert!(steps > 0 && steps == failing, "{}", run.stdout);
+        assert!(run.stdout.contains("did not run Alembic"), "{}", run.stdout);
+        if vars == &no_python {
+            assert!(
+                run.stderr.contains("placeholder") && run.stderr.contains("--python"),
+                "{}",
+                run.stderr
+            );
+        }
     }
 }
 

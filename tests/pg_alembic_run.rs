@@ -595,3 +595,79 @@ fn no_audit_keeps_mergepoint_to_the_version_table_and_says_what_is_lost() {
     assert!(m.status.success(), "{}", text(&m));
     assert!(history_exists(&db));
 }
+
+#[test]
+fn offline_sql_is_alembics_own_with_placeholders_where_a_connection_is_needed() {
+    let project = AlembicProject::new();
+    let m = project.mp(&TestDb::create(), &["upgrade", "heads", "--sql"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    let script = String::from_utf8_lossy(&m.stdout).to_string();
+    for expected in [
+        "rendered by Alembic 1.",
+        "-- Running upgrade  -> a0000000001a",
+        // env.py's naming convention, offline too.
+        "CONSTRAINT pk_users PRIMARY KEY (id)",
+        "ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE (name);",
+        "CONSTRAINT fk_orders_user_id_users FOREIGN KEY(user_id) REFERENCES users (id)",
+        "CREATE INDEX CONCURRENTLY ix_orders_created ON orders (created);",
+        "-- revision a0000000002a: its upgrade() cannot be written as SQL here:",
+        "op.get_bind()",
+        "RAISE EXCEPTION USING MESSAGE = 'mergepoint: revision a0000000002a",
+        "ALTER TABLE users DROP CONSTRAINT uq_users_name;",
+    ] {
+        assert!(
+            script.contains(expected),
+            "missing {expected:?} in:\n{script}"
+        );
+    }
+    // The step with autocommit_block() runs outside BEGIN/COMMIT.
+    let b2 = script
+        .split("-- Running upgrade b0000000001b -> b0000000002b")
+        .nth(1)
+        .unwrap();
+    let b2 = b2.split("-- Running").next().unwrap();
+    assert!(!b2.contains("BEGIN;"), "{b2}");
+
+    // Piped into psql it applies the steps before the placeholder, then
+    // stops there; mergepoint then takes over online, and the database is
+    // the one Alembic makes.
+    let db = TestDb::create();
+    let ran = common::pg::psql(&db.url, &script, true);
+    assert!(!ran.status.success(), "the placeholder must stop psql");
+    assert!(
+        String::from_utf8_lossy(&ran.stderr)
+            .contains("revision a0000000002a is an Alembic revision"),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(db.rows(), vec!["b0000000002b".to_string()]);
+    // The offline audit rows carry the files' checksums.
+    let check = project.mp(&db, &["check", "--database"], false);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let m = project.mp(&db, &["upgrade", "heads"], false);
+    assert!(m.status.success(), "{}", text(&m));
+    let by_alembic = TestDb::create();
+    let a = project.alembic(&by_alembic, &["upgrade", "heads"], false);
+    assert!(a.status.success(), "{}", text(&a));
+    assert_same(&by_alembic, &db, "offline, then online");
+
+    // Without a usable Python: the plan with placeholders, and a note.
+    let m = project.mp(
+        &db,
+        &[
+            "upgrade",
+            "heads",
+            "--sql",
+            "--python",
+            "/nonexistent/python3",
+        ],
+        false,
+    );
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(
+        out.contains("their SQL could not be rendered") && out.contains("Alembic was not run"),
+        "{out}"
+    );
+}

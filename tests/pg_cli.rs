@@ -295,9 +295,11 @@ fn cli_custom_version_table_offline_matches_online() {
     assert!(rows(&offline).is_empty());
 }
 
-/// On an Alembic project the offline script shows the plan, but its steps
-/// are placeholders that fail: even psql WITHOUT ON_ERROR_STOP (which goes
-/// on after errors) must not record any revision as applied.
+/// On an Alembic project rendered without Python (MERGEPOINT_ALEMBIC_SQL=
+/// placeholders; the same for a step Alembic cannot render offline) the
+/// offline script shows the plan, but its steps are placeholders that fail:
+/// even psql WITHOUT ON_ERROR_STOP (which goes on after errors) must not
+/// record any revision as applied.
 #[test]
 fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alembic_shop");
@@ -309,6 +311,7 @@ fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
             "heads",
             "--sql",
         ])
+        .env("MERGEPOINT_ALEMBIC_SQL", "placeholders")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));

@@ -53,6 +53,8 @@ struct DriverDoc {
     #[serde(default)]
     python: Option<String>,
     #[serde(default)]
+    env_note: Option<String>,
+    #[serde(default)]
     revisions: BTreeMap<String, DriverRevision>,
 }
 
@@ -62,6 +64,9 @@ pub struct DriverReport {
     pub alembic_version: String,
     pub sqlalchemy_version: String,
     pub python_version: String,
+    /// Why the project's env.py could not be run offline (then its
+    /// `target_metadata` was not used), when it could not.
+    pub env_note: Option<String>,
     pub revisions: BTreeMap<String, DriverRevision>,
 }
 
@@ -176,6 +181,7 @@ fn parse_report(python: &str, out: &Output) -> Result<DriverReport, ImportError>
         alembic_version: doc.alembic_version.unwrap_or_default(),
         sqlalchemy_version: doc.sqlalchemy_version.unwrap_or_default(),
         python_version: doc.python.unwrap_or_default(),
+        env_note: doc.env_note,
         revisions: doc.revisions,
     })
 }

@@ -100,6 +100,7 @@ impl StepSql for AlembicFiles<'_> {
             transactional: true,
             timeouts: Default::default(),
             alembic: true,
+            checksum: None,
         })
     }
 
@@ -114,6 +115,7 @@ impl StepSql for AlembicFiles<'_> {
             transactional: true,
             timeouts: Default::default(),
             alembic: true,
+            checksum: None,
         }))
     }
 }

@@ -244,6 +244,7 @@ impl StepSql for WorkspaceSql<'_> {
             transactional,
             timeouts,
             alembic: false,
+            checksum: None,
         })
     }
 
@@ -273,6 +274,7 @@ impl StepSql for WorkspaceSql<'_> {
                 statement_timeout: body.statement_timeout,
             },
             alembic: false,
+            checksum: None,
         }))
     }
 }
@@ -345,7 +347,12 @@ pub fn offline_script<'a, S: StepSql>(
     sql: &'a S,
     opts: &'a RunOptions,
 ) -> CliResult<db::OfflineScript<'a>> {
-    Ok(db::OfflineScript::new(plan, sql, &opts.table)?)
+    let script = db::OfflineScript::new(plan, sql, &opts.table)?;
+    Ok(if opts.audit {
+        script
+    } else {
+        script.without_audit()
+    })
 }
 
 /// [`db::check_drift`]: what the database holds against the files.

@@ -48,6 +48,10 @@ pub struct StepText<'a> {
     /// the step runs through [`super::Session::execute_step`] on a session
     /// that can run Python. Always transactional.
     pub alembic: bool,
+    /// The checksum to record, when it is not the SHA-256 of `sql`: an
+    /// Alembic revision rendered offline records its file's, as an online
+    /// run does.
+    pub checksum: Option<String>,
 }
 
 /// Where the SQL of each step comes from (online and offline).
@@ -66,6 +70,7 @@ pub trait StepSql: Sync {
             transactional,
             timeouts: Timeouts::default(),
             alembic: false,
+            checksum: None,
         })
     }
 
@@ -97,6 +102,7 @@ impl StepSql for HashMap<String, RevisionSql> {
             transactional: rs.transactional,
             timeouts: rs.timeouts.clone(),
             alembic: false,
+            checksum: None,
         })
     }
 }

@@ -95,15 +95,15 @@ pub struct MoveArgs {
     /// Write no audit rows (and create no mergepoint_history): only the
     /// version table changes, as with Alembic. Lost: `mergepoint log` of
     /// this run, checksum drift in `check --database`, the report of an
-    /// interrupted non-transactional step [default: audit in
-    /// mergepoint.yaml, else on].
-    #[arg(long, conflicts_with = "sql")]
+    /// interrupted non-transactional step. With --sql: no audit table or
+    /// rows in the script [default: audit in mergepoint.yaml, else on].
+    #[arg(long)]
     pub no_audit: bool,
     /// Alembic projects: the Python interpreter that runs the revisions
     /// (it needs Alembic, SQLAlchemy and a PostgreSQL driver) [default:
     /// $MP_ALEMBIC_PYTHON, else $VIRTUAL_ENV's, else .venv/ or venv/ beside
     /// alembic.ini, else python3].
-    #[arg(long, value_name = "PATH", conflicts_with = "sql")]
+    #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
