@@ -671,3 +671,34 @@ fn offline_sql_is_alembics_own_with_placeholders_where_a_connection_is_needed() 
         "{out}"
     );
 }
+
+#[test]
+fn a_revision_that_prints_or_writes_to_fd_1_does_not_disturb_the_worker() {
+    let project = AlembicProject::new();
+    let file = project
+        .root()
+        .join("migrations/versions/a0000000001a_create_users.py");
+    let text_of = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text_of.replace(
+            "def upgrade():\n",
+            "def upgrade():\n    import os\n    print('hello from upgrade')\n    os.write(1, b'raw write to fd 1\\n')\n",
+        ),
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "a0000000001a"], false);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    let stderr = String::from_utf8_lossy(&m.stderr);
+    assert!(
+        stderr.contains("hello from upgrade") && stderr.contains("raw write to fd 1"),
+        "{out}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&m.stdout).contains("hello"),
+        "{out}"
+    );
+    assert_eq!(db.rows(), vec!["a0000000001a".to_string()]);
+}

@@ -1,7 +1,7 @@
 //! The Python side of the import: the embedded `driver.py`, run with the
 //! chosen interpreter on the Alembic project, and its one-line JSON report.
 
-use super::{absolute, ImportError, PYTHON_ENV};
+use super::{absolute, ImportError};
 use crate::script::{LoadError, Project};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,15 +68,6 @@ pub struct DriverReport {
     /// `target_metadata` was not used), when it could not.
     pub env_note: Option<String>,
     pub revisions: BTreeMap<String, DriverRevision>,
-}
-
-/// The interpreter to use: `--python`, then `MP_ALEMBIC_PYTHON`, then
-/// `python3`.
-pub fn choose_python(from_cli: Option<&str>) -> String {
-    from_cli
-        .map(str::to_string)
-        .or_else(|| std::env::var(PYTHON_ENV).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "python3".to_string())
 }
 
 /// The driver written to a fresh temporary file (removed when dropped).

@@ -215,7 +215,10 @@ impl Session for WorkerSession<'_, '_> {
         match self.send_checked("sql", list, false, false, ops) {
             Ok(()) => Ok(()),
             Err(CommitError::Failed(e)) => Err(e),
-            Err(other) => Err(SessionError::new(format!("{other:?}"))),
+            Err(CommitError::TransactionEnded) => {
+                Err(SessionError::new("the step's transaction was ended"))
+            }
+            Err(CommitError::GuardLost(reason)) => Err(SessionError::new(reason)),
         }
     }
 

@@ -43,7 +43,16 @@ import traceback
 
 WORKER_VERSION = 1
 
-REAL_STDOUT = sys.stdout
+# The protocol has the process's stdin and stdout to itself: they are moved
+# to private descriptors, and fd 0 / fd 1 become /dev/null and stderr, so
+# that neither a print() nor a C extension writing to fd 1 can corrupt an
+# answer, and an input() in a revision cannot eat a request.
+REAL_STDOUT = os.fdopen(os.dup(1), "w", encoding="utf-8")
+REQUESTS = os.fdopen(os.dup(0), "r", encoding="utf-8")
+os.dup2(2, 1)
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
 sys.stdout = sys.stderr
 
 
@@ -355,7 +364,7 @@ class Worker:
 def serve(conn, env, script_dir, hello):
     worker = Worker(conn, env, script_dir)
     emit(hello)
-    for line in sys.stdin:
+    for line in REQUESTS:
         line = line.strip()
         if not line:
             continue
