@@ -702,3 +702,78 @@ fn a_revision_that_prints_or_writes_to_fd_1_does_not_disturb_the_worker() {
     );
     assert_eq!(db.rows(), vec!["a0000000001a".to_string()]);
 }
+
+/// The worker commits a step only while mergepoint's work session still
+/// holds the step guard (checked on the server in the step's transaction):
+/// with that session terminated mid-step, the step is rolled back, the run
+/// stops with exit 4, and the next run applies it.
+#[test]
+fn a_step_is_not_committed_once_the_step_guard_is_lost() {
+    let project = AlembicProject::new();
+    let file = project
+        .root()
+        .join("migrations/versions/a0000000001a_create_users.py");
+    let text_of = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text_of.replace(
+            "    op.create_check_constraint(",
+            "    op.execute(\"SELECT pg_sleep(3)\")\n    op.create_check_constraint(",
+        ),
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let mut run = project
+        .mergepoint(&db, &["upgrade", "a0000000001a"], false)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = db.client();
+    let started = std::time::Instant::now();
+    loop {
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the step never started"
+        );
+        if let Ok(Some(_)) = run.try_wait() {
+            panic!("{}", text(&run.wait_with_output().unwrap()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let key = mergepoint::db::guard_key("public", "alembic_version");
+    let killed: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objsubid = 1 \
+                 AND classid = (({key}::bigint >> 32) & 4294967295)::oid AND objid = ({key}::bigint & 4294967295)::oid"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        killed, 1,
+        "the session holding the step guard was not found"
+    );
+    let out = run.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(all.contains("step guard"), "{all}");
+    assert!(db.rows().is_empty(), "{all}");
+    assert_eq!(db.schema_dump(), "", "the step was committed: {all}");
+    let again = project.mp(&db, &["upgrade", "a0000000001a"], false);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(db.rows(), vec!["a0000000001a".to_string()]);
+}
