@@ -8,7 +8,9 @@
 //! downgrades the other's database to base. Plus 8 concurrent runs.
 //!
 //! The Python is `MP_ALEMBIC_PYTHON` (scripts/test exports it), else the
-//! one scripts/alembic-env installs (pinned Alembic, SQLAlchemy, psycopg).
+//! one scripts/alembic-env installs (pinned Alembic, SQLAlchemy, psycopg);
+//! for the async-template project `MP_ALEMBIC_ASYNC_PYTHON`, else
+//! `scripts/alembic-env async`'s (asyncpg and no other driver).
 
 mod common;
 
@@ -95,7 +97,10 @@ impl AlembicProject {
         let mut project = AlembicProject::new();
         let root = project.root();
         std::fs::copy(root.join("env_async.py"), root.join("migrations/env.py")).unwrap();
-        project.python = alembic_env(&["async"]);
+        project.python = std::env::var("MP_ALEMBIC_ASYNC_PYTHON")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| alembic_env(&["async"]));
         project.scheme = "postgresql+asyncpg://";
         let probe = Command::new(&project.python)
             .args([
