@@ -163,8 +163,13 @@ def connect(url):
     try:
         import psycopg  # noqa: F401
 
+        # No server-side prepared statements (psycopg prepares a query run 5
+        # times): behind PgBouncer in transaction pooling they would land on
+        # another client's server connection.
         engine = sqlalchemy.create_engine(
-            "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=sqlalchemy.pool.NullPool
+            "postgresql+psycopg://",
+            creator=lambda: psycopg.connect(url, prepare_threshold=None),
+            poolclass=sqlalchemy.pool.NullPool,
         )
         return engine, "psycopg", False
     except ImportError:
