@@ -132,12 +132,12 @@ impl Session for WorkerSession<'_, '_> {
     }
 
     fn begin(&mut self) -> Result<(), SessionError> {
+        let reset = self.take_reset();
         self.worker
-            .request(&json!({"op": "begin"}))?
+            .request(&json!({"op": "begin", "statements": reset}))?
             .into_result()?;
         self.in_transaction = true;
-        let reset = self.take_reset();
-        self.sql(reset, false)?.into_result().map(|_| ())
+        Ok(())
     }
 
     fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), SessionError> {

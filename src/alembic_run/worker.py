@@ -262,8 +262,11 @@ def python_error(exc, path, name):
 
 
 class Worker:
-    def __init__(self, conn, env, script_dir):
+    def __init__(self, conn, env, script_dir, driver):
         self.conn = conn
+        # psycopg and psycopg2 take several statements in one call (no
+        # parameters): mergepoint's bookkeeping is then one round trip.
+        self.batches = driver in ("psycopg", "psycopg2")
         self.env = env
         self.ctx = env.get_context()
         self.script_dir = script_dir
@@ -274,8 +277,14 @@ class Worker:
         return t is not None and t.is_active and self.ctx.connection.in_transaction()
 
     def run_sql(self, statements):
+        # no_parameters: the text goes to the driver as it is (no
+        # %-formatting of a '%' in an audit row's error message).
+        opts = {"no_parameters": True}
+        if self.batches and statements:
+            self.ctx.connection.exec_driver_sql(";\n".join(statements), execution_options=opts)
+            return
         for s in statements:
-            self.ctx.connection.exec_driver_sql(s)
+            self.ctx.connection.exec_driver_sql(s, execution_options=opts)
 
     def handle(self, req):
         from sqlalchemy import exc as sa_exc
@@ -286,6 +295,7 @@ class Worker:
                 if self.conn.in_transaction():
                     self.conn.rollback()
                 self.ctx._transaction = self.began = self.conn.begin()
+                self.run_sql(req.get("statements", []))
                 return {"ok": True}
             if op == "intact":
                 return {"ok": True, "intact": self.transaction_open()}
@@ -367,7 +377,7 @@ class Worker:
 
 
 def serve(conn, env, script_dir, hello):
-    worker = Worker(conn, env, script_dir)
+    worker = Worker(conn, env, script_dir, hello["driver"])
     emit(hello)
     for line in REQUESTS:
         line = line.strip()
