@@ -55,7 +55,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use alembic::{parse_alembic, render_alembic};
+pub use alembic::{alembic_doc, parse_alembic, render_alembic};
+pub(crate) use cache::build_id;
 pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
 #[doc(hidden)]
