@@ -782,3 +782,33 @@ fn a_step_is_not_committed_once_the_step_guard_is_lost() {
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(db.rows(), vec!["a0000000001a".to_string()]);
 }
+
+/// A revision that kills its own interpreter (`os._exit`) ends the worker
+/// mid-step: the run stops with exit 3, says so, and nothing of the step
+/// remains (its connection, and so its transaction, died with it).
+#[test]
+fn a_worker_that_dies_mid_step_is_reported_and_its_step_rolled_back() {
+    let project = AlembicProject::new();
+    let file = project
+        .root()
+        .join("migrations/versions/b0000000001b_create_orders.py");
+    let text_of = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text_of.replace(
+            "    op.create_index(None, \"orders\", [\"user_id\"])\n",
+            "    op.create_index(None, \"orders\", [\"user_id\"])\n    import os\n    os._exit(7)\n",
+        ),
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let m = project.mp(&db, &["upgrade", "b0000000001b"], false);
+    let out = text(&m);
+    assert_eq!(m.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("revision b0000000001b failed") && out.contains("the Alembic worker exited"),
+        "{out}"
+    );
+    assert_eq!(db.rows(), vec!["a0000000001a".to_string()], "{out}");
+    assert!(!db.schema_dump().contains("orders"), "{out}");
+}

@@ -140,9 +140,9 @@ fn absolute(p: &Path) -> PathBuf {
     })
 }
 
-fn worker_file() -> Result<tempfile::NamedTempFile, WorkerError> {
+fn worker_file(python: &str) -> Result<tempfile::NamedTempFile, WorkerError> {
     let failed = |e: std::io::Error| WorkerError::Failed {
-        python: String::new(),
+        python: python.to_string(),
         status: "setup".to_string(),
         message: format!(
             "cannot write the worker file in {}: {e}",
@@ -166,7 +166,7 @@ impl Worker {
     /// to `url`; returns once it has loaded the project, run env.py offline
     /// and connected.
     pub fn start(python: &str, project: &Project, url: &str) -> Result<Worker, WorkerError> {
-        let file = worker_file()?;
+        let file = worker_file(python)?;
         let root = absolute(&project.root);
         let mut cmd = Command::new(python);
         cmd.arg(file.path());
