@@ -812,3 +812,58 @@ fn a_worker_that_dies_mid_step_is_reported_and_its_step_rolled_back() {
     assert_eq!(db.rows(), vec!["a0000000001a".to_string()], "{out}");
     assert!(!db.schema_dump().contains("orders"), "{out}");
 }
+
+/// Without --python or MP_ALEMBIC_PYTHON, the interpreter of the active
+/// virtual environment (VIRTUAL_ENV), else of `.venv/` beside alembic.ini.
+#[test]
+fn the_projects_virtualenv_is_found() {
+    let project = AlembicProject::new();
+    // The test's virtualenv (the one with Alembic), linked in as .venv/.
+    let venv = Path::new(&project.python)
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    std::os::unix::fs::symlink(&venv, project.root().join(".venv")).unwrap();
+    let root = std::fs::canonicalize(project.root()).unwrap();
+    let venv_bin = root.join(".venv/bin");
+    let db = TestDb::create();
+    let run = |target: &str, virtual_env: Option<&Path>| {
+        let mut c = project.mergepoint(&db, &["upgrade", target], false);
+        c.env_remove("MP_ALEMBIC_PYTHON").env_remove("VIRTUAL_ENV");
+        if let Some(v) = virtual_env {
+            c.env("VIRTUAL_ENV", v);
+        }
+        c.output().unwrap()
+    };
+    let m = run("a0000000001a", None);
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    let beside = format!("with {}", venv_bin.join("python").display());
+    assert!(out.contains(&beside), "{out}");
+
+    // VIRTUAL_ENV comes first.
+    let other = tempfile::tempdir().unwrap();
+    let active_venv = other.path().join("active");
+    std::os::unix::fs::symlink(&venv, &active_venv).unwrap();
+    let m = run("b0000000001b", Some(&active_venv));
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    let active = format!("with {}", active_venv.join("bin/python").display());
+    assert!(out.contains(&active), "{out}");
+
+    // From another directory, with a relative --dir: the same .venv/.
+    let m = Command::new(bin())
+        .current_dir(root.parent().unwrap())
+        .args(["--dir", root.file_name().unwrap().to_str().unwrap()])
+        .args(["upgrade", "b0000000002b"])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("MP_ALEMBIC_PYTHON")
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .unwrap();
+    let out = text(&m);
+    assert!(m.status.success(), "{out}");
+    assert!(out.contains(&beside), "{out}");
+    assert_eq!(db.rows(), vec!["b0000000002b".to_string()]);
+}

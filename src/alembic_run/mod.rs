@@ -36,10 +36,10 @@ pub const PYTHON_ENV: &str = "MP_ALEMBIC_PYTHON";
 /// `python3`.
 pub fn choose_python(from_cli: Option<&str>, root: &Path) -> String {
     if let Some(p) = from_cli {
-        return p.to_string();
+        return from_here(p);
     }
     if let Some(p) = std::env::var(PYTHON_ENV).ok().filter(|s| !s.is_empty()) {
-        return p;
+        return from_here(&p);
     }
     let in_venv = |venv: PathBuf| -> Option<String> {
         ["bin/python", "Scripts/python.exe"]
@@ -54,12 +54,28 @@ pub fn choose_python(from_cli: Option<&str>, root: &Path) -> String {
     {
         return p;
     }
+    // Absolute: the worker starts in the project root, where a relative
+    // path would be looked up again.
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     for dir in [".venv", "venv"] {
         if let Some(p) = in_venv(root.join(dir)) {
             return p;
         }
     }
     "python3".to_string()
+}
+
+/// A relative interpreter path (`.venv/bin/python`) made absolute from
+/// this process's directory: the worker starts in the project root, where
+/// it would be looked up again. A bare name (`python3`) is left to `PATH`.
+fn from_here(python: &str) -> String {
+    let p = Path::new(python);
+    if p.is_absolute() || !python.contains('/') {
+        return python.to_string();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(p).display().to_string())
+        .unwrap_or_else(|_| python.to_string())
 }
 
 /// The text of each Alembic revision's step: the revision file as it is
