@@ -111,6 +111,17 @@ pub struct Config {
     /// relative to the project root, that `mergepoint revision
     /// --autogenerate` writes a revision towards.
     pub schema: Option<PathBuf>,
+    /// `off`: runs and stamps write only the version table, no
+    /// `mergepoint_history` (default `on`; `--no-audit` for one run).
+    pub audit: Option<Audit>,
+}
+
+/// `audit:` in `mergepoint.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audit {
+    On,
+    Off,
 }
 
 /// `lock:` in `mergepoint.yaml` (and `--lock`).
@@ -235,4 +246,11 @@ pub const CONFIG_TEMPLATE: &str = r#"# mergepoint project configuration. Every k
 # The new revision's upgrade is the SQL from the schema at the head to this
 # one, its downgrade the SQL back.
 # schema: schema.sql
+
+# Audit history: on (default) records every step, stamp and repair in
+# mergepoint_history beside the version table. off keeps mergepoint to the
+# version table alone (for a database shared with Alembic that must not
+# get another table); lost with it: `mergepoint log`, checksum drift in
+# `check --database`, and the report of interrupted non-transactional steps.
+# audit: on
 "#;

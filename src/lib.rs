@@ -7,8 +7,10 @@
 //! - [`schema`]: the schema engine: catalog reader, typed model, diff.
 //! - [`cli`]: the command line.
 //! - [`alembic_import`]: conversion of an Alembic project into a native one.
+//! - [`alembic_run`]: online runs of Alembic projects (a Python worker).
 
 pub mod alembic_import;
+pub mod alembic_run;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -33,28 +33,42 @@ fn offline_sql() {
     });
 }
 
-/// Offline scripts on Alembic projects list the steps Alembic would run,
-/// with a failing placeholder for each step's SQL (pg_cli checks psql).
+/// Offline scripts on Alembic projects without Python
+/// (`MERGEPOINT_ALEMBIC_SQL=placeholders`, or no interpreter with Alembic)
+/// list the steps Alembic would run, with a failing placeholder for each
+/// step's SQL (pg_cli checks psql). With Alembic, the real SQL:
+/// tests/pg_alembic_run.rs.
 #[test]
 fn offline_sql_on_alembic_revisions_is_a_safe_plan() {
     let env = TestEnv::fixture("alembic_shop");
-    for (cmd, marker) in [
+    let no_python = [("MP_ALEMBIC_PYTHON", "/nonexistent/python3")];
+    let placeholders = [("MERGEPOINT_ALEMBIC_SQL", "placeholders")];
+    for (cmd, marker, vars) in [
         (
             &["upgrade", "heads", "--sql"][..],
             "-- Running upgrade  -> aaaa",
+            &no_python,
         ),
         (
             &["downgrade", "ffff:base", "--sql"][..],
             "-- Running downgrade aaaa -> ",
+            &placeholders,
         ),
     ] {
-        let run = env.run(cmd);
+        let run = env.run_with_env(cmd, vars);
         assert_eq!(run.code, 0, "{}", run.transcript());
         assert!(run.stdout.contains(marker), "{}", run.stdout);
         let steps = run.stdout.matches("-- Running ").count();
-        let placeholders = run.stdout.matches("RAISE EXCEPTION").count();
-        assert!(steps > 0 && steps == placeholders, "{}", run.stdout);
-        assert!(run.stderr.contains("placeholder"), "{}", run.stderr);
+        let failing = run.stdout.matches("RAISE EXCEPTION").count();
+        assert!(steps > 0 && steps == failing, "{}", run.stdout);
+        assert!(run.stdout.contains("did not run Alembic"), "{}", run.stdout);
+        if vars == &no_python {
+            assert!(
+                run.stderr.contains("placeholder") && run.stderr.contains("--python"),
+                "{}",
+                run.stderr
+            );
+        }
     }
 }
 
@@ -639,33 +653,33 @@ fn upgrade_head_with_several_heads_suggests_heads_or_merge() {
 }
 
 #[test]
-fn upgrade_on_alembic_refuses_before_connecting() {
+fn upgrade_on_alembic_runs_on_one_database_and_refuses_fleets_before_connecting() {
     let env = TestEnv::fixture("alembic_shop");
-    // Nothing listens on port 1: a connection attempt would be exit 3.
+    // Nothing listens on port 1: a connection attempt is exit 3.
     let url = "postgresql://app:pw@127.0.0.1:1/shop";
-    for cmd in [
-        &["upgrade", "heads"][..],
-        &["upgrade", "ffff"][..],
-        &["downgrade", "base"][..],
-    ] {
+    let targets = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(targets.path(), format!("{url}\n")).unwrap();
+    let targets = targets.path().to_str().unwrap();
+    for cmd in [&["upgrade", "heads"][..], &["downgrade", "base"][..]] {
+        // One database: the revisions run (tests/pg_alembic_run.rs), so
+        // the database is contacted first.
         let run = env.run(&with_url(cmd, url));
+        assert_eq!(run.code, 3, "{}", run.transcript());
+        assert!(!run.stderr.contains("pw"), "{}", run.stderr);
+        // A fleet: refused before any target is contacted.
+        let mut fleet = cmd.to_vec();
+        fleet.extend(["--targets", targets]);
+        let run = env.run(&fleet);
         assert_eq!(run.code, 2, "{}", run.transcript());
         assert!(
             run.stderr.contains("Alembic revisions")
-                && run.stderr.contains("mergepoint cannot run")
+                && run.stderr.contains("one database at a time")
                 && run.stderr.contains("no database was contacted"),
-            "{}",
-            run.stderr
-        );
-        assert!(run.stderr.contains("'alembic "), "{}", run.stderr);
-        assert!(
-            run.stderr.contains("mergepoint import-alembic"),
             "{}",
             run.stderr
         );
         assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
     }
-    // current and stamp do reach the database (hence exit 3 here)...
     assert_eq!(env.run(&with_url(&["current"], url)).code, 3);
     assert_eq!(env.run(&with_url(&["stamp", "heads"], url)).code, 3);
 }

@@ -456,3 +456,48 @@ fn a_project_alembic_cannot_load_is_an_input_error() {
         .contains("0a1b00000003_create_orders.py\", line 12"));
     assert!(!env.path("native").exists(), "nothing written");
 }
+
+/// Issue 17: import-alembic runs the project's env.py offline and renders
+/// with its target_metadata, so constraint names follow the naming
+/// convention and a later revision that drops one by name works on a
+/// fresh database (tests/fixtures/alembic_online, with its data migration
+/// made convertible and the revision that fails half way left out).
+#[test]
+fn converted_project_keeps_env_py_naming_convention() {
+    let env = TestEnv::fixture("alembic_online");
+    std::fs::remove_file(env.path("migrations/versions/e0000000001e_fails_halfway.py")).unwrap();
+    let backfill = env.path("migrations/versions/a0000000002a_backfill_emails.py");
+    let text = std::fs::read_to_string(&backfill).unwrap();
+    let start = text.find("def upgrade():").unwrap();
+    let end = text.find("def downgrade():").unwrap();
+    let offline = "def upgrade():\n    op.execute(\"INSERT INTO users (name, email) VALUES ('Ada', 'ada@example.com')\")\n\n\n";
+    std::fs::write(
+        &backfill,
+        format!("{}{offline}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    let run = import(&env, &[]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.stderr.contains("env.py could not"), "{}", run.stderr);
+
+    let db = TestDb::create();
+    let py = python();
+    let up = run_with(
+        &env,
+        &py,
+        &["--dir", "native", "upgrade", "heads"],
+        Some(&db.url),
+    );
+    assert_eq!(up.code, 0, "{}", up.transcript());
+    assert_eq!(db.rows(), ["d0000000001d"]);
+    let schema = db.schema_dump();
+    for want in [
+        "con users pk_users PRIMARY KEY (id)",
+        "con orders fk_orders_user_id_users FOREIGN KEY (user_id) REFERENCES users(id)",
+        "con users ck_users_name_not_blank",
+    ] {
+        assert!(schema.contains(want), "missing {want:?} in:\n{schema}");
+    }
+    // d0000000001d dropped uq_users_name by its convention name.
+    assert!(!schema.contains("uq_users_name"), "{schema}");
+}

@@ -295,9 +295,11 @@ fn cli_custom_version_table_offline_matches_online() {
     assert!(rows(&offline).is_empty());
 }
 
-/// On an Alembic project the offline script shows the plan, but its steps
-/// are placeholders that fail: even psql WITHOUT ON_ERROR_STOP (which goes
-/// on after errors) must not record any revision as applied.
+/// On an Alembic project rendered without Python (MERGEPOINT_ALEMBIC_SQL=
+/// placeholders; the same for a step Alembic cannot render offline) the
+/// offline script shows the plan, but its steps are placeholders that fail:
+/// even psql WITHOUT ON_ERROR_STOP (which goes on after errors) must not
+/// record any revision as applied.
 #[test]
 fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alembic_shop");
@@ -309,6 +311,7 @@ fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
             "heads",
             "--sql",
         ])
+        .env("MERGEPOINT_ALEMBIC_SQL", "placeholders")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -325,4 +328,51 @@ fn alembic_offline_script_never_records_a_revision_that_did_not_run() {
         Vec::<String>::new(),
         "a placeholder step was recorded"
     );
+}
+
+/// `--no-audit` on a native project: transactional and non-transactional
+/// steps, downgrade and the offline script keep to the version table; no
+/// mergepoint_history is created or written.
+#[test]
+fn no_audit_writes_only_the_version_table() {
+    let db = TestDb::create();
+    let p = Project::new();
+    p.rev(
+        "aaaa00000001",
+        &[],
+        true,
+        "CREATE TABLE t (x int);",
+        "DROP TABLE t;",
+    );
+    p.rev(
+        "bbbb00000001",
+        &["aaaa00000001"],
+        false,
+        "CREATE INDEX CONCURRENTLY t_x ON t (x);",
+        "DROP INDEX CONCURRENTLY t_x;",
+    );
+    let history = |db: &TestDb| -> bool {
+        db.client()
+            .query_one("SELECT to_regclass('mergepoint_history') IS NOT NULL", &[])
+            .unwrap()
+            .get(0)
+    };
+    let up = p.run(&["upgrade", "heads", "--no-audit", "--database-url", &db.url]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(text(&up).contains("note: audit is off"), "{}", text(&up));
+    assert_eq!(db.rows(), vec!["bbbb00000001".to_string()]);
+    assert!(!history(&db), "mergepoint_history was created");
+    let down = p.run(&["downgrade", "base", "--no-audit", "--database-url", &db.url]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(db.rows().is_empty());
+    assert!(!history(&db));
+    let offline = p.run(&["upgrade", "heads", "--sql", "--no-audit"]);
+    assert!(offline.status.success(), "{}", text(&offline));
+    let script = String::from_utf8_lossy(&offline.stdout);
+    assert!(script.contains("CREATE INDEX CONCURRENTLY"), "{script}");
+    assert!(!script.contains("mergepoint_history"), "{script}");
+    // The same project with the audit on writes it.
+    let up = p.run(&["upgrade", "heads", "--database-url", &db.url]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(history(&db));
 }

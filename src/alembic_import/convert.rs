@@ -228,6 +228,7 @@ mod tests {
             alembic_version: "1".into(),
             sqlalchemy_version: "2".into(),
             python_version: "3".into(),
+            env_note: None,
             revisions: revs
                 .iter()
                 .map(|(id, r)| (id.to_string(), r.clone()))

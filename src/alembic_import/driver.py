@@ -7,7 +7,12 @@
 # capturing only that function's SQL: no version-table statements, no
 # BEGIN/COMMIT. It prints one JSON document on stdout:
 #
+# The project's env.py is run once offline first, with context.configure()
+# captured, so the rendering uses its target_metadata (the naming_convention
+# that names unnamed constraints and indexes).
+#
 #   {"driver": 1, "alembic_version": "...", "sqlalchemy_version": "...",
+#    "env_note": null or why env.py could not be run,
 #    "revisions": {id: {"path", "down_revision", "depends_on",
 #                       "branch_labels", "doc", "created",
 #                       "upgrade_sql", "downgrade_sql",
@@ -119,7 +124,49 @@ TRANSACTION_CONTROL = re.compile(
 )
 
 
-def run_function(alembic, script_dir, config, script, name, dialect):
+def capture_env(config, script_dir):
+    """Runs the project's env.py once in offline mode with
+    context.configure() captured and run_migrations() a no-op (no connection
+    is opened by it). Returns (kwargs, note): note is None when it ran, else
+    why it could not (then Alembic's defaults are assumed). The same capture
+    as the online worker's (src/alembic_run/worker.py)."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    captured = {}
+
+    def configure(**kw):
+        captured.update(kw)
+
+    # Patched on the instance: Alembic installs the `alembic.context` proxy
+    # from the instance's attributes.
+    env = EnvironmentContext(config, script_dir, as_sql=True)
+    env.configure = configure
+    env.begin_transaction = lambda *a, **kw: contextlib.nullcontext()
+    env.run_migrations = lambda *a, **kw: None
+    env.is_offline_mode = lambda: True
+    try:
+        with env:
+            script_dir.run_env()
+    except BaseException as exc:  # noqa: BLE001 - reported, then defaults
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        where = ""
+        for f in traceback.extract_tb(exc.__traceback__):
+            if os.path.basename(f.filename) == "env.py":
+                where = " (env.py line %d)" % f.lineno
+        return {}, "env.py could not be run in offline mode: %s: %s%s; its target_metadata (naming_convention) is not used" % (
+            type(exc).__name__,
+            " ".join(str(exc).split()),
+            where,
+        )
+    return captured, None
+
+
+# What the offline rendering takes from env.py's context.configure().
+RENDER_OPTIONS = ("target_metadata",)
+
+
+def run_function(alembic, script_dir, config, script, name, dialect, env_opts):
     """Runs `name` ('upgrade'/'downgrade') of the revision's module offline.
     Returns (sql, error, used_autocommit_block)."""
     from alembic.operations import Operations
@@ -138,6 +185,7 @@ def run_function(alembic, script_dir, config, script, name, dialect):
             literal_binds=True,
             transactional_ddl=True,
             dialect_opts={"paramstyle": "named"},
+            **env_opts
         )
         ctx = env.get_context()
 
@@ -202,6 +250,9 @@ def main():
         tb = traceback.format_exc(limit=-3)
         fatal("load", "Alembic could not load the project: %s: %s\n%s" % (type(exc).__name__, exc, tb))
 
+    captured, env_note = capture_env(config, script_dir)
+    env_opts = {k: captured[k] for k in RENDER_OPTIONS if captured.get(k) is not None}
+
     revisions = {}
     for sc in scripts:
         module = sc.module
@@ -216,7 +267,7 @@ def main():
         autocommit = False
         control = False
         for name in ("upgrade", "downgrade"):
-            sql, err, used = run_function(alembic, script_dir, config, sc, name, opts["dialect"])
+            sql, err, used = run_function(alembic, script_dir, config, sc, name, opts["dialect"], env_opts)
             sql = tidy(sql)
             entry[name + "_sql"] = sql
             entry[name + "_error"] = err
@@ -232,6 +283,7 @@ def main():
             "alembic_version": alembic.__version__,
             "sqlalchemy_version": sqlalchemy.__version__,
             "python": sys.version.split()[0],
+            "env_note": env_note,
             "revisions": revisions,
         }
     )

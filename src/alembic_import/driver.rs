@@ -1,7 +1,7 @@
 //! The Python side of the import: the embedded `driver.py`, run with the
 //! chosen interpreter on the Alembic project, and its one-line JSON report.
 
-use super::{absolute, ImportError, PYTHON_ENV};
+use super::{absolute, ImportError};
 use crate::script::{LoadError, Project};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,6 +53,8 @@ struct DriverDoc {
     #[serde(default)]
     python: Option<String>,
     #[serde(default)]
+    env_note: Option<String>,
+    #[serde(default)]
     revisions: BTreeMap<String, DriverRevision>,
 }
 
@@ -62,16 +64,10 @@ pub struct DriverReport {
     pub alembic_version: String,
     pub sqlalchemy_version: String,
     pub python_version: String,
+    /// Why the project's env.py could not be run offline (then its
+    /// `target_metadata` was not used), when it could not.
+    pub env_note: Option<String>,
     pub revisions: BTreeMap<String, DriverRevision>,
-}
-
-/// The interpreter to use: `--python`, then `MP_ALEMBIC_PYTHON`, then
-/// `python3`.
-pub fn choose_python(from_cli: Option<&str>) -> String {
-    from_cli
-        .map(str::to_string)
-        .or_else(|| std::env::var(PYTHON_ENV).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "python3".to_string())
 }
 
 /// The driver written to a fresh temporary file (removed when dropped).
@@ -176,6 +172,7 @@ fn parse_report(python: &str, out: &Output) -> Result<DriverReport, ImportError>
         alembic_version: doc.alembic_version.unwrap_or_default(),
         sqlalchemy_version: doc.sqlalchemy_version.unwrap_or_default(),
         python_version: doc.python.unwrap_or_default(),
+        env_note: doc.env_note,
         revisions: doc.revisions,
     })
 }

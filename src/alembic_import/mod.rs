@@ -25,14 +25,15 @@ pub mod output;
 pub mod template;
 
 pub use convert::{convert, cross_check, todo_sql, Converted, Unconverted};
-pub use driver::{choose_python, run_driver, DriverReport, DriverRevision, DRIVER_SOURCE};
+pub use driver::{run_driver, DriverReport, DriverRevision, DRIVER_SOURCE};
 pub use output::{check_out_dir, verify, write, Verified};
 
 use crate::script::LoadError;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// Environment variable naming the Python interpreter (after `--python`).
+/// Environment variable naming the Python interpreter (after `--python`;
+/// the choice is `crate::alembic_run::choose_python`).
 pub const PYTHON_ENV: &str = "MP_ALEMBIC_PYTHON";
 
 /// The only dialect supported: mergepoint applies SQL to PostgreSQL.

@@ -23,6 +23,7 @@ still use its plain types and helpers: `RunOptions`, `StampOutcome`,
 
 use super::error::{CliError, CliResult};
 use super::workspace::Workspace;
+use crate::alembic_run::AlembicFiles;
 use crate::config::LockKind;
 use crate::db::{self, Database, DbError, DriftReport, HistoryEntry, RunObserver, RunOptions};
 use crate::db::{
@@ -31,7 +32,7 @@ use crate::db::{
 };
 use crate::graph::Plan;
 use crate::graph::{Direction, RevisionGraph};
-use crate::script::{Body, Project};
+use crate::script::{Body, Format, Project};
 use clap::Args;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -127,13 +128,36 @@ pub fn run_options(ws: &Workspace, args: &DbArgs) -> CliResult<RunOptions> {
         table,
         lock_timeout: Duration::from_secs(secs),
         lock,
+        audit: cfg.audit != Some(crate::config::Audit::Off),
         ..RunOptions::default()
     })
+}
+
+/// What `--no-audit` (or `audit: off`) costs, said on stderr before a run
+/// or stamp that writes no audit rows.
+pub const NO_AUDIT_NOTE: &str = "audit is off: only the version table is written; nothing goes to mergepoint_history, so `mergepoint log` will not show this run, `check --database` cannot see checksum drift of what it applies, and an interrupted non-transactional step will not be reported by the next run";
+
+/// `--no-audit` on top of `audit:` in `mergepoint.yaml`; prints
+/// [`NO_AUDIT_NOTE`] when the audit is off.
+pub fn apply_no_audit(opts: &mut RunOptions, no_audit: bool) {
+    if no_audit {
+        opts.audit = false;
+    }
+    if !opts.audit {
+        eprintln!("note: {NO_AUDIT_NOTE}");
+    }
 }
 
 /// Connects to the database the options name.
 pub fn connect(ws: &Workspace, args: &DbArgs) -> CliResult<Database> {
     Ok(open(&database_url(&ws.project, args)?)?)
+}
+
+/// The database URL as given (unmasked: for a child process's
+/// environment, never for output), empty when `PG*` variables name the
+/// server.
+pub fn database_url_for_child(ws: &Workspace, args: &DbArgs) -> CliResult<String> {
+    database_url(&ws.project, args)
 }
 
 /// Connects with this process's `PG*` variables and files, printing the
@@ -219,6 +243,8 @@ impl StepSql for WorkspaceSql<'_> {
             reverse: Some(reverse),
             transactional,
             timeouts,
+            alembic: false,
+            checksum: None,
         })
     }
 
@@ -247,6 +273,8 @@ impl StepSql for WorkspaceSql<'_> {
                 lock_timeout: body.lock_timeout,
                 statement_timeout: body.statement_timeout,
             },
+            alembic: false,
+            checksum: None,
         }))
     }
 }
@@ -319,16 +347,26 @@ pub fn offline_script<'a, S: StepSql>(
     sql: &'a S,
     opts: &'a RunOptions,
 ) -> CliResult<db::OfflineScript<'a>> {
-    Ok(db::OfflineScript::new(plan, sql, &opts.table)?)
+    let script = db::OfflineScript::new(plan, sql, &opts.table)?;
+    Ok(if opts.audit {
+        script
+    } else {
+        script.without_audit()
+    })
 }
 
 /// [`db::check_drift`]: what the database holds against the files.
+/// On an Alembic project the checksums are the revision files'.
 pub fn check_drift(
     database: &mut Database,
     sql: &WorkspaceSql,
     opts: &RunOptions,
 ) -> Result<DriftReport, DbError> {
-    db::check_drift(database.client(), &sql.0.graph, sql, &opts.table)
+    let g = &sql.0.graph;
+    if sql.0.project.format == Format::Alembic {
+        return db::check_drift(database.client(), g, &AlembicFiles(g), &opts.table);
+    }
+    db::check_drift(database.client(), g, sql, &opts.table)
 }
 
 /// [`db::repair`]: runs the repair SQL of a fresh drift report.
@@ -337,7 +375,11 @@ pub fn repair(
     sql: &WorkspaceSql,
     opts: &RunOptions,
 ) -> Result<DriftReport, DbError> {
-    db::repair(database, &sql.0.graph, sql, opts)
+    let g = &sql.0.graph;
+    if sql.0.project.format == Format::Alembic {
+        return db::repair(database, g, &AlembicFiles(g), opts);
+    }
+    db::repair(database, g, sql, opts)
 }
 
 /// Fleets ([`db::fleet`]): the admin URL the options name (`--database-url`

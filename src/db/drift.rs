@@ -32,6 +32,9 @@ pub enum DriftFinding {
         side: Direction,
         recorded: String,
         current: String,
+        /// An Alembic revision: its file, whose SHA-256 is the checksum.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// A version-table row the graph does not know.
     UnknownRevision { revision: String },
@@ -51,7 +54,11 @@ pub enum DriftFinding {
 impl fmt::Display for DriftFinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DriftFinding::ChecksumChanged { revision, side, recorded, current } => write!(
+            DriftFinding::ChecksumChanged { revision, recorded, current, file: Some(file), .. } => write!(
+                f,
+                "revision {revision}: its file {file} changed after it was applied (recorded sha256 {recorded}, now {current}); restore the file, or write a new revision for the change and accept the current file with --repair"
+            ),
+            DriftFinding::ChecksumChanged { revision, side, recorded, current, file: None } => write!(
                 f,
                 "revision {revision}: its {} SQL changed after it was applied (recorded sha256 {recorded}, now {current}); restore the file, or write a new revision for the change and accept the current text with --repair",
                 side.as_str()
@@ -98,7 +105,8 @@ impl DriftReport {
 }
 
 /// Examines the database (read only). `sql` gives the native revisions'
-/// SQL; revisions without SQL (Alembic `.py`), and revisions without a
+/// SQL, or the Alembic revisions' files (their checksum is the file's);
+/// revisions without SQL, and revisions without a
 /// recorded checksum (applied by Alembic, stamped, or for the downgrade:
 /// applied by an older mergepoint), are not checked for drift.
 pub fn check_drift(
@@ -144,6 +152,7 @@ pub fn check_drift(
                     side,
                     recorded: old.clone(),
                     current: now,
+                    file: text.alembic.then(|| rev.origin.clone()),
                 });
             }
         }

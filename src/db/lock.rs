@@ -122,6 +122,12 @@ pub(crate) fn held_by_me_sql(key: i64) -> String {
     )
 }
 
+/// [`held_by_me_sql`] for the session of backend `pid` (checked from
+/// another session).
+pub(crate) fn held_by_pid_sql(key: i64, pid: i32) -> String {
+    held_by_me_sql(key).replace("pg_backend_pid()", &pid.to_string())
+}
+
 /// True if this session holds advisory lock `key`. A simple query (no
 /// prepared statement), so it answers even behind a transaction pooler.
 pub(crate) fn holds(client: &mut Client, key: i64) -> Result<bool, String> {

@@ -90,7 +90,7 @@ pub use names::{quote_ident, quote_literal, VersionTable, HISTORY_TABLE};
 pub use offline::{render_offline, OfflineScript};
 pub use pg_session::PgSession;
 pub use runner::{
-    downgrade, move_to, run, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome,
+    downgrade, move_to, run, run_in, run_on, upgrade, Notice, RunObserver, RunOptions, RunOutcome,
 };
 pub use session::{
     AuditRecord, AuditWrite, CommitError, InterruptedAttempt, LockState, Session, SessionError,

@@ -77,6 +77,9 @@ pub struct OfflineScript<'a> {
     /// Each step's SQL, read for this script, in plan order.
     texts: Vec<StepText<'a>>,
     table: &'a VersionTable,
+    /// Audit rows (and the audit table's DDL) are written; off with
+    /// `audit: off` / `--no-audit`.
+    audit: bool,
 }
 
 impl<'a> OfflineScript<'a> {
@@ -100,7 +103,18 @@ impl<'a> OfflineScript<'a> {
             .par_iter()
             .map(|step| read_checked(sql, step))
             .collect::<Result<Vec<_>, DbError>>()?;
-        Ok(OfflineScript { plan, texts, table })
+        Ok(OfflineScript {
+            plan,
+            texts,
+            table,
+            audit: true,
+        })
+    }
+
+    /// The script without the audit table and its rows (`audit: off`).
+    pub fn without_audit(mut self) -> Self {
+        self.audit = false;
+        self
     }
 
     /// Writes the script: steps are rendered in parallel, a batch of parts
@@ -112,10 +126,12 @@ impl<'a> OfflineScript<'a> {
             preamble.push_str(&self.table.create_sql());
             preamble.push_str(";\n\n");
         }
-        preamble.push_str(&self.table.create_history_sql());
-        preamble.push_str(";\n\n");
-        preamble.push_str(&self.table.upgrade_history_sql());
-        preamble.push_str(";\n\n");
+        if self.audit {
+            preamble.push_str(&self.table.create_history_sql());
+            preamble.push_str(";\n\n");
+            preamble.push_str(&self.table.upgrade_history_sql());
+            preamble.push_str(";\n\n");
+        }
         out.write_all(preamble.as_bytes())?;
         let names = (self.table.sql_name(), self.table.history_sql_name());
         let mut parts = vec![String::new(); PARTS_PER_BATCH];
@@ -157,6 +173,7 @@ impl<'a> OfflineScript<'a> {
             sql: text,
             reverse,
             transactional,
+            checksum,
             ..
         } = text;
         let transactional = *transactional;
@@ -203,6 +220,12 @@ impl<'a> OfflineScript<'a> {
                 }
             }
         }
+        if !self.audit {
+            if transactional {
+                out.push_str("COMMIT;\n\n");
+            }
+            return;
+        }
         out.push_str("INSERT INTO ");
         out.push_str(history);
         out.push_str(" (revision, direction, sql_sha256, downgrade_sha256, success) VALUES (");
@@ -210,7 +233,10 @@ impl<'a> OfflineScript<'a> {
         out.push_str(", ");
         push_literal(out, step.direction.as_str());
         out.push_str(", ");
-        push_literal(out, &sql_sha256(text));
+        match checksum {
+            Some(sha) => push_literal(out, sha),
+            None => push_literal(out, &sql_sha256(text)),
+        }
         out.push_str(", ");
         match reverse
             .as_ref()

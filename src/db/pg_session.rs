@@ -41,6 +41,11 @@ pub struct PgSession<'a> {
     /// run since: only a revision (`pg_advisory_unlock_all()`) or the end of
     /// the session can release it, so [`Session::check_lock`] need not ask.
     guard_verified: bool,
+    /// The work session's backend pid, for checks sent on other sessions.
+    pid: i32,
+    /// Audit rows are written (`mergepoint_history`); off with `audit: off`
+    /// / `--no-audit`, leaving the version table alone.
+    audit: bool,
 }
 
 fn err(e: &postgres::Error) -> SessionError {
@@ -87,7 +92,16 @@ impl<'a> PgSession<'a> {
             check_interval: version >= 140_000,
             reset_pending: false,
             guard_verified: true,
+            pid,
+            audit: true,
         })
+    }
+
+    /// Writes no audit rows and creates no audit table from now on
+    /// (`audit: off`): the run keeps to the version table.
+    pub fn without_audit(mut self) -> Self {
+        self.audit = false;
+        self
     }
 
     /// Lets go of the step guard.
@@ -167,6 +181,9 @@ impl PgSession<'_> {
     /// The version-table change and the audit row.
     fn record_sql(&self, ops: &[VersionOp], audit: &AuditWrite<'_>) -> String {
         let mut sql = self.version_ops_sql(ops);
+        if !self.audit {
+            return sql;
+        }
         match audit {
             AuditWrite::Insert(r) => sql.push_str(&self.insert_audit_sql(r, false)),
             AuditWrite::Finish(id, r) => sql.push_str(&self.finish_audit_sql(*id, r)),
@@ -267,6 +284,62 @@ impl PgSession<'_> {
         })
     }
 
+    /// What a step that runs on another connection (the Alembic worker's)
+    /// sends with its bookkeeping: the settings reset (`reset`), the
+    /// version-table change and audit row (`record`), and the server-side
+    /// check, to send just before its COMMIT, that this work session still
+    /// holds the step guard (or the lease is still the run's) (`checks`).
+    pub(crate) fn foreign_step_sql(
+        &self,
+        ops: &[VersionOp],
+        audit: &AuditWrite<'_>,
+    ) -> Result<ForeignStepSql, CommitError> {
+        Ok(ForeignStepSql {
+            reset: self.reset_sql(),
+            record: self.record_sql(ops, audit),
+            checks: self.foreign_commit_checks()?,
+        })
+    }
+
+    /// The lock checks of [`Self::foreign_step_sql`] alone (a run's last
+    /// commit).
+    pub(crate) fn foreign_commit_checks(&self) -> Result<String, CommitError> {
+        match self.guard {
+            Some(key) => Ok(format!(
+                "SELECT (CASE WHEN NOT {} THEN '{GUARD_GONE}' ELSE '0' END)::int;",
+                lock::held_by_pid_sql(key, self.pid)
+            )),
+            None => self.lock_checks_sql(),
+        }
+    }
+
+    /// The settings reset, as statements.
+    pub(crate) fn foreign_reset_sql(&self) -> String {
+        self.reset_sql()
+    }
+
+    /// The version-table change alone ([`Session::apply_version_ops`]).
+    pub(crate) fn foreign_version_ops_sql(&self, ops: &[VersionOp]) -> String {
+        self.version_ops_sql(ops)
+    }
+
+    /// An error of a batch built by [`Self::foreign_step_sql`], sent on
+    /// another connection, as the [`CommitError`] it stands for.
+    pub(crate) fn foreign_commit_error(&self, e: SessionError, ops: &[VersionOp]) -> CommitError {
+        if e.message.contains(ENDED) {
+            CommitError::TransactionEnded
+        } else if e.message.contains(GUARD_GONE) {
+            CommitError::GuardLost("the work session no longer holds the step guard".to_string())
+        } else if e.message.contains(LOCK_GONE) {
+            CommitError::GuardLost(
+                "the lease is no longer this run's (it expired, or another runner took it over)"
+                    .to_string(),
+            )
+        } else {
+            CommitError::Failed(self.explain(e, ops))
+        }
+    }
+
     /// Sends a batch of checks and bookkeeping; a failed check's marker
     /// becomes its [`CommitError`]. `checks_guard`: the batch holds
     /// [`Self::lock_checks_sql`].
@@ -301,6 +374,14 @@ impl PgSession<'_> {
     }
 }
 
+/// The statements [`PgSession::foreign_step_sql`] builds.
+#[derive(Debug, Clone)]
+pub(crate) struct ForeignStepSql {
+    pub reset: String,
+    pub record: String,
+    pub checks: String,
+}
+
 /// `'…'` or `NULL`.
 fn opt_literal(v: Option<&str>) -> String {
     v.map(quote_literal).unwrap_or_else(|| "NULL".to_string())
@@ -332,15 +413,18 @@ impl Session for PgSession<'_> {
     }
 
     fn ensure_tables(&mut self) -> Result<(), DbError> {
-        version::ensure_tables(self.client, &self.table)
+        version::ensure_tables(self.client, &self.table, self.audit)
     }
 
     fn unfinished_attempts(&mut self) -> Result<Vec<InterruptedAttempt>, DbError> {
+        if !self.audit {
+            return Ok(Vec::new());
+        }
         audit::unfinished(self.client, &self.table)
     }
 
     fn mark_interrupted(&mut self, audit_ids: &[i64]) -> Result<(), DbError> {
-        if audit_ids.is_empty() {
+        if audit_ids.is_empty() || !self.audit {
             return Ok(());
         }
         self.client
@@ -498,6 +582,9 @@ impl Session for PgSession<'_> {
     }
 
     fn write_audit(&mut self, r: &AuditRecord<'_>) -> Result<i64, SessionError> {
+        if !self.audit {
+            return Ok(0);
+        }
         let sql = format!("{}{}", self.take_reset(), self.insert_audit_sql(r, true));
         let id = self.scalar(&sql)?;
         id.and_then(|s| s.parse().ok())
@@ -505,6 +592,9 @@ impl Session for PgSession<'_> {
     }
 
     fn finish_audit(&mut self, id: i64, r: &AuditRecord<'_>) -> Result<(), SessionError> {
+        if !self.audit {
+            return Ok(());
+        }
         let sql = format!("{}{}", self.take_reset(), self.finish_audit_sql(id, r));
         self.simple(&sql).map(|_| ())
     }

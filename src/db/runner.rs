@@ -55,6 +55,11 @@ pub struct RunOptions {
     /// The wait before the first retry; it doubles each time, to at most
     /// 16 times this.
     pub retry_backoff: Duration,
+    /// Write an audit row per step (and create `mergepoint_history`).
+    /// Off (`audit: off`, `--no-audit`): the version table alone, as
+    /// Alembic keeps it; no history, no checksums for drift, no record of
+    /// interrupted non-transactional steps.
+    pub audit: bool,
 }
 
 impl Default for RunOptions {
@@ -68,6 +73,7 @@ impl Default for RunOptions {
             default_timeouts: Timeouts::default(),
             retries: 0,
             retry_backoff: Duration::from_millis(500),
+            audit: true,
         }
     }
 }
@@ -200,12 +206,32 @@ where
     P: FnOnce(&RevisionGraph, &[String]) -> Result<Plan, ResolveError>,
     O: RunObserver,
 {
+    run_in(db, opts, |session| {
+        run_on(session, graph, sql, opts, plan_for, observer)
+    })
+}
+
+/// The frame of every run: resolves the version table's schema once (so a
+/// revision's `search_path` cannot move it), takes the chosen [`RunLock`]
+/// (and the step guard, with the advisory lock), opens the work session
+/// and calls `body` with it. Both locks are released when this returns.
+/// A caller whose steps run elsewhere (the Alembic worker's connection)
+/// wraps the session it is given in its own [`Session`] and calls
+/// [`run_on`] with that.
+pub fn run_in<R>(
+    db: &mut Database,
+    opts: &RunOptions,
+    body: impl FnOnce(&mut PgSession<'_>) -> Result<R, DbError>,
+) -> Result<R, DbError> {
     let started = Instant::now();
     let result = (|| {
         let table = catalog::resolve_table(db.client(), &opts.table)?;
         let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
-        let result = run_on(&mut session, graph, sql, opts, plan_for, observer);
+        if !opts.audit {
+            session = session.without_audit();
+        }
+        let result = body(&mut session);
         session.close();
         lock.release();
         result
@@ -532,7 +558,7 @@ fn transactional_step<S: Session>(
             return fail(session, message, StepEffects::RolledBack);
         }
     }
-    if let Err(e) = session.execute(sql) {
+    if let Err(e) = session.execute_step(run.step, sql) {
         // Aborted by its error, or ended by its own COMMIT or ROLLBACK? (On
         // success, `commit_step` checks that in the same round trip.)
         match session.transaction_intact() {
@@ -825,11 +851,11 @@ fn step_in_run_transaction<S: Session>(
         ),
     };
     let ran = if timeouts.is_empty() {
-        session.execute(sql)
+        session.execute_step(run.step, sql)
     } else {
         session
             .set_timeouts(&reset)
-            .and_then(|_| session.execute(sql))
+            .and_then(|_| session.execute_step(run.step, sql))
     };
     let (message, effects, run_effects) = match ran {
         Ok(()) => {

@@ -12,7 +12,7 @@
 //! or breaks it.
 
 use super::error::DbError;
-use crate::graph::{Direction, VersionOp};
+use crate::graph::{Direction, Step, VersionOp};
 use std::time::SystemTime;
 
 /// A failure of one session call.
@@ -192,6 +192,15 @@ pub trait Session {
 
     /// Runs a revision's SQL (one statement or a whole script).
     fn execute(&mut self, sql: &str) -> Result<(), SessionError>;
+
+    /// Runs a transactional step: its SQL ([`Session::execute`]), or, for
+    /// a step whose text is an Alembic revision file ([`super::StepText`]
+    /// `alembic`), that revision's function, on a session that can run
+    /// Python. The default runs `sql`.
+    fn execute_step(&mut self, step: &Step, sql: &str) -> Result<(), SessionError> {
+        let _ = step;
+        self.execute(sql)
+    }
 
     /// Changes the version table, checking that each UPDATE and DELETE
     /// hits exactly one row.

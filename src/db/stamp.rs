@@ -98,6 +98,9 @@ where
         let table = catalog::resolve_table(db.client(), &opts.table)?;
         let lock = RunLock::acquire(db, &table, opts.lock, opts.lock_timeout)?;
         let mut session = PgSession::open(db, &table, &lock, started, opts.lock_timeout)?;
+        if !opts.audit {
+            session = session.without_audit();
+        }
         let result = stamp_on(&mut session, graph, purge, targets_for);
         session.close();
         lock.release();

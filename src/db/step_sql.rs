@@ -43,6 +43,15 @@ pub struct StepText<'a> {
     pub transactional: bool,
     /// The revision's own `lock_timeout` / `statement_timeout`.
     pub timeouts: Timeouts,
+    /// The step is an Alembic revision's `upgrade()` / `downgrade()`: `sql`
+    /// is the revision file's text (checksummed, never sent as SQL), and
+    /// the step runs through [`super::Session::execute_step`] on a session
+    /// that can run Python. Always transactional.
+    pub alembic: bool,
+    /// The checksum to record, when it is not the SHA-256 of `sql`: an
+    /// Alembic revision rendered offline records its file's, as an online
+    /// run does.
+    pub checksum: Option<String>,
 }
 
 /// Where the SQL of each step comes from (online and offline).
@@ -60,6 +69,8 @@ pub trait StepSql: Sync {
             reverse: None,
             transactional,
             timeouts: Timeouts::default(),
+            alembic: false,
+            checksum: None,
         })
     }
 
@@ -90,6 +101,8 @@ impl StepSql for HashMap<String, RevisionSql> {
             reverse: Some(Cow::Borrowed(rs.for_direction(direction.reverse()))),
             transactional: rs.transactional,
             timeouts: rs.timeouts.clone(),
+            alembic: false,
+            checksum: None,
         })
     }
 }
@@ -127,6 +140,10 @@ pub(crate) fn read_step_text<'s>(
             })
         }
     };
+    if text.alembic {
+        // Python, not SQL: the SQL checks below do not apply.
+        return Ok(text);
+    }
     refuse_transaction_control(step, &text)?;
     if let Some(c) = crate::sql::client_copy(&text.sql) {
         return Err(DbError::ClientCopy {

@@ -46,11 +46,13 @@ pub fn current(
 pub(crate) fn ensure_tables(
     client: &mut impl GenericClient,
     table: &VersionTable,
+    audit: bool,
 ) -> Result<(), DbError> {
-    for (sql_name, ddl) in [
-        (table.sql_name(), table.create_sql()),
-        (table.history_sql_name(), table.create_history_sql()),
-    ] {
+    let mut tables = vec![(table.sql_name(), table.create_sql())];
+    if audit {
+        tables.push((table.history_sql_name(), table.create_history_sql()));
+    }
+    for (sql_name, ddl) in tables {
         if !table_exists(client, &sql_name)? {
             if let Err(e) = client.batch_execute(&ddl) {
                 // Another runner (with another version table, so another
@@ -60,6 +62,9 @@ pub(crate) fn ensure_tables(
                 }
             }
         }
+    }
+    if !audit {
+        return Ok(());
     }
     client
         .batch_execute(&table.upgrade_history_sql())

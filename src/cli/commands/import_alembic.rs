@@ -44,7 +44,8 @@ pub struct ImportAlembicArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Python interpreter with Alembic installed [default: $MP_ALEMBIC_PYTHON,
-    /// else python3].
+    /// else $VIRTUAL_ENV's, else .venv/ or venv/ beside alembic.ini, else
+    /// python3].
     #[arg(long, value_name = "PY")]
     pub python: Option<String>,
     /// SQL dialect Alembic renders for (mergepoint runs PostgreSQL only).
@@ -122,8 +123,8 @@ fn to_cli(err: ImportError, python: &str) -> CliError {
 }
 
 pub fn run(ctx: &mut Ctx, args: ImportAlembicArgs) -> CliResult {
-    let python = imp::choose_python(args.python.as_deref());
     let ws = ctx.workspace()?;
+    let python = crate::alembic_run::choose_python(args.python.as_deref(), &ws.project.root);
     if ws.project.format != crate::script::Format::Alembic {
         return Err(CliError::input(format!(
             "{}: this is a native mergepoint project, not an Alembic one",
@@ -134,6 +135,9 @@ pub fn run(ctx: &mut Ctx, args: ImportAlembicArgs) -> CliResult {
     let fail = |e: ImportError| to_cli(e, &python);
     imp::check_out_dir(&args.out).map_err(fail)?;
     let report = imp::run_driver(&python, &ws.project, &args.dialect).map_err(fail)?;
+    if let Some(note) = &report.env_note {
+        eprintln!("note: {note}");
+    }
     let problems = imp::cross_check(&ws.graph, &report);
     if !problems.is_empty() {
         return Err(fail(ImportError::Mismatch { problems }));

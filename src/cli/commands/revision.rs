@@ -354,7 +354,7 @@ pub(crate) fn write_new_revision(
     if project.format != crate::script::Format::Alembic {
         return Ok(crate::script::write_revision(project, new)?);
     }
-    let python = crate::alembic_import::choose_python(None);
+    let python = crate::alembic_run::choose_python(None, &project.root);
     let written = crate::alembic_import::template::write_from_template(&python, project, new)?;
     if let Some(note) = &written.note {
         eprintln!("warning: {note}");

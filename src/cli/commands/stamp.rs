@@ -27,6 +27,11 @@ pub struct StampArgs {
     /// (JSON lines, see docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Write no audit row (and create no mergepoint_history): only the
+    /// version table changes. Lost: `mergepoint log` of this stamp
+    /// [default: audit in mergepoint.yaml, else on].
+    #[arg(long)]
+    pub no_audit: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -35,7 +40,8 @@ pub fn run(ctx: &mut Ctx, args: StampArgs) -> CliResult {
     let ws = ctx.workspace()?;
     let g = &ws.graph;
     let targets = g.ids(&g.resolve_many(&args.target)?);
-    let opts = run_options(&ws, &args.db)?;
+    let mut opts = run_options(&ws, &args.db)?;
+    database::apply_no_audit(&mut opts, args.no_audit);
     let mut database = connect(&ws, &args.db)?;
     let started = Instant::now();
     let outcome = database::stamp(&mut database, g, &opts, args.purge, targets)?;

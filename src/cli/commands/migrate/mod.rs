@@ -2,6 +2,7 @@
 //! the database in a [`Direction`], online (under the migration lock, one
 //! line or JSON object per step) or offline (`--sql`, in `offline.rs`).
 
+mod alembic;
 mod offline;
 
 use crate::cli::database::{self, connect, json_line, message, ms, run_options, DbArgs};
@@ -22,8 +23,13 @@ marked `transactional: false` run outside one). Concurrent runners wait for
 the migration lock, then find nothing left to do. Each step prints one
 line as it runs: direction, revision, message, time taken.
 
-On an Alembic project (Python revisions) upgrade refuses to run; --sql still
-prints the plan, with a failing placeholder in place of each step's SQL.
+On an Alembic project (Python revisions) each step's upgrade() runs through
+Alembic's own Operations in a Python worker started once per run with the
+project's interpreter (--python, $MP_ALEMBIC_PYTHON, $VIRTUAL_ENV, .venv/ or
+venv/ beside alembic.ini, python3), under mergepoint's lock, version table
+and audit: replace `alembic upgrade head` in a deploy with
+`mergepoint upgrade heads`. --sql prints the plan with a failing
+placeholder in place of each step's SQL.
 
 Examples:
   mergepoint upgrade head
@@ -41,6 +47,9 @@ if some target failed, 4 if the only failures were lock timeouts):
   mergepoint upgrade heads --targets tenants.txt --fail-fast --json";
 
 pub const DOWNGRADE_AFTER_HELP: &str = "\
+On an Alembic project each step's downgrade() runs through Alembic's own
+Operations in a Python worker (see `mergepoint upgrade --help`).
+
 Examples:
   mergepoint downgrade -1
   mergepoint downgrade a1b2
@@ -83,6 +92,19 @@ pub struct MoveArgs {
     /// else 0].
     #[arg(long, value_name = "N", conflicts_with = "sql")]
     pub retries: Option<u32>,
+    /// Write no audit rows (and create no mergepoint_history): only the
+    /// version table changes, as with Alembic. Lost: `mergepoint log` of
+    /// this run, checksum drift in `check --database`, the report of an
+    /// interrupted non-transactional step. With --sql: no audit table or
+    /// rows in the script [default: audit in mergepoint.yaml, else on].
+    #[arg(long)]
+    pub no_audit: bool,
+    /// Alembic projects: the Python interpreter that runs the revisions
+    /// (it needs Alembic, SQLAlchemy and a PostgreSQL driver) [default:
+    /// $MP_ALEMBIC_PYTHON, else $VIRTUAL_ENV's, else .venv/ or venv/ beside
+    /// alembic.ini, else python3].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
@@ -109,10 +131,14 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
     if args.sql {
         return offline::run(ctx, &ws, &args, direction);
     }
-    refuse_alembic(&ws, direction)?;
+    let alembic = ws.project.format == Format::Alembic;
+    if alembic && args.fleet.is_fleet() {
+        return Err(refuse_alembic_fleet(&ws, direction));
+    }
     let mut opts = run_options(&ws, &args.db)?;
     opts.transaction_per_run = args.transaction_per_run;
     step_timeouts(&mut opts, &ws, &args)?;
+    database::apply_no_audit(&mut opts, args.no_audit);
     if args.fleet.is_fleet() {
         refuse_bad_target(&ws.graph, direction, &args.target)?;
         let req = MoveRequest {
@@ -133,11 +159,15 @@ pub fn run(ctx: &mut Ctx, args: MoveArgs, direction: Direction) -> CliResult {
         json: args.json,
         error: None,
     };
-    let outcome = database::run_plan(&mut db, &sql, direction, &args.target, &opts, &mut progress)
-        .map_err(|e| match e {
-            DbError::Plan(e) => plan_error(e, direction),
-            e => CliError::from(e),
-        })?;
+    let ran = if alembic {
+        alembic::run(&ws, &args, &mut db, direction, &opts, &mut progress)?
+    } else {
+        database::run_plan(&mut db, &sql, direction, &args.target, &opts, &mut progress)
+    };
+    let outcome = ran.map_err(|e| match e {
+        DbError::Plan(e) => plan_error(e, direction),
+        e => CliError::from(e),
+    })?;
     if let Some(e) = progress.error {
         return Err(e.into());
     }
@@ -307,23 +337,17 @@ fn finish(
     Ok(())
 }
 
-/// Refuses to run the revisions of an Alembic project online, before any
-/// connection: only Alembic can run Python. (Offline scripts are allowed,
-/// with placeholders.)
-fn refuse_alembic(ws: &Workspace, direction: Direction) -> CliResult {
-    if ws.project.format != Format::Alembic {
-        return Ok(());
-    }
+/// Fleets of Alembic projects are not run yet: refused before any
+/// target is contacted.
+fn refuse_alembic_fleet(ws: &Workspace, direction: Direction) -> CliError {
     let command = direction.as_str();
-    Err(CliError::input(format!(
-        "{} holds Alembic revisions (Python upgrade()/downgrade() functions), which mergepoint cannot run; nothing was done and no database was contacted",
+    CliError::input(format!(
+        "{} holds Alembic revisions: 'mergepoint {command}' runs them on one database at a time, not on --targets / --targets-query / --schemas; nothing was done and no database was contacted",
         ws.project.root.display()
     ))
     .with_hint(format!(
-        "run them with Alembic: 'alembic {command} TARGET' (or 'alembic {command} TARGET --sql' for a script)"
+        "run 'mergepoint {command} TARGET --database-url URL' once per database"
     ))
-    .with_hint("or convert them to native YAML revisions with 'mergepoint import-alembic'")
-    .with_hint("graph commands, 'mergepoint current' and 'mergepoint stamp' work on Alembic projects"))
 }
 
 /// Refuses, before any target is contacted, a target identifier that no
