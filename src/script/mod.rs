@@ -20,8 +20,14 @@
 //! `truncate_slug_length`, slug rules), and the layout of written files
 //! (Alembic's default `script.py.mako`).
 //!
+//! Also read: `[tool.alembic]` in `pyproject.toml` (the ini's keys first, as
+//! Alembic), Flask-Migrate's `migrations/alembic.ini` without
+//! `script_location` (its own directory is the script directory, and a
+//! Flask application's root finds `migrations/`), and `package:dir`
+//! locations whose package sits under `prepend_sys_path`.
+//!
 //! Differs: relative `script_location`/`version_locations` are taken from
-//! the ini file's directory (Alembic: the current directory); `Create Date`
+//! the directory of the file naming them (Alembic: the current directory); `Create Date`
 //! and the date fields of `file_template` are UTC (`Create Date` ends in
 //! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals
 //! (None, strings, tuples or lists of strings), so computed ones are
@@ -29,8 +35,8 @@
 //! docstrings are not dedented (Python 3.13 dedents them, which only
 //! matters for indented multi-line messages).
 //!
-//! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
-//! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
+//! Not supported: packages found only by importing them (site-packages,
+//! editable installs: refused with a hint), `sourceless`
 //! (`.pyc` only), other `timezone`s and a project's own `script.py.mako`
 //! when writing, `\N{...}` escapes in headers.
 
@@ -41,6 +47,7 @@ mod error;
 mod ini;
 mod load;
 pub(crate) mod native;
+mod pyproject;
 mod step;
 
 #[cfg(test)]
@@ -142,6 +149,9 @@ pub struct NewRevision {
 
 const ALEMBIC_INI: &str = "alembic.ini";
 
+/// Flask-Migrate's default migrations directory (`Migrate(directory=...)`).
+const FLASK_MIGRATE_DIR: &str = "migrations";
+
 /// The longest revision id, in characters: Alembic's version table stores
 /// ids in `version_num varchar(32)`, so a longer one could be applied but
 /// never recorded. Refused when a revision is read or written.
@@ -177,25 +187,23 @@ impl Project {
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
         }
         let cfg_path = dir.join(CONFIG_FILE);
-        let ini_path = dir.join(ALEMBIC_INI);
         if cfg_path.is_file() {
             let config = Config::load(&cfg_path)?;
-            return Project::from_config(dir, config, &cfg_path, &ini_path);
+            return Project::from_config(dir, config, &cfg_path);
         }
-        if ini_path.is_file() {
-            return Project::from_ini(dir, Config::default(), &ini_path);
+        if let Some(files) = AlembicFiles::of(&dir)? {
+            return Project::from_alembic(dir, Config::default(), files);
         }
-        let pyproject = dir.join("pyproject.toml");
-        // Only a regular file is read (a FIFO would block the open).
-        if pyproject.is_file()
-            && fs::read_to_string(&pyproject)
-                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
-        {
-            return Err(LoadError::Config {
-                path: pyproject,
-                line: None,
-                message: "Alembic settings in pyproject.toml ([tool.alembic]) are not read yet; pass --dir pointing at the versions directory, or set `format: alembic` and `revisions:` in a mergepoint.yaml".to_string(),
-            });
+        // The root of a Flask application, where `flask db` runs: its
+        // Alembic project is `migrations/` (Flask-Migrate's default
+        // directory), whose alembic.ini has no script_location.
+        let flask = dir.join(FLASK_MIGRATE_DIR);
+        if flask.join(ALEMBIC_INI).is_file() {
+            let files = AlembicFiles {
+                ini: Some(flask.join(ALEMBIC_INI)),
+                toml: None,
+            };
+            return Project::from_alembic(flask, Config::default(), files);
         }
         // The revisions directory of a project one level up.
         if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {
@@ -260,14 +268,9 @@ impl Project {
         })
     }
 
-    fn from_config(
-        root: PathBuf,
-        config: Config,
-        cfg_path: &Path,
-        ini_path: &Path,
-    ) -> Result<Project, LoadError> {
-        let has_ini = ini_path.is_file();
-        let format = config.format.unwrap_or(if has_ini {
+    fn from_config(root: PathBuf, config: Config, cfg_path: &Path) -> Result<Project, LoadError> {
+        let alembic = AlembicFiles::of(&root)?;
+        let format = config.format.unwrap_or(if alembic.is_some() {
             Format::Alembic
         } else {
             Format::Native
@@ -293,7 +296,9 @@ impl Project {
                 file_template: None,
                 truncate_slug_length: None,
             }),
-            Format::Alembic if has_ini => Project::from_ini(root, config, ini_path),
+            Format::Alembic if alembic.is_some() => {
+                Project::from_alembic(root, config, alembic.unwrap_or_default())
+            }
             Format::Alembic if root.join("versions").is_dir() => Ok(Project {
                 revisions_dirs: vec![root.join("versions")],
                 root,
@@ -307,7 +312,7 @@ impl Project {
                 path: cfg_path.to_path_buf(),
                 line: None,
                 message: format!(
-                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory{}",
+                    "format is alembic but there is no {ALEMBIC_INI}, no [tool.alembic] in pyproject.toml and no versions/ here; set `revisions:` to the Alembic versions directory{}",
                     match versions_below(&root) {
                         Some(v) => format!(" (here: `revisions: {v}`)"),
                         None => String::new(),
@@ -317,8 +322,12 @@ impl Project {
         }
     }
 
-    fn from_ini(root: PathBuf, config: Config, ini_path: &Path) -> Result<Project, LoadError> {
-        let ini = ini::read_alembic_ini(ini_path)?;
+    fn from_alembic(
+        root: PathBuf,
+        config: Config,
+        files: AlembicFiles,
+    ) -> Result<Project, LoadError> {
+        let ini = ini::read_alembic(files.ini.as_deref(), files.toml.as_ref())?;
         Ok(Project {
             root,
             revisions_dirs: ini.version_dirs,
@@ -328,6 +337,24 @@ impl Project {
             file_template: ini.file_template,
             truncate_slug_length: ini.truncate_slug_length,
         })
+    }
+}
+
+/// An Alembic project's configuration files in one directory: `alembic.ini`
+/// and `[tool.alembic]` in `pyproject.toml` (Alembic reads both, the ini
+/// first, key by key). The TOML is parsed here, once.
+#[derive(Default)]
+struct AlembicFiles {
+    ini: Option<PathBuf>,
+    toml: Option<pyproject::TomlAlembic>,
+}
+
+impl AlembicFiles {
+    /// None when `dir` has neither.
+    fn of(dir: &Path) -> Result<Option<AlembicFiles>, LoadError> {
+        let ini = Some(dir.join(ALEMBIC_INI)).filter(|p| p.is_file());
+        let toml = pyproject::TomlAlembic::read(dir)?;
+        Ok((ini.is_some() || toml.is_some()).then_some(AlembicFiles { ini, toml }))
     }
 }
 
@@ -370,9 +397,8 @@ fn enclosing_alembic_project(dir: &Path) -> Option<Project> {
     let mut up = me.parent();
     for _ in 0..2 {
         let root = up?;
-        let ini = root.join(ALEMBIC_INI);
-        if ini.is_file() {
-            let p = Project::from_ini(root.to_path_buf(), Config::default(), &ini).ok()?;
+        if let Some(files) = AlembicFiles::of(root).ok()? {
+            let p = Project::from_alembic(root.to_path_buf(), Config::default(), files).ok()?;
             let hit = p.revisions_dirs.iter().any(|d| {
                 let d = fs::canonicalize(d).ok();
                 d.as_deref() == Some(&me) || d.as_deref().and_then(Path::parent) == Some(&me)

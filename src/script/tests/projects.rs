@@ -421,19 +421,39 @@ fn write_alembic_revision_and_load_it_back() {
 }
 
 #[test]
-fn pyproject_alembic_config_is_reported_not_ignored() {
+fn pyproject_tool_alembic_is_read_and_alembic_ini_wins_key_by_key() {
     let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     write(
-        tmp.path(),
+        root,
         "pyproject.toml",
-        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\n",
+        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\nfile_template = \"%%(slug)s_%%(rev)s\"\ntruncate_slug_length = 8\n",
     );
-    let e = Project::locate(Some(tmp.path())).unwrap_err();
-    assert!(matches!(e, LoadError::Config { .. }), "{e:?}");
-    assert!(
-        e.to_string().contains("pyproject.toml") && e.to_string().contains("--dir"),
-        "{e}"
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
     );
+    write(&root.join("other/versions"), "b.py", &py_file("b1", "None"));
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert_eq!(ids(&load(&p)), vec!["a1"]);
+    assert_eq!(p.file_template.as_deref(), Some("%(slug)s_%(rev)s"));
+    assert_eq!(p.truncate_slug_length, Some(8));
+
+    // alembic.ini's own keys come first; the rest still from the TOML.
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/other\nsqlalchemy.url = driver://\n",
+    );
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(ids(&load(&p)), vec!["b1"]);
+    assert_eq!(p.file_template.as_deref(), Some("%(slug)s_%(rev)s"));
+    // And a mergepoint.yaml beside them changes nothing of that.
+    write(root, "mergepoint.yaml", "format: alembic\n");
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(ids(&load(&p)), vec!["b1"]);
 }
 
 #[test]
