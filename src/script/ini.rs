@@ -182,8 +182,11 @@ fn interpolate(
 pub(crate) struct AlembicIni {
     pub version_dirs: Vec<PathBuf>,
     pub recursive: bool,
-    pub file_template: Option<String>,
+    /// With the file that set it.
+    pub file_template: Option<(String, PathBuf)>,
     pub truncate_slug_length: Option<usize>,
+    /// The file that set `file_template`, else the ini, else the TOML.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Where a setting was read: the file and, when known, the line.
@@ -289,8 +292,11 @@ pub(crate) fn read_alembic(
     Ok(AlembicIni {
         version_dirs,
         recursive: cx.boolean("recursive_version_locations")?,
-        file_template: cx.string("file_template")?.map(|(v, _)| v),
+        file_template: cx.string("file_template")?.map(|(v, at)| (v, at.path)),
         truncate_slug_length: cx.whole_number("truncate_slug_length")?,
+        config_file: ini_path
+            .map(Path::to_path_buf)
+            .or_else(|| toml.map(|t| t.path().to_path_buf())),
     })
 }
 

@@ -92,6 +92,10 @@ pub struct Project {
     /// Alembic's `file_template` for new files (None: `%(rev)s_%(slug)s`),
     /// with `%%` already unescaped. Native projects always use `<id>_<slug>`.
     pub file_template: Option<String>,
+    /// The Alembic configuration file that set `file_template` (else the
+    /// project's `alembic.ini` or `pyproject.toml`), named when it gives a
+    /// file name that cannot be used.
+    pub alembic_config: Option<PathBuf>,
     /// Alembic's `truncate_slug_length` (None: 40).
     pub truncate_slug_length: Option<usize>,
 }
@@ -197,13 +201,8 @@ impl Project {
         // The root of a Flask application, where `flask db` runs: its
         // Alembic project is `migrations/` (Flask-Migrate's default
         // directory), whose alembic.ini has no script_location.
-        let flask = dir.join(FLASK_MIGRATE_DIR);
-        if flask.join(ALEMBIC_INI).is_file() {
-            let files = AlembicFiles {
-                ini: Some(flask.join(ALEMBIC_INI)),
-                toml: None,
-            };
-            return Project::from_alembic(flask, Config::default(), files);
+        if let Some(files) = AlembicFiles::flask(&dir) {
+            return Project::from_alembic(dir.join(FLASK_MIGRATE_DIR), Config::default(), files);
         }
         // The revisions directory of a project one level up.
         if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {
@@ -240,6 +239,7 @@ impl Project {
                 config: Config::default(),
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             });
         }
@@ -264,12 +264,25 @@ impl Project {
             config: Config::default(),
             recursive: false,
             file_template: None,
+            alembic_config: None,
             truncate_slug_length: None,
         })
     }
 
     fn from_config(root: PathBuf, config: Config, cfg_path: &Path) -> Result<Project, LoadError> {
-        let alembic = AlembicFiles::of(&root)?;
+        let mut alembic = AlembicFiles::of(&root)?;
+        // A mergepoint.yaml in a Flask application's root (for its database
+        // URL, say) keeps the application's migrations/ project, unless it
+        // says otherwise or a native revisions/ is there too.
+        if alembic.is_none()
+            && config.revisions.is_none()
+            && match config.format {
+                Some(f) => f == Format::Alembic,
+                None => !root.join("revisions").is_dir(),
+            }
+        {
+            alembic = AlembicFiles::flask(&root);
+        }
         let format = config.format.unwrap_or(if alembic.is_some() {
             Format::Alembic
         } else {
@@ -283,6 +296,7 @@ impl Project {
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             });
         }
@@ -294,6 +308,7 @@ impl Project {
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             }),
             Format::Alembic if alembic.is_some() => {
@@ -306,6 +321,7 @@ impl Project {
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             }),
             Format::Alembic => Err(LoadError::Config {
@@ -334,7 +350,12 @@ impl Project {
             format: Format::Alembic,
             config,
             recursive: ini.recursive,
-            file_template: ini.file_template,
+            alembic_config: ini
+                .file_template
+                .as_ref()
+                .map(|(_, from)| from.clone())
+                .or(ini.config_file),
+            file_template: ini.file_template.map(|(t, _)| t),
             truncate_slug_length: ini.truncate_slug_length,
         })
     }
@@ -355,6 +376,16 @@ impl AlembicFiles {
         let ini = Some(dir.join(ALEMBIC_INI)).filter(|p| p.is_file());
         let toml = pyproject::TomlAlembic::read(dir)?;
         Ok((ini.is_some() || toml.is_some()).then_some(AlembicFiles { ini, toml }))
+    }
+
+    /// Flask-Migrate's `migrations/alembic.ini` below a Flask application's
+    /// root `dir`, if there is one.
+    fn flask(dir: &Path) -> Option<AlembicFiles> {
+        let ini = dir.join(FLASK_MIGRATE_DIR).join(ALEMBIC_INI);
+        ini.is_file().then_some(AlembicFiles {
+            ini: Some(ini),
+            toml: None,
+        })
     }
 }
 
@@ -523,11 +554,17 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
         }
         Format::Alembic => ("py", render_alembic(rev)),
     };
+    let config_file = || {
+        project
+            .alembic_config
+            .clone()
+            .unwrap_or_else(|| project.root.join(ALEMBIC_INI))
+    };
     let name = match (project.format, &project.file_template) {
         (Format::Alembic, Some(t)) => {
             let slug = alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40));
             alembic::file_name(t, &rev.id, &slug, &rev.created).map_err(|m| LoadError::Config {
-                path: project.root.join(ALEMBIC_INI),
+                path: config_file(),
                 line: None,
                 message: format!("file_template: {m}"),
             })?
@@ -541,7 +578,7 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
     };
     if name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(LoadError::Config {
-            path: project.root.join(ALEMBIC_INI),
+            path: config_file(),
             line: None,
             message: format!(
                 "file_template gives the file name '{name}', which is not a plain file name"

@@ -457,6 +457,67 @@ fn pyproject_tool_alembic_is_read_and_alembic_ini_wins_key_by_key() {
 }
 
 #[test]
+fn a_bad_file_template_names_the_file_that_set_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "pyproject.toml",
+        "[tool.alembic]\nscript_location = \"%(here)s/migrations\"\nfile_template = \"%%(nope)s\"\n",
+    );
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nsqlalchemy.url = driver://\n",
+    );
+    fs::create_dir_all(root.join("migrations/versions")).unwrap();
+    let project = Project::locate(Some(root)).unwrap();
+    let new = NewRevision {
+        id: "abcdef012345".into(),
+        parents: vec![],
+        depends_on: vec![],
+        branch_labels: vec![],
+        message: "x".into(),
+        created: chrono::Utc::now(),
+        transactional: true,
+        upgrade: String::new(),
+        downgrade: String::new(),
+    };
+    let e = write_revision(&project, &new).unwrap_err().to_string();
+    assert!(e.contains("pyproject.toml: file_template"), "{e}");
+}
+
+#[test]
+fn mergepoint_yaml_in_a_flask_app_root_keeps_its_migrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(&root.join("migrations"), "alembic.ini", "[alembic]\n");
+    write(&root.join("migrations"), "env.py", "");
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    for yaml in ["# comment\n", "format: alembic\n"] {
+        write(root, "mergepoint.yaml", yaml);
+        let p = Project::locate(Some(root)).unwrap();
+        assert_eq!(p.format, Format::Alembic, "{yaml}");
+        assert_eq!(ids(&load(&p)), vec!["a1"]);
+    }
+    // `mergepoint init` there makes no native revisions/.
+    fs::remove_file(root.join("mergepoint.yaml")).unwrap();
+    let p = init_project(root).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert!(!root.join("revisions").exists());
+    // A native project beside the old migrations/ stays native.
+    write(root, "mergepoint.yaml", "format: native\n");
+    assert_eq!(Project::locate(Some(root)).unwrap().format, Format::Native);
+    write(root, "mergepoint.yaml", "# comment\n");
+    fs::create_dir_all(root.join("revisions")).unwrap();
+    assert_eq!(Project::locate(Some(root)).unwrap().format, Format::Native);
+}
+
+#[test]
 fn init_next_to_alembic_ini_keeps_the_alembic_layout() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "alembic.ini", INI);
