@@ -14,14 +14,13 @@
 //! - several `version_locations`, split as `path_separator` says.
 //!
 //! The revisions are tests/fixtures/alembic_shop's eight (two heads, a
-//! merge, a branch label), laid out anew for each case.
-
-mod cli_util;
+//! merge, a branch label), laid out anew for each case. (A module of the
+//! cli_alembic test binary: one binary less to link.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cli_util::Run;
+use crate::cli_util::Run;
 
 /// The fixture's revision files, by name.
 fn shop_revisions() -> Vec<(String, String)> {
