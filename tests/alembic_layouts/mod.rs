@@ -306,19 +306,32 @@ fn pyproject_tool_alembic_with_and_without_alembic_ini() {
         alembic(root, cmd)
     });
 
-    // Two version locations as a TOML list, in the order given: the
-    // revisions split over them, ties ordered per directory as Alembic.
+    // Three version locations as a TOML list, in the order given (which
+    // decides ties, see three_locations).
     std::fs::remove_dir_all(root.join("alembic/versions")).unwrap();
-    lay_out(
-        &root.join("alembic/versions"),
-        Some(("dddd", &root.join("more"))),
-    );
+    three_locations(root);
     write(
         &root.join("pyproject.toml"),
         "[tool.alembic]\nscript_location = \"%(here)s/alembic\"\n\
-         version_locations = [\"%(here)s/more\", \"%(here)s/alembic/versions\"]\n",
+         version_locations = [\"%(here)s/b\", \"%(here)s/alembic/versions\", \"%(here)s/a\"]\n",
     );
     same_as(root, None, &|cmd| alembic(root, cmd));
+}
+
+/// The shop's revisions over three directories, `alembic/versions` (aaaa,
+/// bbbb), `b` (cccc, dddd, eeee, hhhh) and `a` (ffff, gggg), to be listed
+/// as b, alembic/versions, a: out of alphabetical order, and an order
+/// that changes `history` (the heads ffff and hhhh swap places when the
+/// list is reversed), so the configured order is what is compared.
+fn three_locations(root: &Path) {
+    lay_out(
+        &root.join("alembic/versions"),
+        Some(("cccc", &root.join("b"))),
+    );
+    std::fs::create_dir_all(root.join("a")).unwrap();
+    for name in ["ffff_add_orders_status.py", "gggg_create_reports.py"] {
+        std::fs::rename(root.join("b").join(name), root.join("a").join(name)).unwrap();
+    }
 }
 
 #[test]
@@ -387,16 +400,7 @@ fn several_version_locations_split_as_path_separator_says() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     write(&root.join("alembic/env.py"), ENV_PY);
-    // Three directories; the list names them out of alphabetical order, so
-    // the configured order shows in Alembic's tie-breaking.
-    lay_out(
-        &root.join("alembic/versions"),
-        Some(("cccc", &root.join("b"))),
-    );
-    std::fs::create_dir_all(root.join("a")).unwrap();
-    for name in ["ffff_add_orders_status.py", "gggg_create_reports.py"] {
-        std::fs::rename(root.join("b").join(name), root.join("a").join(name)).unwrap();
-    }
+    three_locations(root);
     let list = |sep: &str| ["%(here)s/b", "%(here)s/alembic/versions", "%(here)s/a"].join(sep);
     for (separator, locations) in [
         ("path_separator = os\n", list(":")),
