@@ -167,6 +167,7 @@ fn load_breakdown() {
             file_template: None,
             truncate_slug_length: None,
             alembic_config: None,
+            alembic: None,
         };
         let cache_dir = tempfile::tempdir().unwrap();
         let cached = CacheConfig {

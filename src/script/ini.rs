@@ -187,6 +187,9 @@ pub(crate) struct AlembicIni {
     pub truncate_slug_length: Option<usize>,
     /// The file that set `file_template`, else the ini, else the TOML.
     pub config_file: Option<PathBuf>,
+    /// `script_location` resolved (or the ini's own directory, as
+    /// Flask-Migrate has it).
+    pub script_dir: PathBuf,
 }
 
 /// Where a setting was read: the file and, when known, the line.
@@ -297,6 +300,7 @@ pub(crate) fn read_alembic(
         config_file: ini_path
             .map(Path::to_path_buf)
             .or_else(|| toml.map(|t| t.path().to_path_buf())),
+        script_dir,
     })
 }
 

@@ -98,6 +98,25 @@ pub struct Project {
     pub alembic_config: Option<PathBuf>,
     /// Alembic's `truncate_slug_length` (None: 40).
     pub truncate_slug_length: Option<usize>,
+    /// For an Alembic project: where its settings and scripts are.
+    pub alembic: Option<AlembicLayout>,
+}
+
+/// Where an Alembic project's settings and scripts are, as Alembic (or
+/// `flask db`) finds them: what a Python process needs to build Alembic's
+/// own `Config` and `ScriptDirectory` for the project (`Config(ini,
+/// toml_file=pyproject)`, and `script_location` set to `script_dir` where
+/// neither file sets it, as Flask-Migrate does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlembicLayout {
+    /// `alembic.ini`, if the project has one.
+    pub ini: Option<PathBuf>,
+    /// `pyproject.toml` with a `[tool.alembic]` table, if there is one.
+    pub pyproject: Option<PathBuf>,
+    /// The script directory (`env.py`, `script.py.mako`): `script_location`
+    /// resolved (a `package:dir` too), the ini's own directory for
+    /// Flask-Migrate, or the directory given that holds `versions/`.
+    pub script_dir: PathBuf,
 }
 
 /// Everything read from a project's revision files.
@@ -234,6 +253,11 @@ impl Project {
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
+                alembic: Some(AlembicLayout {
+                    ini: None,
+                    pyproject: None,
+                    script_dir: dir.clone(),
+                }),
                 root: dir,
                 format: Format::Alembic,
                 config: Config::default(),
@@ -266,6 +290,7 @@ impl Project {
             file_template: None,
             alembic_config: None,
             truncate_slug_length: None,
+            alembic: None,
         })
     }
 
@@ -298,6 +323,7 @@ impl Project {
                 file_template: None,
                 alembic_config: None,
                 truncate_slug_length: None,
+                alembic: None,
             });
         }
         match format {
@@ -310,12 +336,18 @@ impl Project {
                 file_template: None,
                 alembic_config: None,
                 truncate_slug_length: None,
+                alembic: None,
             }),
             Format::Alembic if alembic.is_some() => {
                 Project::from_alembic(root, config, alembic.unwrap_or_default())
             }
             Format::Alembic if root.join("versions").is_dir() => Ok(Project {
                 revisions_dirs: vec![root.join("versions")],
+                alembic: Some(AlembicLayout {
+                    ini: None,
+                    pyproject: None,
+                    script_dir: root.clone(),
+                }),
                 root,
                 format,
                 config,
@@ -357,6 +389,11 @@ impl Project {
                 .or(ini.config_file),
             file_template: ini.file_template.map(|(t, _)| t),
             truncate_slug_length: ini.truncate_slug_length,
+            alembic: Some(AlembicLayout {
+                ini: files.ini,
+                pyproject: files.toml.map(|t| t.path().to_path_buf()),
+                script_dir: ini.script_dir,
+            }),
         })
     }
 }

@@ -518,6 +518,86 @@ fn mergepoint_yaml_in_a_flask_app_root_keeps_its_migrations() {
 }
 
 #[test]
+fn alembic_layout_names_the_settings_files_and_the_script_dir() {
+    let canon = |p: &Path| fs::canonicalize(p).unwrap();
+    let layout = |dir: &Path| {
+        let l = Project::locate(Some(dir)).unwrap().alembic.unwrap();
+        (
+            l.ini.as_deref().map(canon),
+            l.pyproject.as_deref().map(canon),
+            canon(&l.script_dir),
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = &canon(tmp.path());
+
+    // pyproject.toml alone, then with an alembic.ini beside it.
+    write(
+        root,
+        "pyproject.toml",
+        "[tool.alembic]\nscript_location = \"%(here)s/alembic\"\n",
+    );
+    write(
+        &root.join("alembic/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    let toml = Some(root.join("pyproject.toml"));
+    assert_eq!(layout(root), (None, toml.clone(), root.join("alembic")));
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nsqlalchemy.url = driver://\n",
+    );
+    let ini = Some(root.join("alembic.ini"));
+    assert_eq!(layout(root), (ini.clone(), toml, root.join("alembic")));
+    // From the versions directory, the same project.
+    assert_eq!(
+        layout(&root.join("alembic/versions")).2,
+        root.join("alembic")
+    );
+
+    // A package resource.
+    fs::remove_file(root.join("pyproject.toml")).unwrap();
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nscript_location = pkg:mig\nprepend_sys_path = .\n",
+    );
+    write(
+        &root.join("pkg/mig/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    assert_eq!(layout(root), (ini, None, root.join("pkg/mig")));
+
+    // Flask-Migrate, from the application root.
+    let app = &root.join("app");
+    write(&app.join("migrations"), "alembic.ini", "[alembic]\n");
+    write(
+        &app.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    assert_eq!(
+        layout(app),
+        (
+            Some(app.join("migrations/alembic.ini")),
+            None,
+            app.join("migrations")
+        )
+    );
+
+    // A bare script directory; and native projects have none.
+    let bare = &root.join("bare");
+    write(&bare.join("versions"), "a.py", &py_file("a1", "None"));
+    assert_eq!(layout(bare), (None, None, bare.clone()));
+    let native = root.join("native");
+    write(&native, "mergepoint.yaml", "format: native\n");
+    assert_eq!(Project::locate(Some(&native)).unwrap().alembic, None);
+}
+
+#[test]
 fn init_next_to_alembic_ini_keeps_the_alembic_layout() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "alembic.ini", INI);
