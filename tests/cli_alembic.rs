@@ -188,3 +188,113 @@ fn revision_writes_python_in_alembic_dirs() {
         env.run(&["heads"]).stdout
     );
 }
+
+/// The alembic_shop fixture with a template of its own (a licence header, a
+/// differently annotated `down_revision`) and a post-write hook that edits
+/// every new file, as real projects have.
+fn shop_with_own_template() -> TestEnv {
+    let env = TestEnv::fixture("alembic_shop");
+    let mako = env.read("proj/script.py.mako").replace(
+        "down_revision: Union[str, Sequence[str], None] = ${repr(down_revision)}",
+        "down_revision: Union[str, None] = ${repr(down_revision)}",
+    );
+    env.write(
+        "proj/script.py.mako",
+        &format!("# SPDX-License-Identifier: Apache-2.0\n# STAMP_PENDING\n{mako}"),
+    );
+    let ini = env.read("alembic.ini").replace(
+        "[post_write_hooks]\n",
+        "[post_write_hooks]\nhooks = stamp\nstamp.type = exec\nstamp.executable = sed\n\
+         stamp.options = -i -e s/STAMP_PENDING/STAMP_DONE/ REVISION_SCRIPT_FILENAME\n",
+    );
+    env.write("alembic.ini", &ini);
+    env
+}
+
+/// A revision file without what differs between two writers by design:
+/// its id and its `Create Date` (mergepoint writes UTC).
+fn without_id_and_date(text: &str, id: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("Create Date: ") {
+                "Create Date: <date>".to_string()
+            } else {
+                l.replace(id, "<id>")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn revision_and_merge_are_written_from_the_projects_template_and_hooks_like_alembics() {
+    for (args, name) in [
+        (
+            &["revision", "-m", "add orders.note", "--head", "ffff"][..],
+            "add_orders_note",
+        ),
+        (
+            &["merge", "heads", "-m", "merge reports"][..],
+            "merge_reports",
+        ),
+    ] {
+        let ours = shop_with_own_template();
+        let run = ours.run(&[args, &["--rev-id", "8888"]].concat());
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+        let mine = ours.read(&format!("proj/versions/8888_{name}.py"));
+        assert!(
+            mine.starts_with("# SPDX-License-Identifier: Apache-2.0\n# STAMP_DONE\n"),
+            "{mine}"
+        );
+        let theirs_env = shop_with_own_template();
+        let theirs = real_alembic()
+            .args(args)
+            .args(["--rev-id", "7777"])
+            .current_dir(theirs_env.root())
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "alembic {args:?}: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        let alembics = theirs_env.read(&format!("proj/versions/7777_{name}.py"));
+        assert_eq!(
+            without_id_and_date(&mine, "8888"),
+            without_id_and_date(&alembics, "7777"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn without_a_python_that_has_alembic_the_default_template_is_used_and_said() {
+    let env = shop_with_own_template();
+    let run = env.run_with_env(
+        &[
+            "revision",
+            "-m",
+            "add orders.note",
+            "--head",
+            "ffff",
+            "--rev-id",
+            "8888",
+        ],
+        &[("MP_ALEMBIC_PYTHON", "/nonexistent/python")],
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("warning:")
+            && run.stderr.contains("script.py.mako")
+            && run.stderr.contains("/nonexistent/python"),
+        "{}",
+        run.stderr
+    );
+    let text = env.read("proj/versions/8888_add_orders_note.py");
+    assert!(!text.contains("SPDX"), "{text}");
+    assert!(
+        text.contains("down_revision: Union[str, Sequence[str], None] = 'ffff'"),
+        "{text}"
+    );
+}

@@ -152,6 +152,8 @@ fn convert_one(rev: &Revision, d: Option<&DriverRevision>, root: &Path, now: &st
     Converted {
         revision: Revision {
             origin: String::new(),
+            // The message, not the docstring's "Revision ID: ..." lines.
+            message: crate::script::alembic_doc(&rev.message).to_string(),
             ..rev.clone()
         },
         body: NativeBody {

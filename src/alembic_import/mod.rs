@@ -22,6 +22,7 @@
 pub mod convert;
 pub mod driver;
 pub mod output;
+pub mod template;
 
 pub use convert::{convert, cross_check, todo_sql, Converted, Unconverted};
 pub use driver::{choose_python, run_driver, DriverReport, DriverRevision, DRIVER_SOURCE};

@@ -24,9 +24,14 @@ pub struct RevisionView<'g> {
     pub depends_on: &'g [String],
     /// Branch labels, including those inherited along the branch, sorted.
     pub branch_labels: &'g [String],
-    /// The message (a native revision's may have several lines; an
-    /// Alembic docstring's first line).
+    /// The message: a native revision's (it may have several lines), an
+    /// Alembic revision's `Script.doc` (its docstring up to the first blank
+    /// line).
     pub message: &'g str,
+    /// All of it: for an Alembic revision the whole docstring
+    /// (`Script.longdoc`), which `show` and `--verbose` print.
+    #[serde(skip)]
+    pub long_message: &'g str,
     /// Nothing has this revision as a parent.
     pub is_head: bool,
     /// Nothing has this revision as a parent or a dependency.
@@ -54,7 +59,12 @@ impl<'g> RevisionView<'g> {
             children: ids(g.children(ix)),
             depends_on: &rev.depends_on,
             branch_labels: g.branch_labels(ix),
-            message: &rev.message,
+            message: if rev.origin.ends_with(".py") {
+                crate::script::alembic_doc(&rev.message)
+            } else {
+                &rev.message
+            },
+            long_message: &rev.message,
             is_head: g.is_head(ix),
             is_real_head,
             is_base: g.is_base(ix),
@@ -131,7 +141,13 @@ impl<'g> RevisionView<'g> {
         }
         if opts.message {
             text.push_str(", ");
-            text.push_str(first_line(self.message));
+            // Alembic's one-line form shows `Script.doc`: the docstring's
+            // whole first paragraph, line breaks and all.
+            text.push_str(if self.file.ends_with(".py") {
+                self.message
+            } else {
+                first_line(self.message)
+            });
         }
     }
 
@@ -178,12 +194,43 @@ impl<'g> RevisionView<'g> {
                 self.branch_labels.join(", ")
             ));
         }
-        e.push_str(&format!("Path: {}\n\n", self.file));
-        for line in self.message.lines() {
+        e.push_str(&format!("Path: {}\n\n", shown_path(self.file)));
+        for line in self.long_message.lines() {
             e.push_str(&format!("    {line}\n"));
+        }
+        if self.long_message.is_empty() {
+            // Alembic's "\n%s\n" around the (empty) indented docstring.
+            e.push('\n');
         }
         e
     }
+}
+
+/// What `Path:` shows. An Alembic revision (`.py`): what Alembic prints,
+/// the absolute path with `.` and `..` resolved lexically, as Python's
+/// `os.path.abspath` does (symlinks kept). A native file: as reached.
+fn shown_path(file: &str) -> std::borrow::Cow<'_, str> {
+    use std::path::{Component, PathBuf};
+    if !file.ends_with(".py") {
+        return file.into();
+    }
+    let joined = match std::env::current_dir() {
+        Ok(cwd) => cwd.join(file),
+        Err(_) => return file.into(),
+    };
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if out.parent().is_some() {
+                    out.pop();
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out.display().to_string().into()
 }
 
 /// The first line of a revision message: what one-line output shows (as

@@ -91,7 +91,8 @@ impl RunOptions {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     /// The plan computed under the lock from the version table as it was;
-    /// every step of it was applied. No steps: nothing was left to do.
+    /// every step of it was applied, unless the observer stopped the run
+    /// ([`RunObserver::go_on`]). No steps: nothing was left to do.
     pub plan: Plan,
     /// Wall time of each step, in plan order.
     pub durations: Vec<Duration>,
@@ -126,6 +127,14 @@ pub trait RunObserver {
     fn step_done(&mut self, step: &Step, took: Duration);
     /// See [`Notice`].
     fn notice(&mut self, _notice: &Notice) {}
+    /// Asked after each step of a run of one transaction per step:
+    /// `false` ends the run there, as if the plan stopped after that step
+    /// ([`RunOutcome::durations`] then has fewer entries than the plan has
+    /// steps). `verify` stops when a step's result makes the next ones
+    /// pointless.
+    fn go_on(&mut self) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(&Step, Duration)> RunObserver for F {
@@ -385,6 +394,9 @@ fn per_step<S: Session>(
         durations.push(took);
         applied.push(step.revision.clone());
         observer.step_done(step, took);
+        if !observer.go_on() {
+            break;
+        }
     }
     // A lock lost during the last step: everything was applied, and the
     // step guard kept others out, but the operator must hear of it.

@@ -537,3 +537,49 @@ fn a_non_transactional_statement_is_retried_alone() {
         }]
     ));
 }
+
+/// Stops the run after `after` steps ([`RunObserver::go_on`]).
+struct StopAfter {
+    after: usize,
+    steps: Vec<String>,
+}
+
+impl RunObserver for &mut StopAfter {
+    fn step_done(&mut self, step: &Step, _took: Duration) {
+        self.steps.push(step.revision.clone());
+    }
+    fn go_on(&mut self) -> bool {
+        self.steps.len() < self.after
+    }
+}
+
+#[test]
+fn an_observer_that_stops_the_run_leaves_the_later_steps_unapplied_and_unrecorded() {
+    let (g, sql) = chain(&[]);
+    let mut s = MemorySession::default();
+    let mut stop = StopAfter {
+        after: 1,
+        steps: Vec::new(),
+    };
+    let outcome = run_on(
+        &mut s,
+        &g,
+        &sql,
+        &RunOptions::default(),
+        |g, rows| g.plan_upgrade(rows, "heads"),
+        &mut stop,
+    )
+    .unwrap();
+    assert_eq!(stop.steps, ids(&[A]));
+    assert_eq!(outcome.plan.steps.len(), 3, "the plan as computed");
+    assert_eq!(outcome.durations.len(), 1, "one step applied");
+    assert_eq!(s.committed.rows, ids(&[A]));
+    assert_eq!(s.committed.schema.len(), 1);
+    let audit: Vec<_> = s
+        .committed
+        .audit
+        .iter()
+        .map(|a| a.revision.as_str())
+        .collect();
+    assert_eq!(audit, vec![A]);
+}

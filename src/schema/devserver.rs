@@ -50,6 +50,22 @@ impl DevServer {
         })
     }
 
+    /// What a build on this server depends on besides the SQL it runs:
+    /// `version()` and the extensions (with their default versions) it
+    /// offers. Part of the built-schema cache's key.
+    pub fn describe(&self) -> Result<String, DbError> {
+        let mut admin = lock(&self.admin);
+        let row = admin
+            .client()
+            .query_one(
+                "SELECT version() || ' / ' || coalesce((SELECT string_agg(name || ' ' || \
+                   coalesce(default_version, ''), ', ' ORDER BY name) FROM pg_available_extensions), '')",
+                &[],
+            )
+            .map_err(|e| DbError::query("describing the dev server", &e))?;
+        Ok(row.get(0))
+    }
+
     /// Creates an empty temporary database (from `template0`, so that what
     /// someone added to `template1` does not leak into the comparison) and
     /// connects to it.

@@ -10,6 +10,8 @@
 //!   and the dev server's temporary databases.
 //! - `verify`: downgrade testing (`mergepoint verify`) on a temporary
 //!   database.
+//! - `built_cache`: the models revisions build on the dev server, kept
+//!   between runs.
 //! - `commute`: merges proven safe (`merge --verify`, `check --merges`):
 //!   the branches applied in every order must leave the same schema.
 
@@ -18,6 +20,7 @@ pub mod plan;
 
 pub use model::{Catalog, Object, ObjectId, QualName};
 pub use plan::{Hazard, HazardKind, Plan, Statement, StatementKind};
+pub mod built_cache;
 pub mod commute;
 pub mod devserver;
 pub mod diff;

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::built_cache::{BuildKey, BuiltCache};
 use super::devserver::{DevServer, TempDatabase};
 use super::model::{Catalog, QualName};
 use super::read::{read_catalog, ReadError, ReadOptions};
@@ -263,6 +264,53 @@ pub fn build_rows<S: StepSql>(
     })
 }
 
+/// The catalog of what `targets` build (each with everything below it, as
+/// `upgrade` applies them): from the built-schema cache when an earlier
+/// run built the same ([`super::built_cache`]), else `build` on a fresh
+/// temporary database of `dev` (returning the tables to leave out), read,
+/// and kept. `targets: None` (not resolved) skips the cache; `side` names
+/// the side in a read error.
+pub fn built_catalog<S: StepSql>(
+    dev: &DevServer,
+    revisions: &Revisions<'_, S>,
+    targets: Option<&[String]>,
+    schemas: &[String],
+    side: &str,
+    build: impl FnOnce(&mut Database) -> Result<Vec<QualName>, SourceError>,
+) -> Result<Catalog, SourceError> {
+    let cache = BuiltCache::new(&crate::script::CacheConfig::from_env());
+    let key = match targets {
+        Some(targets) if cache.is_on() => BuildKey::new(
+            &dev.describe()?,
+            schemas,
+            &revisions.options.table.display_name(),
+            revisions.graph,
+            targets,
+            |id| revisions.sql.step_sql(id, Direction::Upgrade),
+        ),
+        _ => None,
+    };
+    if let Some(catalog) = key.as_ref().and_then(|k| cache.get(k)) {
+        tracing::info!("built schema: from the cache");
+        return Ok(catalog);
+    }
+    let mut temp = dev.temp_database()?;
+    let exclude_tables = build(temp.database())?;
+    let options = ReadOptions {
+        schemas: schemas.to_vec(),
+        exclude_tables,
+    };
+    let _phase = tracing::info_span!("catalog read").entered();
+    let catalog = read_catalog(temp.client(), &options).map_err(|source| SourceError::Read {
+        side: side.to_string(),
+        source,
+    })?;
+    if let Some(key) = &key {
+        cache.put(key, &catalog);
+    }
+    Ok(catalog)
+}
+
 /// The upgrade plan from an empty database to `ident`.
 fn upgrade_path<S: StepSql>(
     revisions: &Revisions<'_, S>,
@@ -377,6 +425,22 @@ pub fn read<S: StepSql>(side: &Side, ctx: &SideContext<'_, S>) -> Result<Catalog
     let dev = ctx.dev.ok_or_else(|| SourceError::NoDevServer {
         side: side.describe(),
     })?;
+    if let (Side::Rev(ident), Some(revisions)) = (side, ctx.revisions.as_ref()) {
+        let targets = revisions
+            .graph
+            .plan_upgrade(&[], ident)
+            .ok()
+            .map(|plan| plan.end_heads);
+        let _phase = tracing::info_span!("load side").entered();
+        return built_catalog(
+            dev,
+            revisions,
+            targets.as_deref(),
+            &ctx.schemas,
+            &side.describe(),
+            |database| build_revisions(database, revisions, ident),
+        );
+    }
     let mut temp: TempDatabase = {
         let _phase = tracing::info_span!("load side").entered();
         let mut temp = dev.temp_database()?;

@@ -14,13 +14,16 @@
 //! the database is built again from empty up to that revision, so the next
 //! revision is checked on the schema the upgrades alone build.
 //!
-//! Each revision's up, down and up again go through the runner
-//! ([`db::run`]) as one plan of exactly those steps
-//! ([`crate::graph::RevisionGraph::plan_steps`]), so the version table and
+//! The walk goes through the runner ([`db::run`]) as one plan of exactly
+//! those steps (up, down, up for each revision;
+//! [`crate::graph::RevisionGraph::plan_steps`]), so the version table and
 //! the audit table are kept as on any database, a downgrade at a merge or
 //! beside another branch moves that revision only, and the runner's set-up
-//! (lock session, pooler check, version table) is paid once per revision;
-//! the catalog is read on a second session after each step commits.
+//! (lock session, pooler check, version table) is paid once, not once per
+//! revision. The catalog is read on a second session after each step
+//! commits, with its queries prepared once and planned once for the whole
+//! walk; a revision that needs the database built again stops the run
+//! ([`db::RunObserver::go_on`]), and the walk goes on with a new one.
 
 use std::time::{Duration, Instant};
 
@@ -30,9 +33,9 @@ use super::devserver::{DevServer, TempDatabase};
 use super::diff::{diff, DiffOptions};
 use super::model::{Catalog, QualName};
 use super::plan::Plan;
-use super::read::{read_catalog, ReadOptions};
+use super::read::{read_catalog_with, ReadOptions, Statements};
 use super::source::{own_tables, require_sql, Revisions, SourceError};
-use crate::db::{self, Database, DbError, StepSql};
+use crate::db::{self, Database, DbError, RunObserver, StepSql};
 use crate::graph::{Direction, Step};
 use postgres::Client;
 
@@ -173,27 +176,38 @@ pub fn verify<S: StepSql>(
         built: built.len(),
         ..VerifyReport::default()
     };
-    let mut applied = built;
-    let mut before = walk.read()?;
     let ids = step_ids(&path);
-    for (n, id) in ids.iter().enumerate() {
-        let (check, after) = walk.check(id, &before)?;
-        applied.push(id.clone());
-        let outcome = check.outcome;
-        on_check(&check);
-        report.checks.push(check);
-        match outcome {
-            Outcome::UpgradeFailed => {
-                report.not_checked = ids[n + 1..].to_vec();
+    let missing: Vec<bool> = ids
+        .iter()
+        .map(|id| {
+            !has_statements(revisions.sql, id, Direction::Downgrade)
+                && has_statements(revisions.sql, id, Direction::Upgrade)
+        })
+        .collect();
+    let mut before = walk.read()?;
+    let mut next = 0;
+    while next < ids.len() {
+        let stretch = walk.check_stretch(&ids[next..], &missing[next..], before, on_check)?;
+        next += stretch.checks.len();
+        let last = stretch.checks.last().map(|c| c.outcome);
+        report.checks.extend(stretch.checks);
+        before = stretch.before;
+        match last {
+            Some(Outcome::UpgradeFailed) => {
+                report.not_checked = ids[next..].to_vec();
                 break;
             }
-            Outcome::Ok | Outcome::MissingDowngrade => {}
-            Outcome::DowngradeFailed | Outcome::NotRestored | Outcome::ReupgradeFailed => {
+            // A failure other than the upgrade's: the next revision is
+            // checked on the schema the upgrades alone build.
+            Some(Outcome::DowngradeFailed | Outcome::NotRestored | Outcome::ReupgradeFailed)
+                if next < ids.len() =>
+            {
+                let applied: Vec<String> = built.iter().chain(&ids[..next]).cloned().collect();
                 walk.temp = dev.temp_database()?;
-                walk.build(&applied, id)?;
+                walk.build(&applied, &ids[next - 1])?;
             }
+            _ => {}
         }
-        before = after.expect("read after every upgrade that succeeded");
     }
     Ok(report)
 }
@@ -208,9 +222,19 @@ struct Walk<'a, 'r, S: StepSql> {
     schemas: &'a [String],
     temp: TempDatabase,
     /// A second session on `temp`: the catalog is read on it between the
-    /// steps of one runner call (each step commits before the next).
-    reader: Option<Client>,
+    /// steps of a runner call (each step commits before the next), with
+    /// the catalog queries it has prepared.
+    reader: Option<(Client, Statements)>,
     exclude: Vec<QualName>,
+}
+
+/// What one runner call over a stretch of the walk checked.
+struct Stretch {
+    /// In order; the last one may have ended the stretch (a failure).
+    checks: Vec<RevisionCheck>,
+    /// The schema after the last checked revision's first upgrade (the
+    /// one the next revision starts from).
+    before: Catalog,
 }
 
 impl<S: StepSql> Walk<'_, '_, S> {
@@ -225,10 +249,16 @@ impl<S: StepSql> Walk<'_, '_, S> {
             .iter()
             .map(|id| (Direction::Upgrade, id.as_str()))
             .collect();
-        run_steps(self.temp.database(), self.revisions, &steps, |_, _| {}).map_err(build)?;
+        run_steps(
+            self.temp.database(),
+            self.revisions,
+            &steps,
+            |_: &Step, _| {},
+        )
+        .map_err(build)?;
         self.exclude =
             own_tables(self.temp.database(), &self.revisions.options.table).map_err(build)?;
-        self.reader = Some(self.temp.database().open_session()?);
+        self.reader = Some((self.temp.database().open_session()?, Statements::default()));
         Ok(())
     }
 
@@ -246,95 +276,213 @@ impl<S: StepSql> Walk<'_, '_, S> {
         read(reader, &options).map_err(|source| SourceError::Read { side, source })
     }
 
-    /// Up, read, down, read, up again, as one runner call (the reads on
-    /// the second session after each step commits); then the schema after
-    /// the downgrade compared with `before`. Returns the check and, unless
-    /// the first upgrade failed, the schema after it.
-    fn check(
+    /// Checks `ids` (up, read, down, read, up again each; only up when
+    /// `missing` says the downgrade has no statement) in one runner call,
+    /// which stops at the first revision that needs the database built
+    /// again or ends the walk.
+    fn check_stretch(
         &mut self,
-        id: &str,
-        before: &Catalog,
-    ) -> Result<(RevisionCheck, Option<Catalog>), SourceError> {
-        let started = Instant::now();
-        let mut check = RevisionCheck::new(id);
-        let missing = !has_statements(self.revisions.sql, id, Direction::Downgrade)
-            && has_statements(self.revisions.sql, id, Direction::Upgrade);
-        let steps: &[(Direction, &str)] = if missing {
-            &[(Direction::Upgrade, id)]
-        } else {
-            &[
-                (Direction::Upgrade, id),
-                (Direction::Downgrade, id),
-                (Direction::Upgrade, id),
-            ]
-        };
+        ids: &[String],
+        missing: &[bool],
+        before: Catalog,
+        on_check: &mut dyn FnMut(&RevisionCheck),
+    ) -> Result<Stretch, SourceError> {
         let options = self.read_options();
-        let reader = self.reader.as_mut().expect("built before it is checked");
-        // After step 1: the schema after the upgrade; after step 2: after
-        // the downgrade.
-        let mut schemas: Vec<Catalog> = Vec::with_capacity(2);
-        let mut read_error = None;
-        let mut took: Vec<Duration> = Vec::with_capacity(3);
-        let result = run_steps(self.temp.database(), self.revisions, steps, |_, d| {
-            took.push(d);
-            if took.len() <= 2 && read_error.is_none() {
-                match read(reader, &options) {
-                    Ok(c) => schemas.push(c),
-                    Err(e) => read_error = Some(e),
-                }
+        let mut steps: Vec<(Direction, &str)> = Vec::with_capacity(3 * ids.len());
+        for (id, &missing) in ids.iter().zip(missing) {
+            steps.push((Direction::Upgrade, id));
+            if !missing {
+                steps.push((Direction::Downgrade, id));
+                steps.push((Direction::Upgrade, id));
             }
-        });
-        if let Some(source) = read_error {
+        }
+        let mut stairway = Stairway {
+            ids,
+            missing,
+            reader: self.reader.as_mut().expect("built before it is checked"),
+            options: &options,
+            on_check,
+            phase: Phase::Upgrade,
+            check: RevisionCheck::new(&ids[0]),
+            started: Instant::now(),
+            before,
+            after: None,
+            checks: Vec::new(),
+            stop: false,
+            read_error: None,
+        };
+        let result = run_steps(self.temp.database(), self.revisions, &steps, &mut stairway);
+        if let Some(source) = stairway.read_error {
             return Err(SourceError::Read {
                 side: self.temp.name().to_string(),
                 source,
             });
         }
-        check.upgrade = took.first().copied().unwrap_or_default();
-        check.downgrade = took.get(1).copied().unwrap_or_default();
-        let mut schemas = schemas.into_iter();
-        let Some(after) = schemas.next() else {
-            check.outcome = Outcome::UpgradeFailed;
-            check.error = result.err().map(|e| e.to_string());
-            check.total = started.elapsed();
-            return Ok((check, None));
-        };
-        if missing {
-            check.outcome = Outcome::MissingDowngrade;
-            check.error = Some("the downgrade has no statement".to_string());
-        } else if let Some(restored) = schemas.next() {
-            let _phase = tracing::debug_span!("verify diff").entered();
-            match diff(&restored, before, &DiffOptions::default()) {
-                Ok(plan) if plan.is_empty() => {
-                    if let Err(e) = result {
-                        check.outcome = Outcome::ReupgradeFailed;
-                        check.error = Some(e.to_string());
-                    }
-                }
-                // Whatever the second upgrade did.
-                Ok(plan) => {
-                    check.outcome = Outcome::NotRestored;
-                    check.difference = plan;
-                }
-                Err(e) => {
-                    check.outcome = Outcome::NotRestored;
-                    check.error = Some(format!(
-                        "the schema differs from the one before the upgrade, in a way the diff cannot plan: {e}"
-                    ));
-                }
+        if let Err(e) = result {
+            if stairway.checks.len() == ids.len() {
+                // Every step ran; what failed came after them.
+                return Err(SourceError::Build {
+                    ident: ids[ids.len() - 1].clone(),
+                    source: Box::new(e),
+                });
             }
-        } else {
-            check.outcome = Outcome::DowngradeFailed;
-            check.error = result.err().map(|e| e.to_string());
+            stairway.check.outcome = match stairway.phase {
+                Phase::Upgrade => Outcome::UpgradeFailed,
+                Phase::Downgrade => Outcome::DowngradeFailed,
+                Phase::Reupgrade => Outcome::ReupgradeFailed,
+            };
+            stairway.check.error = Some(step_error(&e));
+            stairway.finish();
         }
-        check.total = started.elapsed();
-        Ok((check, Some(after)))
+        Ok(Stretch {
+            checks: stairway.checks,
+            before: stairway.before,
+        })
     }
 }
 
-fn read(client: &mut Client, options: &ReadOptions) -> Result<Catalog, crate::schema::ReadError> {
+/// The step the runner does next for the revision being checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Upgrade,
+    Downgrade,
+    Reupgrade,
+}
+
+/// Follows one runner call over a stretch of the walk: after each step it
+/// reads the schema (after the first upgrade, after the downgrade),
+/// compares it, finishes each revision's check, and stops the run when a
+/// revision needs the database built again.
+struct Stairway<'a> {
+    ids: &'a [String],
+    missing: &'a [bool],
+    reader: &'a mut (Client, Statements),
+    options: &'a ReadOptions,
+    on_check: &'a mut dyn FnMut(&RevisionCheck),
+    /// The revision being checked is `ids[checks.len()]`.
+    phase: Phase,
+    check: RevisionCheck,
+    started: Instant,
+    /// The schema before the current revision's upgrade, and after it.
+    before: Catalog,
+    after: Option<Catalog>,
+    checks: Vec<RevisionCheck>,
+    stop: bool,
+    read_error: Option<crate::schema::ReadError>,
+}
+
+impl Stairway<'_> {
+    fn read(&mut self) -> Option<Catalog> {
+        match read(self.reader, self.options) {
+            Ok(catalog) => Some(catalog),
+            Err(e) => {
+                self.read_error = Some(e);
+                self.stop = true;
+                None
+            }
+        }
+    }
+
+    /// The current revision's check is complete: reported, and the next
+    /// revision (if any) starts from the schema after this one's upgrade.
+    fn finish(&mut self) {
+        let n = self.checks.len() + 1;
+        let next = RevisionCheck::new(self.ids.get(n).map_or("", String::as_str));
+        let mut check = std::mem::replace(&mut self.check, next);
+        check.total = self.started.elapsed();
+        (self.on_check)(&check);
+        self.checks.push(check);
+        if let Some(after) = self.after.take() {
+            self.before = after;
+        }
+        self.phase = Phase::Upgrade;
+        self.started = Instant::now();
+    }
+
+    /// After the downgrade: the schema compared with the one before the
+    /// upgrade; `false` when the revision failed (the check is finished).
+    fn restored(&mut self, restored: &Catalog) -> bool {
+        let _phase = tracing::debug_span!("verify diff").entered();
+        match diff(restored, &self.before, &DiffOptions::default()) {
+            Ok(plan) if plan.is_empty() => return true,
+            Ok(plan) => self.check.difference = plan,
+            Err(e) => {
+                self.check.error = Some(format!(
+                    "the schema differs from the one before the upgrade, in a way the diff cannot plan: {e}"
+                ))
+            }
+        }
+        self.check.outcome = Outcome::NotRestored;
+        false
+    }
+}
+
+impl RunObserver for &mut Stairway<'_> {
+    fn step_done(&mut self, _step: &Step, took: Duration) {
+        if self.stop {
+            return;
+        }
+        match self.phase {
+            Phase::Upgrade => {
+                self.check.upgrade = took;
+                let Some(after) = self.read() else { return };
+                self.after = Some(after);
+                if self.missing[self.checks.len()] {
+                    self.check.outcome = Outcome::MissingDowngrade;
+                    self.check.error = Some("the downgrade has no statement".to_string());
+                    self.finish();
+                } else {
+                    self.phase = Phase::Downgrade;
+                }
+            }
+            Phase::Downgrade => {
+                self.check.downgrade = took;
+                let Some(restored) = self.read() else { return };
+                if self.restored(&restored) {
+                    self.phase = Phase::Reupgrade;
+                } else {
+                    self.finish();
+                    self.stop = true;
+                }
+            }
+            Phase::Reupgrade => self.finish(),
+        }
+    }
+
+    fn go_on(&mut self) -> bool {
+        !self.stop
+    }
+}
+
+/// What a failed step says in its revision's check: the step and the
+/// server's message, and whether partial effects may remain, without the
+/// runner's account of the run (in a walk, every step before this one).
+fn step_error(e: &DbError) -> String {
+    match e {
+        DbError::StepFailed(f) => {
+            let mut text = format!(
+                "{} of revision {} failed: {}",
+                f.direction.as_str(),
+                f.revision,
+                f.message
+            );
+            if f.may_have_partial_effects() {
+                text.push_str(
+                    "\n(it is non-transactional or ended its transaction: partial effects may remain)",
+                );
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+fn read(
+    (client, statements): &mut (Client, Statements),
+    options: &ReadOptions,
+) -> Result<Catalog, crate::schema::ReadError> {
     let _phase = tracing::debug_span!("verify read").entered();
-    read_catalog(client, options)
+    read_catalog_with(client, statements, options)
 }
 
 /// Whether the revision's SQL in `direction` holds a statement (comments
@@ -345,13 +493,13 @@ fn has_statements<S: StepSql>(sql: &S, id: &str, direction: Direction) -> bool {
 }
 
 /// Runs exactly `steps`, in order, through the runner in one call
-/// ([`crate::graph::RevisionGraph::plan_steps`]); `on_step` after each one
-/// committed, with its time as the runner measured it.
+/// ([`crate::graph::RevisionGraph::plan_steps`]), `observer` told of each
+/// step as it commits.
 fn run_steps<S: StepSql>(
     database: &mut Database,
     revisions: &Revisions<'_, S>,
     steps: &[(Direction, &str)],
-    mut on_step: impl FnMut(&Step, Duration),
+    observer: impl RunObserver,
 ) -> Result<(), DbError> {
     if steps.is_empty() {
         return Ok(());
@@ -363,7 +511,7 @@ fn run_steps<S: StepSql>(
         revisions.sql,
         revisions.options,
         |g: &crate::graph::RevisionGraph, rows: &[String]| g.plan_steps(rows, steps),
-        |step: &Step, d: Duration| on_step(step, d),
+        observer,
     )?;
     Ok(())
 }

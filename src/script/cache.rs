@@ -45,7 +45,7 @@ use super::{Body, Format, Project};
 use crate::graph::Revision;
 
 /// Bumped when the stored layout changes.
-const SCHEMA: u32 = 3;
+const SCHEMA: u32 = 4;
 
 /// From this many files on, the stats of a load run on all cores (starting
 /// the thread pool costs about as much as a thousand stats).
@@ -448,7 +448,7 @@ fn file_name(h: &Header) -> String {
 }
 
 /// The running binary: its version, size and mtime. Any rebuild changes it.
-fn build_id() -> Option<String> {
+pub(crate) fn build_id() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let m = fs::metadata(exe).ok()?;
     let mtime = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;

@@ -15,10 +15,11 @@
 //! directory, `version_locations` in configured order, subdirectories
 //! top-down and sorted with `recursive_version_locations`), `%(here)s` and
 //! `path_separator`/legacy splitting of `version_locations`, the legacy
-//! `<hex>.py` id, the message (`Script.doc`: the stripped docstring up to
-//! its first blank line), the file name (`file_template`,
-//! `truncate_slug_length`, slug rules), and the layout of written files
-//! (Alembic's default `script.py.mako`).
+//! `<hex>.py` id, the message (`Script.longdoc`, the stripped docstring;
+//! one-line output shows `Script.doc`, up to its first blank line), the file
+//! name (`file_template`, `truncate_slug_length`, slug rules), and the
+//! layout of written files (Alembic's default `script.py.mako`; the CLI
+//! renders a project's own through its Python, `alembic_import::template`).
 //!
 //! Also read: `[tool.alembic]` in `pyproject.toml` (the ini's keys first, as
 //! Alembic), Flask-Migrate's `migrations/alembic.ini` without
@@ -36,9 +37,8 @@
 //! matters for indented multi-line messages).
 //!
 //! Not supported: packages found only by importing them (site-packages,
-//! editable installs: refused with a hint), `sourceless`
-//! (`.pyc` only), other `timezone`s and a project's own `script.py.mako`
-//! when writing, `\N{...}` escapes in headers.
+//! editable installs: refused with a hint), `sourceless` (`.pyc` only),
+//! other `timezone`s, `\N{...}` escapes in headers.
 
 mod alembic;
 mod cache;
@@ -62,7 +62,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use alembic::{parse_alembic, render_alembic};
+pub(crate) use alembic::alembic_body;
+pub use alembic::{alembic_doc, parse_alembic, render_alembic};
+pub(crate) use cache::build_id;
 pub use cache::{CacheConfig, CacheReport};
 pub use error::LoadError;
 #[doc(hidden)]
@@ -550,23 +552,7 @@ pub fn slug(message: &str) -> String {
 /// Writes `rev` as a new file in the project's format into the first
 /// revisions directory (created if missing). Never overwrites a file.
 pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, LoadError> {
-    let dir = project
-        .revisions_dirs
-        .first()
-        .cloned()
-        .unwrap_or_else(|| project.root.join("revisions"));
-    if let Some(reason) = crate::graph::id_problem(&rev.id).or_else(|| {
-        rev.id
-            .contains(['/', '\\', '.'])
-            .then(|| "it contains a path character".to_string())
-    }) {
-        return Err(LoadError::NotARevision {
-            path: dir.clone(),
-            reason: format!("cannot write revision id '{}': {reason}", rev.id),
-        });
-    }
-    LoadError::check_id_length(&dir, None, &rev.id)?;
-    let (ext, text) = match project.format {
+    let text = match project.format {
         Format::Native => {
             let r = Revision {
                 id: rev.id.clone(),
@@ -587,9 +573,39 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
                 lock_timeout: None,
                 statement_timeout: None,
             };
-            ("yaml", render_native(&r, &body))
+            render_native(&r, &body)
         }
-        Format::Alembic => ("py", render_alembic(rev)),
+        Format::Alembic => render_alembic(rev),
+    };
+    let path = reserve_revision_file(project, rev)?;
+    fill_reserved(&path, &text)?;
+    Ok(path)
+}
+
+/// Creates the (empty) file a new revision `rev` of `project` goes in,
+/// named as `write_revision` names it, and returns its path; refuses an id
+/// that cannot be a file name and a file that exists. For a writer that
+/// fills the file itself (an Alembic project's own `script.py.mako`).
+pub fn reserve_revision_file(project: &Project, rev: &NewRevision) -> Result<PathBuf, LoadError> {
+    let dir = project
+        .revisions_dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| project.root.join("revisions"));
+    if let Some(reason) = crate::graph::id_problem(&rev.id).or_else(|| {
+        rev.id
+            .contains(['/', '\\', '.'])
+            .then(|| "it contains a path character".to_string())
+    }) {
+        return Err(LoadError::NotARevision {
+            path: dir.clone(),
+            reason: format!("cannot write revision id '{}': {reason}", rev.id),
+        });
+    }
+    LoadError::check_id_length(&dir, None, &rev.id)?;
+    let ext = match project.format {
+        Format::Native => "yaml",
+        Format::Alembic => "py",
     };
     let config_file = || {
         project
@@ -624,8 +640,23 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
     }
     fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, "create the directory", &e))?;
     let path = dir.join(format!("{name}.{ext}"));
-    write_new(&path, &text, " (pick another id or message)")?;
+    write_new(&path, "", " (pick another id or message)")?;
     Ok(path)
+}
+
+/// Writes `text` into a file [`reserve_revision_file`] made; removes the
+/// file if that fails.
+pub fn fill_reserved(path: &Path, text: &str) -> Result<(), LoadError> {
+    use std::io::Write;
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
+    written.map_err(|e| {
+        let _ = fs::remove_file(path);
+        LoadError::io(path, "write", &e)
+    })
 }
 
 fn write_new(path: &Path, text: &str, hint: &str) -> Result<(), LoadError> {

@@ -345,6 +345,35 @@ class Checker:
                                       "%s %s" % (what, w["revision"]), wn[f], gn[f], detail,
                                       cmd=r["cmd"], root=root)
 
+    # ---- the text of the verbose forms ---------------------------------------
+    TEXTS = (
+        ("history --verbose", "history", {"verbose": True}),
+        ("heads --verbose", "heads", {"verbose": True}),
+        ("history", "history", {}),
+    )
+
+    def compare_texts(self, root, cfg, answers, out):
+        """`history --verbose`, `heads --verbose`, `history` and `show REV` print
+        exactly Alembic's text (the whole docstring, the file's absolute path),
+        up to the order of `Branches into:` and `Branch names:`, which Alembic
+        takes from Python sets (it varies between runs)."""
+        def norm(text):
+            text = re.sub(r"^(Branches into: |Branch names: )(.*)$",
+                          lambda m: m.group(1) + ", ".join(sorted(m.group(2).split(", "))),
+                          text, flags=re.M)
+            # The one-line form's labels: `-> id (b, a)`.
+            return re.sub(r"\(([^()]*, [^()]*)\)",
+                          lambda m: "(" + ", ".join(sorted(m.group(1).split(", "))) + ")", text)
+        asks = [(spec, name, kw, []) for spec, name, kw in self.TEXTS]
+        for w in answers["history"][:3]:
+            asks.append(("show " + w["revision"], "show", {}, [w["revision"]]))
+        for spec, name, kw, args in asks:
+            want = norm(oracle.command_text(cfg, name, *args, **kw))
+            r = self.mp.run(root, *spec.split())
+            got = norm(r["stdout"]) if r["rc"] == 0 else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:])
+            if got != want:
+                self.mismatch(out, "text:" + spec.split()[0], spec, want, got, cmd=r["cmd"], root=root)
+
     def check_single_head_gate(self, root, answers, out):
         """`heads --check` exits 1 exactly when Alembic's `upgrade head` fails for
         several heads (its `head` counts versioned heads), else 0."""
@@ -984,6 +1013,7 @@ def run_seed(seed: int, o) -> dict:
     out, expected = res["mismatches"], res["expected"]
     if not o.alembic_only:
         checker.compare_graph(root, answers, out)
+        checker.compare_texts(root, cfg, answers, out)
         checker.check_single_head_gate(root, answers, out)
         checker.compare_online_relative(root, script, answers, graph, out, expected)
         checker.compare_history_ranges(root, script, graph.history_specs(rng), out)
@@ -1065,6 +1095,7 @@ def run_fixture(path: Path, o) -> dict:
     cfg, script = oracle.load(root)
     answers = oracle.graph_answers(script)
     checker.compare_graph(root, answers, res["mismatches"])
+    checker.compare_texts(root, cfg, answers, res["mismatches"])
     checker.check_single_head_gate(root, answers, res["mismatches"])
     for c in fx["checks"]:
         checker.compare_plans(root, cfg, script, c["direction"], [c["spec"]], res["mismatches"], res["expected"])

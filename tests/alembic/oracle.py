@@ -169,3 +169,20 @@ def online_plan(script: ScriptDirectory, upgrade: bool, target: str, current: tu
             res["error_type"] = type(e).__name__
     res["warnings"] = [str(w.message) for w in caught]
     return res
+
+
+def command_text(cfg: Config, name: str, *args, **kwargs) -> str:
+    """What `alembic NAME ...` prints (Alembic's own command, its stdout
+    captured), or the error it raises as `error: ...`."""
+    from alembic import command
+
+    # A stream with an encoding: Alembic writes through it (without one it
+    # falls back to ASCII and prints "?" for "é", as no terminal would).
+    raw = io.BytesIO()
+    cfg.stdout = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    try:
+        getattr(command, name)(cfg, *args, **kwargs)
+    except Exception as e:  # a refusal is an answer too
+        return "error: %s" % e
+    cfg.stdout.flush()
+    return raw.getvalue().decode("utf-8")

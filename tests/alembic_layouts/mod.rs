@@ -436,3 +436,108 @@ fn several_version_locations_split_as_path_separator_says() {
         ],
     );
 }
+
+/// The fixture's `script.py.mako` with a header of the project's own.
+fn own_template() -> String {
+    let mako = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/alembic_shop/proj/script.py.mako"),
+    )
+    .unwrap();
+    format!("# SPDX-License-Identifier: Apache-2.0\n{mako}")
+}
+
+/// A revision file without its id and `Create Date` (mergepoint writes UTC).
+fn without_id_and_date(text: &str, id: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("Create Date: ") {
+                "Create Date: <date>".to_string()
+            } else {
+                l.replace(id, "<id>")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `revision` renders the project's own script.py.mako, found through the
+/// layout (pyproject.toml's script_location; Flask-Migrate's migrations/),
+/// into the same file Alembic (or `flask db revision`) writes.
+#[test]
+fn revision_uses_the_projects_template_in_pyproject_and_flask_layouts() {
+    // (layout, where mergepoint and Alembic run, the versions directory)
+    for layout in ["pyproject", "flask"] {
+        let make = || {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path();
+            let script_dir = if layout == "flask" {
+                write(&root.join("migrations/alembic.ini"), FLASK_INI);
+                root.join("migrations")
+            } else {
+                write(
+                    &root.join("pyproject.toml"),
+                    "[tool.alembic]\nscript_location = \"%(here)s/alembic\"\n",
+                );
+                root.join("alembic")
+            };
+            write(&script_dir.join("env.py"), ENV_PY);
+            write(&script_dir.join("script.py.mako"), &own_template());
+            lay_out(&script_dir.join("versions"), None);
+            (tmp, script_dir)
+        };
+        let (ours, ours_dir) = make();
+        let run = mergepoint(
+            ours.path(),
+            &[
+                "revision",
+                "-m",
+                "add orders.note",
+                "--head",
+                "ffff",
+                "--rev-id",
+                "8888",
+            ],
+        );
+        assert_eq!(run.code, 0, "{layout}: {}", run.stderr);
+        assert!(!run.stderr.contains("warning"), "{layout}: {}", run.stderr);
+        let mine =
+            std::fs::read_to_string(ours_dir.join("versions/8888_add_orders_note.py")).unwrap();
+        assert!(
+            mine.starts_with("# SPDX-License-Identifier: Apache-2.0\n"),
+            "{layout}: {mine}"
+        );
+
+        let (theirs, theirs_dir) = make();
+        if layout == "flask" {
+            let code = "from alembic.config import Config\n\
+                        from alembic import command\n\
+                        config = Config('migrations/alembic.ini')\n\
+                        config.set_main_option('script_location', 'migrations')\n\
+                        command.revision(config, message='add orders.note', head='ffff', rev_id='7777')\n";
+            run_python(theirs.path(), &["-c", code]);
+        } else {
+            run_python(
+                theirs.path(),
+                &[
+                    "-m",
+                    "alembic",
+                    "revision",
+                    "-m",
+                    "add orders.note",
+                    "--head",
+                    "ffff",
+                    "--rev-id",
+                    "7777",
+                ],
+            );
+        }
+        let alembics =
+            std::fs::read_to_string(theirs_dir.join("versions/7777_add_orders_note.py")).unwrap();
+        assert_eq!(
+            without_id_and_date(&mine, "8888"),
+            without_id_and_date(&alembics, "7777"),
+            "{layout}"
+        );
+    }
+}

@@ -25,6 +25,12 @@ impl Project {
         self.dir.path()
     }
 
+    /// Where this project's runs keep their caches (beside the project,
+    /// not in it).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().with_extension("mp-cache")
+    }
+
     pub fn rev(&self, id: &str, parents: &[&str], transactional: bool, up: &str, down: &str) {
         let indent = |s: &str| s.lines().map(|l| format!("  {l}\n")).collect::<String>();
         let text = format!(
@@ -44,6 +50,9 @@ impl Project {
         let mut c = Command::new(bin());
         c.arg("--dir").arg(self.path()).args(args);
         c.env_remove("DATABASE_URL");
+        // The project's own caches (parse cache, built schemas): a test
+        // never answers from another test's run.
+        c.env("MERGEPOINT_CACHE_DIR", self.cache_dir());
         c
     }
 
@@ -57,6 +66,12 @@ impl Project {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.cache_dir());
     }
 }
 

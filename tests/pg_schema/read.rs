@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use mergepoint::schema::model::*;
-use mergepoint::schema::read::{read_catalog, ReadError, ReadOptions};
+use mergepoint::schema::read::{
+    read_catalog, read_catalog_with, ReadError, ReadOptions, Statements,
+};
 
 use super::{db_with, ensure_role, read, read_with};
-use crate::common::pg::TestDb;
+use crate::common::pg::{psql_apply, TestDb};
 
 fn q(schema: &str, name: &str) -> QualName {
     QualName::new(schema, name)
@@ -1159,4 +1161,40 @@ fn a_thousand_table_schema_reads_fast() {
     assert_eq!(tables, 1000);
     assert_eq!(table(&c, "t999").columns.len(), 6);
     assert!(elapsed.as_secs_f64() < 5.0, "took {elapsed:?}");
+}
+
+/// `verify` reads one database many times on one connection, its queries
+/// prepared once and, from the second read on, planned once: every read
+/// must still be what a fresh read gives, also after the schema changed.
+#[test]
+fn reading_again_with_the_prepared_queries_reads_what_a_fresh_read_reads() {
+    let db = db_with(
+        "CREATE TYPE mood AS ENUM ('ok', 'sad'); \
+         CREATE TABLE a (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, m mood DEFAULT 'ok', \
+           n text NOT NULL CHECK (n <> '')); \
+         CREATE TABLE b (id serial PRIMARY KEY, a_id int REFERENCES a (id)); \
+         CREATE INDEX b_a ON b (a_id) WHERE a_id > 0; \
+         CREATE VIEW ab AS SELECT a.n, b.id FROM a JOIN b ON b.a_id = a.id; \
+         CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1'; \
+         COMMENT ON TABLE a IS 'the a';",
+    );
+    let options = ReadOptions::default();
+    let mut client = db.client();
+    let mut statements = Statements::default();
+    for n in 0..7 {
+        let again = read_catalog_with(&mut client, &mut statements, &options).unwrap();
+        assert_eq!(again, read(&db), "read {n} with the prepared queries");
+    }
+    psql_apply(
+        &db.url,
+        "CREATE SCHEMA s; CREATE TABLE s.c (x int UNIQUE, y a); \
+         CREATE INDEX c_y ON s.c (((y).n)); ALTER TABLE b ADD COLUMN z date DEFAULT now(); \
+         DROP VIEW ab; CREATE VIEW s.v AS SELECT x FROM s.c;",
+    );
+    let changed = read_catalog_with(&mut client, &mut statements, &options).unwrap();
+    assert!(
+        changed.table(&q("s", "c")).is_some(),
+        "the new table is read"
+    );
+    assert_eq!(changed, read(&db), "after the change");
 }

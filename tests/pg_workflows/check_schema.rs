@@ -161,3 +161,55 @@ fn check_schema_on_an_alembic_project_says_it_needs_running_alembic_revisions() 
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("cannot run yet"), "{}", text(&out));
 }
+
+/// The model the applied revisions build is kept between runs (the
+/// built-schema cache) and used only while nothing it depends on changed:
+/// a planted entry is what the next run compares with (so the cache is
+/// really read), `MERGEPOINT_CACHE=off` builds afresh, and an edited
+/// revision is built again instead of answered from the old entry.
+#[test]
+fn the_built_schema_is_kept_between_runs_and_rebuilt_when_a_revision_changes() {
+    let p = shop();
+    let db = upgraded(&p, "head");
+    check_schema_json(&p, &db, 0);
+    let entries: Vec<_> = std::fs::read_dir(p.cache_dir().join("schemas"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one built schema kept: {entries:?}");
+    // Plant the empty database's model under that key: the next run must
+    // answer from it, so every table of the live database is drift.
+    let empty =
+        mergepoint::schema::built_cache::encode(&mergepoint::schema::Catalog::empty_database())
+            .unwrap();
+    std::fs::write(&entries[0], empty).unwrap();
+    let v = check_schema_json(&p, &db, 1);
+    let sql = v["schema"]["statements"].to_string();
+    assert!(sql.contains("CREATE TABLE public.orders"), "{v}");
+    // Off: built again on the dev server, clean.
+    let mut c = p.cmd(&[
+        "check",
+        "--schema",
+        "--database-url",
+        &db.url,
+        "--dev-url",
+        &crate::common::pg::admin_url(),
+    ]);
+    let off = c.env("MERGEPOINT_CACHE", "off").output().unwrap();
+    assert_eq!(off.status.code(), Some(0), "{}", text(&off));
+    // An edited revision is a new key: built, and the live database (made
+    // by the old SQL) now differs from it.
+    p.rev(
+        "bbbb00000002",
+        &["aaaa00000001"],
+        true,
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id), note text, total int);\nCREATE INDEX orders_customer_idx ON orders (customer_id);",
+        "DROP TABLE orders;",
+    );
+    let v = check_schema_json(&p, &db, 1);
+    assert!(
+        v["schema"]["statements"].to_string().contains("total"),
+        "{v}"
+    );
+}

@@ -182,6 +182,13 @@ fn every_kind_of_failure_is_reported_in_json() {
     assert_eq!(f["outcome"], "upgrade_failed", "{v}");
     assert!(f["error"].as_str().unwrap().contains("nope"), "{v}");
     assert_eq!(v["not_checked"], serde_json::json!(["aaaa00000007"]), "{v}");
+    // A failed step's error is that step's, not a summary of the walk's
+    // run (which applied and undid many steps before it).
+    for r in [&d, &f] {
+        let error = r["error"].as_str().unwrap();
+        assert!(!error.contains("this run"), "{error}");
+        assert!(error.lines().count() <= 2, "{error}");
+    }
     assert_eq!(v["checked"], 6, "{v}");
     assert_eq!(v["failed"], 4, "{v}");
     for r in v["revisions"].as_array().unwrap() {

@@ -423,15 +423,20 @@ fn check_schema(ws: &Workspace, args: &CheckArgs) -> CliResult<(SchemaCheck, Pla
     };
     let exclude = source::own_tables(&mut conn, &opts.table)?;
     let live = read(conn.client(), exclude, &masked)?;
-    let mut temp = dev.temp_database()?;
     let revisions = Revisions {
         graph: &ws.graph,
         sql: &sql,
         options: &opts,
     };
-    let exclude = source::build_rows(temp.database(), &revisions, &rows)?;
     let side = format!("the revisions applied to {masked}");
-    let built = read(temp.client(), exclude, &side)?;
+    let built = source::built_catalog(
+        &dev,
+        &revisions,
+        Some(&rows),
+        &args.schema_names,
+        &side,
+        |database| source::build_rows(database, &revisions, &rows),
+    )?;
     let plan = engine::diff(&built, &live, &DiffOptions::default())?;
     let check = SchemaCheck {
         database: masked,

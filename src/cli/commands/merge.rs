@@ -248,7 +248,7 @@ pub fn run(ctx: &mut Ctx, args: MergeArgs) -> CliResult {
             .with_hint("make the branches independent (or make one build on the other), then merge again; the report above says which revision failed in which order, or what each order leaves differently"));
         }
     }
-    let path = crate::script::write_revision(&ws.project, &new)?;
+    let path = crate::cli::commands::revision::write_new_revision(&ws.project, &new)?;
     writeln!(
         ctx.out,
         "Created merge revision {} of {}: {}",

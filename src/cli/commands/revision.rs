@@ -207,7 +207,7 @@ pub fn run(ctx: &mut Ctx, args: RevisionArgs) -> CliResult {
         new.downgrade = revision_body(&diffs.down, &diffs.headers[1]);
         generated = Some(diffs);
     }
-    let path = crate::script::write_revision(&ws.project, &new)?;
+    let path = write_new_revision(&ws.project, &new)?;
     let on = if new.parents.is_empty() {
         "<base>".to_string()
     } else {
@@ -341,4 +341,23 @@ fn summarize(ctx: &mut Ctx, d: &Generated) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Writes a new revision file: an Alembic project's from its own
+/// `script.py.mako` and `post_write_hooks`, as `alembic revision` does
+/// (with the project's Python; without one, from mergepoint's copy of the
+/// default template, said on stderr); a native project's as YAML.
+pub(crate) fn write_new_revision(
+    project: &crate::script::Project,
+    new: &NewRevision,
+) -> CliResult<std::path::PathBuf> {
+    if project.format != crate::script::Format::Alembic {
+        return Ok(crate::script::write_revision(project, new)?);
+    }
+    let python = crate::alembic_import::choose_python(None);
+    let written = crate::alembic_import::template::write_from_template(&python, project, new)?;
+    if let Some(note) = &written.note {
+        eprintln!("warning: {note}");
+    }
+    Ok(written.path)
 }

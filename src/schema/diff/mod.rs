@@ -28,7 +28,7 @@ mod sql_text;
 mod table;
 
 #[cfg(test)]
-mod gen;
+pub(crate) mod gen;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -36,7 +36,8 @@ pub use indexes::plain_shape as index_plain_shape;
 
 use std::collections::HashMap;
 
-use postgres::{Client, IsolationLevel, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use thiserror::Error;
 
 use super::model::{Catalog, Object, ObjectId, QualName};
@@ -65,10 +66,42 @@ pub enum ReadError {
     Unsupported { object: String, what: String },
 }
 
+/// The catalog queries prepared on one connection, kept for the next read
+/// on it: `verify` reads its database twice per revision, and on a small
+/// schema parsing and planning the queries cost more than running them.
+/// Use one `Statements` with one connection only.
+#[derive(Default)]
+pub struct Statements(HashMap<String, Statement>);
+
+/// The read's transaction, running each query as a prepared statement of
+/// [`Statements`].
+pub(crate) struct ReadTx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut Statements,
+}
+
+impl ReadTx<'_> {
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = match self.statements.0.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = self.tx.prepare(sql)?;
+                self.statements.0.insert(sql.to_string(), statement.clone());
+                statement
+            }
+        };
+        self.tx.query(&statement, params)
+    }
+}
+
 /// The state shared by the per-kind readers: the transaction, the oids of
 /// the schemas in scope, and what has been read so far.
 pub(crate) struct Reader<'a> {
-    pub tx: Transaction<'a>,
+    pub tx: ReadTx<'a>,
     /// `pg_namespace` oids of the schemas read.
     pub namespaces: Vec<u32>,
     pub catalog: Catalog,
@@ -100,6 +133,16 @@ macro_rules! timed {
 
 /// Reads the schema of the database `client` is connected to.
 pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalog, ReadError> {
+    read_catalog_with(client, &mut Statements::default(), options)
+}
+
+/// [`read_catalog`], with the queries prepared on `client` by earlier reads
+/// in `statements` (and those it prepares kept there).
+pub fn read_catalog_with(
+    client: &mut Client,
+    statements: &mut Statements,
+    options: &ReadOptions,
+) -> Result<Catalog, ReadError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -109,11 +152,17 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
     // sub-selects pass `jit_above_cost` on a large schema, and compiling
     // them took longer (over 100 ms per query) than running them.
     tx.batch_execute("SET LOCAL search_path = pg_catalog; SET LOCAL jit = off")?;
+    if !statements.0.is_empty() {
+        // Read again on this connection: plan each query once and keep
+        // the plan (a custom plan would be made for each of the next few
+        // runs), as planning is most of a query's time on a small schema.
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
+    }
     let server_version = tx
         .query_one("SELECT current_setting('server_version_num')::int", &[])?
         .get(0);
     let mut r = Reader {
-        tx,
+        tx: ReadTx { tx, statements },
         namespaces: Vec::new(),
         catalog: Catalog::default(),
         oids: Oids::default(),
@@ -153,7 +202,7 @@ pub fn read_catalog(client: &mut Client, options: &ReadOptions) -> Result<Catalo
     let Reader {
         tx, mut catalog, ..
     } = r;
-    tx.commit()?;
+    tx.tx.commit()?;
     exclude_tables(&mut catalog, &options.exclude_tables);
     depends::keep_edges_between_read_objects(&mut catalog);
     Ok(catalog)

@@ -7,8 +7,10 @@
 //! `revision`, `down_revision`, `branch_labels` and `depends_on` whose value
 //! is a literal: `None`, a string (adjacent literals concatenate), or a
 //! tuple or list of strings. The last assignment wins, as when Python runs
-//! the module. The message is Alembic's `Script.doc`: the module docstring,
-//! stripped, up to its first blank line.
+//! the module. The message is Alembic's `Script.longdoc`: the whole module
+//! docstring, stripped (one-line output shows its first line, which is
+//! that of Alembic's `Script.doc`, the docstring up to its first blank line;
+//! `show` and `--verbose` print it all, as Alembic does).
 
 mod file_name;
 mod lex;
@@ -23,7 +25,15 @@ use lex::{Lexer, Spanned, StrKind, Tok};
 use literal::{literal, PyVal};
 
 pub(crate) use file_name::file_name;
+pub(crate) use render::body_statement as alembic_body;
 pub use render::render_alembic;
+
+/// Alembic's `Script.doc` of a revision read from a `.py` file (whose
+/// message is the whole docstring, `Script.longdoc`): up to the first blank
+/// line.
+pub fn alembic_doc(longdoc: &str) -> &str {
+    longdoc.split("\n\n").next().unwrap_or("")
+}
 pub(crate) use render::{slug, slug_with};
 
 const FIELDS: [&str; 4] = ["revision", "down_revision", "branch_labels", "depends_on"];
@@ -88,12 +98,9 @@ pub fn parse_alembic(path: &Path, text: &str) -> Result<Revision, LoadError> {
             })
         }
     };
-    // Alembic's `Script.doc`: the stripped docstring up to a blank line.
+    // Alembic's `Script.longdoc`: the docstring, stripped.
     let message = doc
-        .map(|d| {
-            let d = d.trim_matches(py_space);
-            d.split("\n\n").next().unwrap_or("").to_string()
-        })
+        .map(|d| d.trim_matches(py_space).to_string())
         .unwrap_or_default();
     Ok(Revision {
         id,

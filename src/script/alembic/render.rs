@@ -90,7 +90,7 @@ fn create_date(d: &chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-fn body_statement(sql: &str) -> String {
+pub(crate) fn body_statement(sql: &str) -> String {
     if sql.trim().is_empty() {
         "pass".to_string()
     } else {

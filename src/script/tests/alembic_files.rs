@@ -40,7 +40,15 @@ fn alembic_default_template() {
     assert_eq!(r.id, "ffffffffffff");
     assert_eq!(r.parents, vec!["dddddddddddd", "eeeeeeeeeeee"]);
     assert!(r.branch_labels.is_empty() && r.depends_on.is_empty());
-    assert_eq!(r.message, "Merge heads");
+    // The message is the whole docstring (`Script.longdoc`); its first
+    // paragraph is Alembic's `Script.doc`.
+    assert_eq!(alembic_doc(&r.message), "Merge heads");
+    assert!(
+        r.message
+            .starts_with("Merge heads\n\nRevision ID: ffffffffffff"),
+        "{}",
+        r.message
+    );
     assert_eq!(r.origin, "v/ffffffffffff_merge_heads.py");
 }
 
@@ -151,7 +159,9 @@ fn alembic_matches_real_alembic_on_tricky_files() {
     ];
     for (name, text, mut expected) in cases {
         let path = p(&format!("versions/{name}"));
-        let got = parse_alembic(&path, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut got = parse_alembic(&path, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The expected messages are Alembic's `Script.doc`.
+        got.message = alembic_doc(&got.message).to_string();
         expected.origin = path.display().to_string();
         assert_eq!(got, expected, "{name}");
     }
@@ -304,7 +314,7 @@ fn alembic_written_file_reads_back() {
         assert_eq!(r.depends_on, new.depends_on);
         assert_eq!(r.branch_labels, new.branch_labels);
         let expected = msg.trim().split("\n\n").next().unwrap();
-        assert_eq!(r.message, expected, "{text}");
+        assert_eq!(alembic_doc(&r.message), expected, "{text}");
     }
 }
 
