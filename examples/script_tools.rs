@@ -166,6 +166,8 @@ fn load_breakdown() {
             recursive: false,
             file_template: None,
             truncate_slug_length: None,
+            alembic_config: None,
+            alembic: None,
         };
         let cache_dir = tempfile::tempdir().unwrap();
         let cached = CacheConfig {

@@ -6,6 +6,7 @@
 //! Python file Alembic accepts: real Alembic (from scripts/alembic-env) is
 //! run on the result too.
 
+mod alembic_layouts;
 mod cli_util;
 
 use cli_util::TestEnv;

@@ -286,19 +286,24 @@ fn a_missing_script_location_is_an_error_with_a_hint_true_for_the_layout() {
         err.contains("add `script_location = %(here)s/migrations`"),
         "{err}"
     );
-    // Flask-Migrate's own alembic.ini, in the script directory itself.
+    // Flask-Migrate's own alembic.ini, in the script directory itself, has
+    // no script_location: that directory is the script directory.
+    std::fs::remove_file(env.path("alembic.ini")).unwrap();
+    env.write("migrations/alembic.ini", "[alembic]\n");
+    for args in [&["--dir", "migrations", "heads"][..], &["heads"][..]] {
+        let (code, out, err) = run_in(env.root(), args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_eq!(out, "a1 (head)\n", "{args:?}");
+    }
+    // Beside neither env.py nor versions/, it is an error with the hint.
+    std::fs::remove_dir_all(env.path("migrations")).unwrap();
     env.write("migrations/alembic.ini", "[alembic]\n");
     let (code, _, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("add `script_location = %(here)s`"), "{err}");
-    // And the hint, followed, works.
-    env.write(
-        "migrations/alembic.ini",
-        "[alembic]\nscript_location = %(here)s\n",
+    assert!(
+        err.contains("migrations/alembic.ini: [alembic] has no script_location; add `script_location = %(here)s/alembic` after creating that directory with `alembic init alembic`"),
+        "{err}"
     );
-    let (code, out, err) = run_in(env.root(), &["--dir", "migrations", "heads"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("a1"), "{out}");
 }
 
 #[test]
@@ -340,19 +345,26 @@ fn a_missing_revisions_directory_in_mergepoint_yaml_is_an_error() {
 }
 
 #[test]
-fn a_flask_migrate_root_points_at_its_migrations_directory() {
+fn a_flask_migrate_root_finds_its_migrations_directory() {
     let env = TestEnv::new();
     flask_layout(&env);
     env.write("migrations/alembic.ini", "[alembic]\n");
+    let (code, out, err) = run_in(env.root(), &["heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "a1 (head)\n");
+    // Another directory name (`Migrate(app, db, directory="db")`) is not
+    // guessed: the error says which --dir finds it.
+    std::fs::rename(env.path("migrations"), env.path("db")).unwrap();
     let (code, _, err) = run_in(env.root(), &["heads"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains(
-            "migrations/alembic.ini is an Alembic project (the Flask-Migrate layout): pass --dir"
-        ),
+        err.contains("db/alembic.ini is an Alembic project (the Flask-Migrate layout): pass --dir"),
         "{err}"
     );
     assert!(!err.contains("mergepoint init"), "{err}");
+    let (code, out, err) = run_in(env.root(), &["--dir", "db", "heads"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "a1 (head)\n");
 }
 
 #[test]

@@ -30,8 +30,16 @@ def main():
     except ImportError as exc:
         return reply(error="no_alembic", message="%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
     try:
-        if req.get("ini"):
-            config = Config(req["ini"])
+        if req.get("ini") or req.get("toml"):
+            # As the alembic command reads the project: alembic.ini, then
+            # pyproject.toml's [tool.alembic] (Alembic 1.16+); where neither
+            # sets script_location, the script directory mergepoint found
+            # (Flask-Migrate's migrations/, as `flask db` sets it).
+            kw = {"toml_file": req["toml"]} if req.get("toml") else {}
+            config = Config(req.get("ini"), **kw)
+            get = getattr(config, "get_alembic_option", config.get_main_option)
+            if get("script_location") is None:
+                config.set_main_option("script_location", req["script_dir"])
             script = ScriptDirectory.from_config(config)
         else:
             config = Config()

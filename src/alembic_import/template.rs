@@ -90,7 +90,11 @@ pub fn write_from_template(
         path: if kind == "hook" {
             path.clone()
         } else {
-            project.root.join("alembic.ini")
+            project
+                .alembic
+                .as_ref()
+                .and_then(|l| l.ini.clone().or_else(|| l.pyproject.clone()))
+                .unwrap_or_else(|| project.root.join("alembic.ini"))
         },
         line: None,
         message: if kind == "hook" {
@@ -117,16 +121,30 @@ fn render(
         .and_then(|()| file.flush())
         .map_err(|e| format!("cannot write the renderer: {e}"))?;
     let root = absolute(&project.root);
-    let ini = root.join("alembic.ini");
     let first = project
         .revisions_dirs
         .first()
         .map(|d| absolute(d))
         .unwrap_or_else(|| root.join("versions"));
+    // Where the project's settings and scripts are, as located (alembic.ini,
+    // [tool.alembic], Flask-Migrate's migrations/); else guessed.
+    let (ini, toml, script_dir) = match &project.alembic {
+        Some(l) => (
+            l.ini.as_deref().map(absolute),
+            l.pyproject.as_deref().map(absolute),
+            absolute(&l.script_dir),
+        ),
+        None => (
+            Some(root.join("alembic.ini")).filter(|p| p.is_file()),
+            None,
+            first.parent().unwrap_or(&root).to_path_buf(),
+        ),
+    };
     let body = |sql: &str| (!sql.trim().is_empty()).then(|| script::alembic_body(sql));
     let request = serde_json::json!({
-        "ini": ini.is_file().then(|| ini.display().to_string()),
-        "script_dir": first.parent().unwrap_or(&root).display().to_string(),
+        "ini": ini.map(|p| p.display().to_string()),
+        "toml": toml.map(|p| p.display().to_string()),
+        "script_dir": script_dir.display().to_string(),
         "version_locations": project.revisions_dirs.iter().map(|d| absolute(d).display().to_string()).collect::<Vec<_>>(),
         "dest": absolute(dest).display().to_string(),
         "id": new.id,

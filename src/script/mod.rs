@@ -21,8 +21,14 @@
 //! layout of written files (Alembic's default `script.py.mako`; the CLI
 //! renders a project's own through its Python, `alembic_import::template`).
 //!
+//! Also read: `[tool.alembic]` in `pyproject.toml` (the ini's keys first, as
+//! Alembic), Flask-Migrate's `migrations/alembic.ini` without
+//! `script_location` (its own directory is the script directory, and a
+//! Flask application's root finds `migrations/`), and `package:dir`
+//! locations whose package sits under `prepend_sys_path`.
+//!
 //! Differs: relative `script_location`/`version_locations` are taken from
-//! the ini file's directory (Alembic: the current directory); `Create Date`
+//! the directory of the file naming them (Alembic: the current directory); `Create Date`
 //! and the date fields of `file_template` are UTC (`Create Date` ends in
 //! `+00:00`), as with Alembic's `timezone = UTC`; values must be literals
 //! (None, strings, tuples or lists of strings), so computed ones are
@@ -30,9 +36,9 @@
 //! docstrings are not dedented (Python 3.13 dedents them, which only
 //! matters for indented multi-line messages).
 //!
-//! Not supported: `[tool.alembic]` in `pyproject.toml` (reported, not
-//! ignored), package-resource `script_location`s (`pkg:dir`), `sourceless`
-//! (`.pyc` only), other `timezone`s, `\N{...}` escapes in headers.
+//! Not supported: packages found only by importing them (site-packages,
+//! editable installs: refused with a hint), `sourceless` (`.pyc` only),
+//! other `timezone`s, `\N{...}` escapes in headers.
 
 mod alembic;
 mod cache;
@@ -41,6 +47,7 @@ mod error;
 mod ini;
 mod load;
 pub(crate) mod native;
+mod pyproject;
 mod step;
 
 #[cfg(test)]
@@ -87,8 +94,31 @@ pub struct Project {
     /// Alembic's `file_template` for new files (None: `%(rev)s_%(slug)s`),
     /// with `%%` already unescaped. Native projects always use `<id>_<slug>`.
     pub file_template: Option<String>,
+    /// The Alembic configuration file that set `file_template` (else the
+    /// project's `alembic.ini` or `pyproject.toml`), named when it gives a
+    /// file name that cannot be used.
+    pub alembic_config: Option<PathBuf>,
     /// Alembic's `truncate_slug_length` (None: 40).
     pub truncate_slug_length: Option<usize>,
+    /// For an Alembic project: where its settings and scripts are.
+    pub alembic: Option<AlembicLayout>,
+}
+
+/// Where an Alembic project's settings and scripts are, as Alembic (or
+/// `flask db`) finds them: what a Python process needs to build Alembic's
+/// own `Config` and `ScriptDirectory` for the project (`Config(ini,
+/// toml_file=pyproject)`, and `script_location` set to `script_dir` where
+/// neither file sets it, as Flask-Migrate does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlembicLayout {
+    /// `alembic.ini`, if the project has one.
+    pub ini: Option<PathBuf>,
+    /// `pyproject.toml` with a `[tool.alembic]` table, if there is one.
+    pub pyproject: Option<PathBuf>,
+    /// The script directory (`env.py`, `script.py.mako`): `script_location`
+    /// resolved (a `package:dir` too), the ini's own directory for
+    /// Flask-Migrate, or the directory given that holds `versions/`.
+    pub script_dir: PathBuf,
 }
 
 /// Everything read from a project's revision files.
@@ -144,6 +174,9 @@ pub struct NewRevision {
 
 const ALEMBIC_INI: &str = "alembic.ini";
 
+/// Flask-Migrate's default migrations directory (`Migrate(directory=...)`).
+const FLASK_MIGRATE_DIR: &str = "migrations";
+
 /// The longest revision id, in characters: Alembic's version table stores
 /// ids in `version_num varchar(32)`, so a longer one could be applied but
 /// never recorded. Refused when a revision is read or written.
@@ -179,25 +212,18 @@ impl Project {
             Err(e) => return Err(LoadError::io(&dir, "open the directory", &e)),
         }
         let cfg_path = dir.join(CONFIG_FILE);
-        let ini_path = dir.join(ALEMBIC_INI);
         if cfg_path.is_file() {
             let config = Config::load(&cfg_path)?;
-            return Project::from_config(dir, config, &cfg_path, &ini_path);
+            return Project::from_config(dir, config, &cfg_path);
         }
-        if ini_path.is_file() {
-            return Project::from_ini(dir, Config::default(), &ini_path);
+        if let Some(files) = AlembicFiles::of(&dir)? {
+            return Project::from_alembic(dir, Config::default(), files);
         }
-        let pyproject = dir.join("pyproject.toml");
-        // Only a regular file is read (a FIFO would block the open).
-        if pyproject.is_file()
-            && fs::read_to_string(&pyproject)
-                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[tool.alembic]"))
-        {
-            return Err(LoadError::Config {
-                path: pyproject,
-                line: None,
-                message: "Alembic settings in pyproject.toml ([tool.alembic]) are not read yet; pass --dir pointing at the versions directory, or set `format: alembic` and `revisions:` in a mergepoint.yaml".to_string(),
-            });
+        // The root of a Flask application, where `flask db` runs: its
+        // Alembic project is `migrations/` (Flask-Migrate's default
+        // directory), whose alembic.ini has no script_location.
+        if let Some(files) = AlembicFiles::flask(&dir) {
+            return Project::from_alembic(dir.join(FLASK_MIGRATE_DIR), Config::default(), files);
         }
         // The revisions directory of a project one level up.
         if let Some(parent) = dir.parent().filter(|p| p.join(CONFIG_FILE).is_file()) {
@@ -229,11 +255,17 @@ impl Project {
         if dir.join("versions").is_dir() {
             return Ok(Project {
                 revisions_dirs: vec![dir.join("versions")],
+                alembic: Some(AlembicLayout {
+                    ini: None,
+                    pyproject: None,
+                    script_dir: dir.clone(),
+                }),
                 root: dir,
                 format: Format::Alembic,
                 config: Config::default(),
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             });
         }
@@ -258,18 +290,27 @@ impl Project {
             config: Config::default(),
             recursive: false,
             file_template: None,
+            alembic_config: None,
             truncate_slug_length: None,
+            alembic: None,
         })
     }
 
-    fn from_config(
-        root: PathBuf,
-        config: Config,
-        cfg_path: &Path,
-        ini_path: &Path,
-    ) -> Result<Project, LoadError> {
-        let has_ini = ini_path.is_file();
-        let format = config.format.unwrap_or(if has_ini {
+    fn from_config(root: PathBuf, config: Config, cfg_path: &Path) -> Result<Project, LoadError> {
+        let mut alembic = AlembicFiles::of(&root)?;
+        // A mergepoint.yaml in a Flask application's root (for its database
+        // URL, say) keeps the application's migrations/ project, unless it
+        // says otherwise or a native revisions/ is there too.
+        if alembic.is_none()
+            && config.revisions.is_none()
+            && match config.format {
+                Some(f) => f == Format::Alembic,
+                None => !root.join("revisions").is_dir(),
+            }
+        {
+            alembic = AlembicFiles::flask(&root);
+        }
+        let format = config.format.unwrap_or(if alembic.is_some() {
             Format::Alembic
         } else {
             Format::Native
@@ -282,7 +323,9 @@ impl Project {
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
+                alembic: None,
             });
         }
         match format {
@@ -293,23 +336,33 @@ impl Project {
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
+                alembic: None,
             }),
-            Format::Alembic if has_ini => Project::from_ini(root, config, ini_path),
+            Format::Alembic if alembic.is_some() => {
+                Project::from_alembic(root, config, alembic.unwrap_or_default())
+            }
             Format::Alembic if root.join("versions").is_dir() => Ok(Project {
                 revisions_dirs: vec![root.join("versions")],
+                alembic: Some(AlembicLayout {
+                    ini: None,
+                    pyproject: None,
+                    script_dir: root.clone(),
+                }),
                 root,
                 format,
                 config,
                 recursive: false,
                 file_template: None,
+                alembic_config: None,
                 truncate_slug_length: None,
             }),
             Format::Alembic => Err(LoadError::Config {
                 path: cfg_path.to_path_buf(),
                 line: None,
                 message: format!(
-                    "format is alembic but there is no {ALEMBIC_INI} and no versions/ here; set `revisions:` to the Alembic versions directory{}",
+                    "format is alembic but there is no {ALEMBIC_INI}, no [tool.alembic] in pyproject.toml and no versions/ here; set `revisions:` to the Alembic versions directory{}",
                     match versions_below(&root) {
                         Some(v) => format!(" (here: `revisions: {v}`)"),
                         None => String::new(),
@@ -319,16 +372,58 @@ impl Project {
         }
     }
 
-    fn from_ini(root: PathBuf, config: Config, ini_path: &Path) -> Result<Project, LoadError> {
-        let ini = ini::read_alembic_ini(ini_path)?;
+    fn from_alembic(
+        root: PathBuf,
+        config: Config,
+        files: AlembicFiles,
+    ) -> Result<Project, LoadError> {
+        let ini = ini::read_alembic(files.ini.as_deref(), files.toml.as_ref())?;
         Ok(Project {
             root,
             revisions_dirs: ini.version_dirs,
             format: Format::Alembic,
             config,
             recursive: ini.recursive,
-            file_template: ini.file_template,
+            alembic_config: ini
+                .file_template
+                .as_ref()
+                .map(|(_, from)| from.clone())
+                .or(ini.config_file),
+            file_template: ini.file_template.map(|(t, _)| t),
             truncate_slug_length: ini.truncate_slug_length,
+            alembic: Some(AlembicLayout {
+                ini: files.ini,
+                pyproject: files.toml.map(|t| t.path().to_path_buf()),
+                script_dir: ini.script_dir,
+            }),
+        })
+    }
+}
+
+/// An Alembic project's configuration files in one directory: `alembic.ini`
+/// and `[tool.alembic]` in `pyproject.toml` (Alembic reads both, the ini
+/// first, key by key). The TOML is parsed here, once.
+#[derive(Default)]
+struct AlembicFiles {
+    ini: Option<PathBuf>,
+    toml: Option<pyproject::TomlAlembic>,
+}
+
+impl AlembicFiles {
+    /// None when `dir` has neither.
+    fn of(dir: &Path) -> Result<Option<AlembicFiles>, LoadError> {
+        let ini = Some(dir.join(ALEMBIC_INI)).filter(|p| p.is_file());
+        let toml = pyproject::TomlAlembic::read(dir)?;
+        Ok((ini.is_some() || toml.is_some()).then_some(AlembicFiles { ini, toml }))
+    }
+
+    /// Flask-Migrate's `migrations/alembic.ini` below a Flask application's
+    /// root `dir`, if there is one.
+    fn flask(dir: &Path) -> Option<AlembicFiles> {
+        let ini = dir.join(FLASK_MIGRATE_DIR).join(ALEMBIC_INI);
+        ini.is_file().then_some(AlembicFiles {
+            ini: Some(ini),
+            toml: None,
         })
     }
 }
@@ -372,9 +467,8 @@ fn enclosing_alembic_project(dir: &Path) -> Option<Project> {
     let mut up = me.parent();
     for _ in 0..2 {
         let root = up?;
-        let ini = root.join(ALEMBIC_INI);
-        if ini.is_file() {
-            let p = Project::from_ini(root.to_path_buf(), Config::default(), &ini).ok()?;
+        if let Some(files) = AlembicFiles::of(root).ok()? {
+            let p = Project::from_alembic(root.to_path_buf(), Config::default(), files).ok()?;
             let hit = p.revisions_dirs.iter().any(|d| {
                 let d = fs::canonicalize(d).ok();
                 d.as_deref() == Some(&me) || d.as_deref().and_then(Path::parent) == Some(&me)
@@ -513,11 +607,17 @@ pub fn reserve_revision_file(project: &Project, rev: &NewRevision) -> Result<Pat
         Format::Native => "yaml",
         Format::Alembic => "py",
     };
+    let config_file = || {
+        project
+            .alembic_config
+            .clone()
+            .unwrap_or_else(|| project.root.join(ALEMBIC_INI))
+    };
     let name = match (project.format, &project.file_template) {
         (Format::Alembic, Some(t)) => {
             let slug = alembic::slug_with(&rev.message, project.truncate_slug_length.unwrap_or(40));
             alembic::file_name(t, &rev.id, &slug, &rev.created).map_err(|m| LoadError::Config {
-                path: project.root.join(ALEMBIC_INI),
+                path: config_file(),
                 line: None,
                 message: format!("file_template: {m}"),
             })?
@@ -531,7 +631,7 @@ pub fn reserve_revision_file(project: &Project, rev: &NewRevision) -> Result<Pat
     };
     if name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(LoadError::Config {
-            path: project.root.join(ALEMBIC_INI),
+            path: config_file(),
             line: None,
             message: format!(
                 "file_template gives the file name '{name}', which is not a plain file name"

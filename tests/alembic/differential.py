@@ -520,7 +520,9 @@ class Checker:
     # ---- other project layouts ---------------------------------------------
     def check_layouts(self, project, root, out):
         """heads/history on the same graph laid out as `alembic init migrations` makes it,
-        and split over two version_locations; --dir is always the directory of alembic.ini."""
+        split over two version_locations, with its settings in pyproject.toml, and as
+        Flask-Migrate's migrations/ below an application root; --dir is always the
+        project's root (for Flask, the application's, where `flask db` runs)."""
         for layout in gen.LAYOUTS[1:]:
             lroot = gen.write_project(project, Path(str(root) + "-" + layout), extras=False, layout=layout)
             try:
@@ -539,7 +541,7 @@ class Checker:
                        else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]))
                 if got != want:
                     self.mismatch(sub, "layout-%s:%s" % (layout, what), what, want, got,
-                                  detail=(lroot / "alembic.ini").read_text().split("\n[loggers]")[0],
+                                  detail=layout_settings(lroot),
                                   cmd=r["cmd"], root=lroot)
             out.extend(sub)
             if not sub and not self.o.keep:
@@ -728,6 +730,16 @@ class Checker:
 
 # ---------------------------------------------------------------------------
 # database take-over (PostgreSQL)
+
+def layout_settings(root: Path) -> str:
+    """The settings files of a generated layout, for a mismatch report."""
+    parts = []
+    for rel in ("alembic.ini", "migrations/alembic.ini", "pyproject.toml"):
+        f = Path(root) / rel
+        if f.exists():
+            parts.append("%s:\n%s" % (rel, f.read_text().split("\n[loggers]")[0]))
+    return "\n".join(parts)
+
 
 def _db_url(base: str, name: str) -> str:
     return re.sub(r"/[^/?]*(\?|$)", "/" + name + r"\1", base.split("://", 1)[1], count=1)

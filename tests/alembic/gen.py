@@ -403,7 +403,7 @@ def render_revision(rev: Rev) -> str:
     return head + ids + body
 
 
-LAYOUTS = ("here", "subdir", "version_locations")
+LAYOUTS = ("here", "subdir", "version_locations", "pyproject", "flask")
 
 
 def write_project(project: Project, root: Path, extras: bool | None = None, layout: str = "here") -> Path:
@@ -413,12 +413,18 @@ def write_project(project: Project, root: Path, extras: bool | None = None, layo
     to it (the harness contract).  "subdir": the usual `alembic init migrations`
     shape, `script_location = %(here)s/migrations`.  "version_locations": two
     version directories, `version_locations = %(here)s/versions:%(here)s/more_versions`,
-    every third file in the second one.
+    every third file in the second one.  "pyproject": `alembic init --template
+    pyproject alembic`: `[tool.alembic]` in pyproject.toml with `script_location`
+    and two `version_locations` (a TOML list, the second directory listed first),
+    alembic.ini with no script_location.  "flask": a Flask application root with
+    Flask-Migrate's `migrations/alembic.ini`, which has no script_location (the
+    oracle sets it as `flask db` does).
     """
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
-    script_dir = root / "migrations" if layout == "subdir" else root
+    script_dir = {"subdir": root / "migrations", "flask": root / "migrations",
+                  "pyproject": root / "alembic"}.get(layout, root)
     versions = script_dir / "versions"
     versions.mkdir(parents=True)
     ini = ALEMBIC_INI
@@ -429,12 +435,23 @@ def write_project(project: Project, root: Path, extras: bool | None = None, layo
                           "path_separator = os\n"
                           "version_locations = %(here)s/versions:%(here)s/more_versions")
         (root / "more_versions").mkdir()
-    (root / "alembic.ini").write_text(ini)
+    elif layout in ("pyproject", "flask"):
+        ini = ini.replace("script_location = %(here)s\n", "")
+    if layout == "pyproject":
+        (root / "more_versions").mkdir()
+        (root / "pyproject.toml").write_text(
+            '[project]\nname = "generated"\nversion = "0"\n\n'
+            '[tool.alembic]\nscript_location = "%(here)s/alembic"\n'
+            'version_locations = ["%(here)s/more_versions", "%(here)s/alembic/versions"]\n'
+            'prepend_sys_path = ["."]\n')
+    (script_dir if layout == "flask" else root).joinpath("alembic.ini").write_text(ini)
+    if layout == "flask":
+        (root / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
     (script_dir / "env.py").write_text(ENV_PY)
     (script_dir / "script.py.mako").write_text(SCRIPT_MAKO)
     for i, rev in enumerate(project.revs):
         target = versions
-        if layout == "version_locations" and i % 3 == 2:
+        if layout in ("version_locations", "pyproject") and i % 3 == 2:
             target = root / "more_versions"
         (target / rev.filename).write_text(render_revision(rev), encoding="utf-8")
     if extras is None:

@@ -24,7 +24,19 @@ RUNNING = re.compile(r"^-- Running (.*)$", re.M)
 
 
 def load(root: Path) -> tuple[Config, ScriptDirectory]:
-    cfg = Config(str(Path(root) / "alembic.ini"), stdout=io.StringIO())
+    """The project at `root` as the `alembic` command (or `flask db`) reads it:
+    alembic.ini and pyproject.toml's [tool.alembic]; for a Flask application root
+    (only migrations/alembic.ini), Flask-Migrate's config: that ini with
+    script_location set to migrations/."""
+    root = Path(root)
+    flask_ini = root / "migrations" / "alembic.ini"
+    if not (root / "alembic.ini").exists() and flask_ini.exists():
+        cfg = Config(str(flask_ini), stdout=io.StringIO())
+        cfg.set_main_option("script_location", str(root / "migrations"))
+    else:
+        toml = root / "pyproject.toml"
+        kw = {"toml_file": str(toml)} if toml.exists() else {}
+        cfg = Config(str(root / "alembic.ini"), stdout=io.StringIO(), **kw)
     script = ScriptDirectory.from_config(cfg)
     script.revision_map._revision_map  # force loading now, so errors surface here
     return cfg, script

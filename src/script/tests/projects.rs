@@ -421,19 +421,180 @@ fn write_alembic_revision_and_load_it_back() {
 }
 
 #[test]
-fn pyproject_alembic_config_is_reported_not_ignored() {
+fn pyproject_tool_alembic_is_read_and_alembic_ini_wins_key_by_key() {
     let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     write(
-        tmp.path(),
+        root,
         "pyproject.toml",
-        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\n",
+        "[project]\nname = \"x\"\n\n[tool.alembic]\nscript_location = \"%(here)s/migrations\"\nfile_template = \"%%(slug)s_%%(rev)s\"\ntruncate_slug_length = 8\n",
     );
-    let e = Project::locate(Some(tmp.path())).unwrap_err();
-    assert!(matches!(e, LoadError::Config { .. }), "{e:?}");
-    assert!(
-        e.to_string().contains("pyproject.toml") && e.to_string().contains("--dir"),
-        "{e}"
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
     );
+    write(&root.join("other/versions"), "b.py", &py_file("b1", "None"));
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert_eq!(ids(&load(&p)), vec!["a1"]);
+    assert_eq!(p.file_template.as_deref(), Some("%(slug)s_%(rev)s"));
+    assert_eq!(p.truncate_slug_length, Some(8));
+
+    // alembic.ini's own keys come first; the rest still from the TOML.
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/other\nsqlalchemy.url = driver://\n",
+    );
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(ids(&load(&p)), vec!["b1"]);
+    assert_eq!(p.file_template.as_deref(), Some("%(slug)s_%(rev)s"));
+    // And a mergepoint.yaml beside them changes nothing of that.
+    write(root, "mergepoint.yaml", "format: alembic\n");
+    let p = Project::locate(Some(root)).unwrap();
+    assert_eq!(ids(&load(&p)), vec!["b1"]);
+}
+
+#[test]
+fn a_bad_file_template_names_the_file_that_set_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        root,
+        "pyproject.toml",
+        "[tool.alembic]\nscript_location = \"%(here)s/migrations\"\nfile_template = \"%%(nope)s\"\n",
+    );
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nsqlalchemy.url = driver://\n",
+    );
+    fs::create_dir_all(root.join("migrations/versions")).unwrap();
+    let project = Project::locate(Some(root)).unwrap();
+    let new = NewRevision {
+        id: "abcdef012345".into(),
+        parents: vec![],
+        depends_on: vec![],
+        branch_labels: vec![],
+        message: "x".into(),
+        created: chrono::Utc::now(),
+        transactional: true,
+        upgrade: String::new(),
+        downgrade: String::new(),
+    };
+    let e = write_revision(&project, &new).unwrap_err().to_string();
+    assert!(e.contains("pyproject.toml: file_template"), "{e}");
+}
+
+#[test]
+fn mergepoint_yaml_in_a_flask_app_root_keeps_its_migrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(&root.join("migrations"), "alembic.ini", "[alembic]\n");
+    write(&root.join("migrations"), "env.py", "");
+    write(
+        &root.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    for yaml in ["# comment\n", "format: alembic\n"] {
+        write(root, "mergepoint.yaml", yaml);
+        let p = Project::locate(Some(root)).unwrap();
+        assert_eq!(p.format, Format::Alembic, "{yaml}");
+        assert_eq!(ids(&load(&p)), vec!["a1"]);
+    }
+    // `mergepoint init` there makes no native revisions/.
+    fs::remove_file(root.join("mergepoint.yaml")).unwrap();
+    let p = init_project(root).unwrap();
+    assert_eq!(p.format, Format::Alembic);
+    assert!(!root.join("revisions").exists());
+    // A native project beside the old migrations/ stays native.
+    write(root, "mergepoint.yaml", "format: native\n");
+    assert_eq!(Project::locate(Some(root)).unwrap().format, Format::Native);
+    write(root, "mergepoint.yaml", "# comment\n");
+    fs::create_dir_all(root.join("revisions")).unwrap();
+    assert_eq!(Project::locate(Some(root)).unwrap().format, Format::Native);
+}
+
+#[test]
+fn alembic_layout_names_the_settings_files_and_the_script_dir() {
+    let canon = |p: &Path| fs::canonicalize(p).unwrap();
+    let layout = |dir: &Path| {
+        let l = Project::locate(Some(dir)).unwrap().alembic.unwrap();
+        (
+            l.ini.as_deref().map(canon),
+            l.pyproject.as_deref().map(canon),
+            canon(&l.script_dir),
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = &canon(tmp.path());
+
+    // pyproject.toml alone, then with an alembic.ini beside it.
+    write(
+        root,
+        "pyproject.toml",
+        "[tool.alembic]\nscript_location = \"%(here)s/alembic\"\n",
+    );
+    write(
+        &root.join("alembic/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    let toml = Some(root.join("pyproject.toml"));
+    assert_eq!(layout(root), (None, toml.clone(), root.join("alembic")));
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nsqlalchemy.url = driver://\n",
+    );
+    let ini = Some(root.join("alembic.ini"));
+    assert_eq!(layout(root), (ini.clone(), toml, root.join("alembic")));
+    // From the versions directory, the same project.
+    assert_eq!(
+        layout(&root.join("alembic/versions")).2,
+        root.join("alembic")
+    );
+
+    // A package resource.
+    fs::remove_file(root.join("pyproject.toml")).unwrap();
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nscript_location = pkg:mig\nprepend_sys_path = .\n",
+    );
+    write(
+        &root.join("pkg/mig/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    assert_eq!(layout(root), (ini, None, root.join("pkg/mig")));
+
+    // Flask-Migrate, from the application root.
+    let app = &root.join("app");
+    write(&app.join("migrations"), "alembic.ini", "[alembic]\n");
+    write(
+        &app.join("migrations/versions"),
+        "a.py",
+        &py_file("a1", "None"),
+    );
+    assert_eq!(
+        layout(app),
+        (
+            Some(app.join("migrations/alembic.ini")),
+            None,
+            app.join("migrations")
+        )
+    );
+
+    // A bare script directory; and native projects have none.
+    let bare = &root.join("bare");
+    write(&bare.join("versions"), "a.py", &py_file("a1", "None"));
+    assert_eq!(layout(bare), (None, None, bare.clone()));
+    let native = root.join("native");
+    write(&native, "mergepoint.yaml", "format: native\n");
+    assert_eq!(Project::locate(Some(&native)).unwrap().alembic, None);
 }
 
 #[test]
