@@ -867,3 +867,44 @@ fn the_projects_virtualenv_is_found() {
     assert!(out.contains(&beside), "{out}");
     assert_eq!(db.rows(), vec!["b0000000002b".to_string()]);
 }
+
+/// The layouts mergepoint locates (issue 17, item 6) also run online:
+/// Flask-Migrate's `migrations/alembic.ini` without `script_location`, run
+/// from the application root, and `[tool.alembic]` in `pyproject.toml`
+/// with no `alembic.ini` at all. The worker is given the settings files
+/// and the script directory as located, as `alembic` would read them.
+#[test]
+fn online_runs_load_the_flask_migrate_and_pyproject_layouts() {
+    for layout in ["flask-migrate", "pyproject"] {
+        let project = AlembicProject::new();
+        let root = project.root();
+        let ini = std::fs::read_to_string(root.join("alembic.ini")).unwrap();
+        std::fs::remove_file(root.join("alembic.ini")).unwrap();
+        if layout == "flask-migrate" {
+            let without: Vec<&str> = ini
+                .lines()
+                .filter(|l| !l.starts_with("script_location"))
+                .collect();
+            std::fs::write(root.join("migrations/alembic.ini"), without.join("\n")).unwrap();
+        } else {
+            std::fs::write(
+                root.join("pyproject.toml"),
+                "[tool.alembic]\nscript_location = \"%(here)s/migrations\"\nprepend_sys_path = [\".\"]\n",
+            )
+            .unwrap();
+        }
+        let db = TestDb::create();
+        let out = project
+            .mergepoint(&db, &["upgrade", "heads"], false)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{layout}: {}", text(&out));
+        assert_eq!(db.rows(), vec!["e0000000001e".to_string()], "{layout}");
+        let down = project
+            .mergepoint(&db, &["downgrade", "base"], false)
+            .output()
+            .unwrap();
+        assert!(down.status.success(), "{layout}: {}", text(&down));
+        assert!(db.rows().is_empty(), "{layout}");
+    }
+}

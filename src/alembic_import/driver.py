@@ -23,7 +23,7 @@
 #
 #   {"driver": 1, "fatal": {"kind": "...", "message": "..."}}
 #
-# Usage: python driver.py --dialect postgresql (--ini FILE | --script-dir DIR
+# Usage: python driver.py --dialect postgresql ([--ini FILE] [--toml FILE] --script-dir DIR
 #        --version-location DIR...)
 # The working directory should be the Alembic project root (where `alembic`
 # is normally run), so that relative paths resolve as they do for Alembic.
@@ -64,12 +64,14 @@ def as_list(value):
 
 
 def parse_args(argv):
-    opts = {"ini": None, "script_dir": None, "version_locations": [], "dialect": "postgresql"}
+    opts = {"ini": None, "toml": None, "script_dir": None, "version_locations": [], "dialect": "postgresql"}
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--ini":
             opts["ini"] = argv[i + 1]
+        elif a == "--toml":
+            opts["toml"] = argv[i + 1]
         elif a == "--script-dir":
             opts["script_dir"] = argv[i + 1]
         elif a == "--version-location":
@@ -235,8 +237,13 @@ def main():
         fatal("no_alembic", "%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
 
     try:
-        if opts["ini"]:
-            config = Config(opts["ini"])
+        if opts["ini"] or opts["toml"]:
+            # As the alembic command reads the project: alembic.ini, then
+            # pyproject.toml's [tool.alembic]; where neither names the script
+            # directory (Flask-Migrate), the one mergepoint located.
+            config = Config(opts["ini"], **({"toml_file": opts["toml"]} if opts["toml"] else {}))
+            if not config.get_main_option("script_location") and opts["script_dir"]:
+                config.set_main_option("script_location", opts["script_dir"])
             script_dir = ScriptDirectory.from_config(config)
         else:
             config = Config()

@@ -121,25 +121,10 @@ fn render(
         .and_then(|()| file.flush())
         .map_err(|e| format!("cannot write the renderer: {e}"))?;
     let root = absolute(&project.root);
-    let first = project
-        .revisions_dirs
-        .first()
-        .map(|d| absolute(d))
-        .unwrap_or_else(|| root.join("versions"));
     // Where the project's settings and scripts are, as located (alembic.ini,
-    // [tool.alembic], Flask-Migrate's migrations/); else guessed.
-    let (ini, toml, script_dir) = match &project.alembic {
-        Some(l) => (
-            l.ini.as_deref().map(absolute),
-            l.pyproject.as_deref().map(absolute),
-            absolute(&l.script_dir),
-        ),
-        None => (
-            Some(root.join("alembic.ini")).filter(|p| p.is_file()),
-            None,
-            first.parent().unwrap_or(&root).to_path_buf(),
-        ),
-    };
+    // [tool.alembic], Flask-Migrate's migrations/).
+    let settings = project.alembic_settings();
+    let (ini, toml, script_dir) = (settings.ini, settings.pyproject, settings.script_dir);
     let body = |sql: &str| (!sql.trim().is_empty()).then(|| script::alembic_body(sql));
     let request = serde_json::json!({
         "ini": ini.map(|p| p.display().to_string()),

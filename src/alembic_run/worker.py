@@ -33,7 +33,7 @@
 # Answers: {"ok": true, ...} or {"ok": false, "kind": "sql" | "python" |
 # "ended" | "lost", "error": "...", "lock_timeout": bool}.
 #
-# Usage: python worker.py (--ini FILE | --script-dir DIR --version-location DIR...)
+# Usage: python worker.py ([--ini FILE] [--toml FILE] --script-dir DIR --version-location DIR...)
 
 import contextlib
 import json
@@ -68,12 +68,14 @@ def fatal(kind, message):
 
 
 def parse_args(argv):
-    opts = {"ini": None, "script_dir": None, "version_locations": []}
+    opts = {"ini": None, "toml": None, "script_dir": None, "version_locations": []}
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--ini":
             opts["ini"] = argv[i + 1]
+        elif a == "--toml":
+            opts["toml"] = argv[i + 1]
         elif a == "--script-dir":
             opts["script_dir"] = argv[i + 1]
         elif a == "--version-location":
@@ -406,8 +408,13 @@ def main():
         fatal("no_alembic", "%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
 
     try:
-        if opts["ini"]:
-            config = Config(opts["ini"])
+        if opts["ini"] or opts["toml"]:
+            # As the alembic command reads the project: alembic.ini, then
+            # pyproject.toml's [tool.alembic]; where neither names the script
+            # directory (Flask-Migrate), the one mergepoint located.
+            config = Config(opts["ini"], **({"toml_file": opts["toml"]} if opts["toml"] else {}))
+            if not config.get_main_option("script_location") and opts["script_dir"]:
+                config.set_main_option("script_location", opts["script_dir"])
             script_dir = ScriptDirectory.from_config(config)
         else:
             config = Config()

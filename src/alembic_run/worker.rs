@@ -170,20 +170,19 @@ impl Worker {
         let root = absolute(&project.root);
         let mut cmd = Command::new(python);
         cmd.arg(file.path());
-        let ini = root.join("alembic.ini");
-        if ini.is_file() {
-            cmd.arg("--ini").arg(&ini);
+        // The settings and script directory as mergepoint located them
+        // (alembic.ini, pyproject.toml's [tool.alembic], Flask-Migrate).
+        let settings = project.alembic_settings();
+        if settings.ini.is_some() || settings.pyproject.is_some() {
+            if let Some(ini) = &settings.ini {
+                cmd.arg("--ini").arg(ini);
+            }
+            if let Some(toml) = &settings.pyproject {
+                cmd.arg("--toml").arg(toml);
+            }
+            cmd.arg("--script-dir").arg(&settings.script_dir);
         } else {
-            let first = project
-                .revisions_dirs
-                .first()
-                .map(|d| absolute(d))
-                .unwrap_or_else(|| root.join("versions"));
-            let script_dir = first
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.clone());
-            cmd.arg("--script-dir").arg(script_dir);
+            cmd.arg("--script-dir").arg(&settings.script_dir);
             for d in &project.revisions_dirs {
                 cmd.arg("--version-location").arg(absolute(d));
             }

@@ -121,6 +121,41 @@ pub struct AlembicLayout {
     pub script_dir: PathBuf,
 }
 
+/// What Alembic's own code is given to load an Alembic project: its
+/// settings files and script directory as located ([`AlembicLayout`]),
+/// else `alembic.ini` at the root (if there is one) and the parent of the
+/// first revisions directory. Absolute paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlembicSettings {
+    pub ini: Option<PathBuf>,
+    pub pyproject: Option<PathBuf>,
+    pub script_dir: PathBuf,
+}
+
+impl Project {
+    pub fn alembic_settings(&self) -> AlembicSettings {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let root = abs(&self.root);
+        match &self.alembic {
+            Some(l) => AlembicSettings {
+                ini: l.ini.as_deref().map(abs),
+                pyproject: l.pyproject.as_deref().map(abs),
+                script_dir: abs(&l.script_dir),
+            },
+            None => AlembicSettings {
+                ini: Some(root.join(ALEMBIC_INI)).filter(|p| p.is_file()),
+                pyproject: None,
+                script_dir: self
+                    .revisions_dirs
+                    .first()
+                    .map(|d| abs(d))
+                    .and_then(|d| d.parent().map(Path::to_path_buf))
+                    .unwrap_or_else(|| root.clone()),
+            },
+        }
+    }
+}
+
 /// Everything read from a project's revision files.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
