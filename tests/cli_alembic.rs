@@ -212,8 +212,9 @@ fn shop_with_own_template() -> TestEnv {
 }
 
 /// A revision file without what differs between two writers by design:
-/// its id and its `Create Date` (mergepoint writes UTC).
-fn without_id_and_date(text: &str, id: &str) -> String {
+/// its id and its `Create Date` (mergepoint writes UTC). Also used by the
+/// layout tests.
+pub(crate) fn without_id_and_date(text: &str, id: &str) -> String {
     text.lines()
         .map(|l| {
             if l.starts_with("Create Date: ") {

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli_util::Run;
+use crate::without_id_and_date;
 
 /// The fixture's revision files, by name.
 fn shop_revisions() -> Vec<(String, String)> {
@@ -445,20 +446,6 @@ fn own_template() -> String {
     )
     .unwrap();
     format!("# SPDX-License-Identifier: Apache-2.0\n{mako}")
-}
-
-/// A revision file without its id and `Create Date` (mergepoint writes UTC).
-fn without_id_and_date(text: &str, id: &str) -> String {
-    text.lines()
-        .map(|l| {
-            if l.starts_with("Create Date: ") {
-                "Create Date: <date>".to_string()
-            } else {
-                l.replace(id, "<id>")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `revision` renders the project's own script.py.mako, found through the
