@@ -768,6 +768,17 @@ class DB:
             pass
 
 
+def user_tables(url: str) -> list[str]:
+    """The tables of the public schema but the version and audit tables."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(url)
+    try:
+        names = sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    return sorted(n for n in names if n not in ("alembic_version", "mergepoint_history", "mergepoint_lock"))
+
+
 def parse_current(js) -> list[str] | None:
     """Accept the plausible shapes of `mergepoint current --json`."""
     if isinstance(js, dict):
@@ -803,7 +814,7 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
     mp = checker.mp
     target = rng.choice(["heads"] + graph.ids)
     tag = "mph_%d_%d_%04d" % (os.getpid(), seed, rng.randrange(10000))
-    names = [tag + "_a", tag + "_b", tag + "_c"]
+    names = [tag + "_a", tag + "_b", tag + "_c", tag + "_d"]
     try:
         for n in names:
             db.create(n)
@@ -848,6 +859,33 @@ def check_db(checker: Checker, db: DB, seed: int, root: Path, graph: Graph, out:
             checker.mismatch(out, "db:current-after-stamp-then-alembic-upgrade", "upgrade heads", want,
                              got if got is not None else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]),
                              cmd=r["cmd"], root=root)
+        # 4. mergepoint runs the Python revisions online (its worker, this
+        # interpreter): the same version rows and tables as Alembic's run to
+        # the same target; then each tool downgrades the other's database
+        # to base, leaving nothing.
+        py = {"MP_ALEMBIC_PYTHON": sys.executable}
+        r = mp.run(root, "upgrade", target, env=dict(py, DATABASE_URL=db.url(names[3])))
+        _require(r, "mergepoint upgrade (online)")
+        a_rows, a_tables = oracle.current_heads(db.url(names[0], True)), user_tables(db.url(names[0], True))
+        m_rows = oracle.current_heads(db.url(names[3], True)) if r["rc"] == 0 else None
+        m_tables = user_tables(db.url(names[3], True)) if r["rc"] == 0 else None
+        if r["rc"] != 0 or (m_rows, m_tables) != (a_rows, a_tables):
+            checker.mismatch(out, "db:online-upgrade", "upgrade %s (online)" % target,
+                             {"rows": a_rows, "tables": a_tables},
+                             {"rows": m_rows, "tables": m_tables} if r["rc"] == 0
+                             else "exit %s: %s" % (r["rc"], r["stderr"].strip()[-300:]),
+                             cmd=r["cmd"], root=root)
+            return
+        r = mp.run(root, "downgrade", "base", env=dict(py, DATABASE_URL=db.url(names[0])))
+        cfg.set_main_option("sqlalchemy.url", db.url(names[3], True))
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.downgrade(cfg, "base")
+        for name, who, rc in ((names[0], "mergepoint", r["rc"]), (names[3], "alembic", 0)):
+            left = (oracle.current_heads(db.url(name, True)), user_tables(db.url(name, True)))
+            if rc != 0 or left != ([], []):
+                checker.mismatch(out, "db:downgrade-base-takeover", "%s downgrade base" % who, ([], []),
+                                 left if rc == 0 else "exit %s: %s" % (rc, r["stderr"].strip()[-300:]),
+                                 cmd=r["cmd"] if who == "mergepoint" else None, root=root)
     finally:
         for n in names:
             db.drop(n)
