@@ -24,6 +24,10 @@ pub struct WorkerSession<'s, 'p> {
     reset_pending: bool,
     /// A transaction `begin` opened is open on the worker.
     in_transaction: bool,
+    /// `begin` was asked for and not sent yet: it goes with the next
+    /// request (one exchange with the worker less per step), carrying the
+    /// settings reset it had.
+    begin_pending: Option<Vec<String>>,
     /// The whole run is one transaction (`--transaction-per-run`): the
     /// worker refuses `autocommit_block()`, which would commit half of it.
     one_transaction: bool,
@@ -49,8 +53,22 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
             worker,
             reset_pending: false,
             in_transaction: false,
+            begin_pending: None,
             one_transaction,
         }
+    }
+
+    /// Sends `req` to the worker, with a pending `begin` in front of it
+    /// (`begin_first`: the worker begins, runs those statements, then
+    /// handles `req`).
+    fn request(
+        &mut self,
+        mut req: serde_json::Value,
+    ) -> Result<super::worker::Answer, SessionError> {
+        if let Some(reset) = self.begin_pending.take() {
+            req["begin_first"] = json!(reset);
+        }
+        self.worker.request(&req)
     }
 
     /// The settings reset, if one is pending.
@@ -77,8 +95,7 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
                 in_block: None,
             });
         }
-        self.worker
-            .request(&json!({"op": "sql", "statements": list, "intact": intact}))
+        self.request(json!({"op": "sql", "statements": list, "intact": intact}))
     }
 
     /// Sends a bookkeeping batch (`op` `sql` or `commit`) and turns a failed
@@ -92,8 +109,7 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
         ops: &[VersionOp],
     ) -> Result<(), CommitError> {
         let answer = self
-            .worker
-            .request(&json!({"op": op, "statements": list, "intact": intact, "begin": begin}))
+            .request(json!({"op": op, "statements": list, "intact": intact, "begin": begin}))
             .map_err(CommitError::Failed)?;
         if answer.ended() {
             return Err(CommitError::TransactionEnded);
@@ -133,9 +149,7 @@ impl Session for WorkerSession<'_, '_> {
 
     fn begin(&mut self) -> Result<(), SessionError> {
         let reset = self.take_reset();
-        self.worker
-            .request(&json!({"op": "begin", "statements": reset}))?
-            .into_result()?;
+        self.begin_pending = Some(reset);
         self.in_transaction = true;
         Ok(())
     }
@@ -162,31 +176,26 @@ impl Session for WorkerSession<'_, '_> {
     }
 
     fn transaction_intact(&mut self) -> Result<bool, SessionError> {
-        let answer = self
-            .worker
-            .request(&json!({"op": "intact"}))?
-            .into_result()?;
+        let answer = self.request(json!({"op": "intact"}))?.into_result()?;
         Ok(answer.intact.unwrap_or(false))
     }
 
     fn in_transaction_block(&mut self) -> Result<bool, SessionError> {
-        let answer = self
-            .worker
-            .request(&json!({"op": "in_block"}))?
-            .into_result()?;
+        let answer = self.request(json!({"op": "in_block"}))?.into_result()?;
         Ok(answer.in_block.unwrap_or(false))
     }
 
     fn commit(&mut self) -> Result<(), SessionError> {
         self.in_transaction = false;
-        self.worker
-            .request(&json!({"op": "commit", "statements": [], "intact": false, "begin": false}))?
+        self.request(json!({"op": "commit", "statements": [], "intact": false, "begin": false}))?
             .into_result()
             .map(|_| ())
     }
 
     fn rollback(&mut self) {
         self.in_transaction = false;
+        // A begin never sent opened nothing on the worker.
+        self.begin_pending = None;
         let _ = self.worker.request(&json!({"op": "rollback"}));
     }
 
@@ -199,15 +208,14 @@ impl Session for WorkerSession<'_, '_> {
     fn execute_step(&mut self, step: &Step, _file_text: &str) -> Result<(), SessionError> {
         let reset = self.take_reset();
         self.sql(reset, false)?.into_result()?;
-        self.worker
-            .request(&json!({
-                "op": "step",
-                "revision": step.revision,
-                "direction": step.direction.as_str(),
-                "one_transaction": self.one_transaction,
-            }))?
-            .into_result()
-            .map(|_| ())
+        self.request(json!({
+            "op": "step",
+            "revision": step.revision,
+            "direction": step.direction.as_str(),
+            "one_transaction": self.one_transaction,
+        }))?
+        .into_result()
+        .map(|_| ())
     }
 
     fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError> {

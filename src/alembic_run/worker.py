@@ -291,6 +291,12 @@ class Worker:
     def handle(self, req):
         from sqlalchemy import exc as sa_exc
 
+        first = req.pop("begin_first", None)
+        if first is not None:
+            # The step's BEGIN, sent with its first request.
+            began = self.handle({"op": "begin", "statements": first})
+            if not began.get("ok"):
+                return began
         op = req.get("op")
         try:
             if op == "begin":
