@@ -908,3 +908,49 @@ fn online_runs_load_the_flask_migrate_and_pyproject_layouts() {
         assert!(db.rows().is_empty(), "{layout}");
     }
 }
+
+/// A revision that fails after its `autocommit_block()` has committed part
+/// of it: the error must not claim the step was rolled back (what ran
+/// before and in the block stays, as under Alembic), and says to inspect
+/// the database; the version table does not record the revision.
+#[test]
+fn a_failure_after_an_autocommit_block_is_not_called_rolled_back() {
+    let project = AlembicProject::new();
+    std::fs::write(
+        project
+            .root()
+            .join("migrations/versions/f0000000001f_fails_after_block.py"),
+        "\"\"\"fails after its autocommit block\n\nRevision ID: f0000000001f\n\"\"\"\n\
+         from alembic import op\n\nrevision = \"f0000000001f\"\ndown_revision = \"e0000000001e\"\n\
+         branch_labels = None\ndepends_on = None\n\n\n\
+         def upgrade():\n    with op.get_context().autocommit_block():\n        \
+         op.execute(\"CREATE TABLE made_in_block (id int)\")\n    \
+         op.execute(\"CREATE TABLE made_after_block (id int)\")\n    \
+         raise RuntimeError(\"after the block\")\n\n\n\
+         def downgrade():\n    op.execute(\"DROP TABLE made_in_block\")\n",
+    )
+    .unwrap();
+    let db = TestDb::create();
+    let out = project.mp(&db, &["upgrade", "heads"], false);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("after the block"), "{err}");
+    assert!(!err.contains("rolled back"), "{err}");
+    assert!(err.contains("may have committed"), "{err}");
+    assert_eq!(db.rows(), vec!["e0000000001e".to_string()]);
+    let mut client = db.client();
+    let exists = |client: &mut postgres::Client, t: &str| -> bool {
+        client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+            .unwrap()
+            .get(0)
+    };
+    assert!(
+        exists(&mut client, "public.made_in_block"),
+        "the block's table stays"
+    );
+    assert!(
+        !exists(&mut client, "public.made_after_block"),
+        "what came after it is rolled back"
+    );
+}

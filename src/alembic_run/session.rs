@@ -28,6 +28,9 @@ pub struct WorkerSession<'s, 'p> {
     /// request (one exchange with the worker less per step), carrying the
     /// settings reset it had.
     begin_pending: Option<Vec<String>>,
+    /// The step that just failed had committed part of itself (an
+    /// `autocommit_block()`): its transaction is not what it began as.
+    committed_part: bool,
     /// The whole run is one transaction (`--transaction-per-run`): the
     /// worker refuses `autocommit_block()`, which would commit half of it.
     one_transaction: bool,
@@ -54,6 +57,7 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
             reset_pending: false,
             in_transaction: false,
             begin_pending: None,
+            committed_part: false,
             one_transaction,
         }
     }
@@ -93,6 +97,7 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
                 lock_timeout: false,
                 intact: None,
                 in_block: None,
+                committed_part: false,
             });
         }
         self.request(json!({"op": "sql", "statements": list, "intact": intact}))
@@ -176,6 +181,11 @@ impl Session for WorkerSession<'_, '_> {
     }
 
     fn transaction_intact(&mut self) -> Result<bool, SessionError> {
+        if std::mem::take(&mut self.committed_part) {
+            // Ended by the revision itself, as far as the runner's account
+            // goes: "statements up to that point may have committed".
+            return Ok(false);
+        }
         let answer = self.request(json!({"op": "intact"}))?.into_result()?;
         Ok(answer.intact.unwrap_or(false))
     }
@@ -208,14 +218,14 @@ impl Session for WorkerSession<'_, '_> {
     fn execute_step(&mut self, step: &Step, _file_text: &str) -> Result<(), SessionError> {
         let reset = self.take_reset();
         self.sql(reset, false)?.into_result()?;
-        self.request(json!({
+        let answer = self.request(json!({
             "op": "step",
             "revision": step.revision,
             "direction": step.direction.as_str(),
             "one_transaction": self.one_transaction,
-        }))?
-        .into_result()
-        .map(|_| ())
+        }))?;
+        self.committed_part = !answer.ok && answer.committed_part;
+        answer.into_result().map(|_| ())
     }
 
     fn apply_version_ops(&mut self, ops: &[VersionOp]) -> Result<(), SessionError> {

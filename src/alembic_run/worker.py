@@ -369,18 +369,32 @@ class Worker:
                 yield  # noqa: unreachable - makes this a generator
 
             ctx.autocommit_block = refuse_autocommit_block
+        else:
+            # A block commits what ran before it and runs in autocommit: a
+            # failure after one cannot be called rolled back.
+            blocks = []
+            original = ctx.autocommit_block
+
+            @contextlib.contextmanager
+            def tracked_autocommit_block():
+                blocks.append(True)
+                with original():
+                    yield
+
+            ctx.autocommit_block = tracked_autocommit_block
         try:
             with Operations.context(ctx):
                 fn()
         except sa_exc.DBAPIError as exc:
             answer = db_error(exc)
             answer["error"] = python_error(exc, script.path, direction)
+            answer["committed_part"] = not one_transaction and bool(blocks)
             return answer
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported
-            return {"ok": False, "kind": "python", "error": python_error(exc, script.path, direction), "lock_timeout": False}
+            return {"ok": False, "kind": "python", "error": python_error(exc, script.path, direction),
+                    "lock_timeout": False, "committed_part": not one_transaction and bool(blocks)}
         finally:
-            if one_transaction:
-                del ctx.autocommit_block
+            del ctx.autocommit_block
         return {"ok": True}
 
 

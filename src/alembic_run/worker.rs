@@ -95,6 +95,10 @@ pub struct Answer {
     pub intact: Option<bool>,
     #[serde(default)]
     pub in_block: Option<bool>,
+    /// A failed step had run an `autocommit_block()`: what ran before and
+    /// in it is committed.
+    #[serde(default)]
+    pub committed_part: bool,
 }
 
 impl Answer {
