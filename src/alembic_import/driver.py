@@ -127,41 +127,14 @@ TRANSACTION_CONTROL = re.compile(
 
 
 def capture_env(config, script_dir):
-    """Runs the project's env.py once in offline mode with
-    context.configure() captured and run_migrations() a no-op (no connection
-    is opened by it). Returns (kwargs, note): note is None when it ran, else
-    why it could not (then Alembic's defaults are assumed). The same capture
-    as the online worker's (src/alembic_run/worker.py)."""
-    from alembic.runtime.environment import EnvironmentContext
-
-    captured = {}
-
-    def configure(**kw):
-        captured.update(kw)
-
-    # Patched on the instance: Alembic installs the `alembic.context` proxy
-    # from the instance's attributes.
-    env = EnvironmentContext(config, script_dir, as_sql=True)
-    env.configure = configure
-    env.begin_transaction = lambda *a, **kw: contextlib.nullcontext()
-    env.run_migrations = lambda *a, **kw: None
-    env.is_offline_mode = lambda: True
-    try:
-        with env:
-            script_dir.run_env()
-    except BaseException as exc:  # noqa: BLE001 - reported, then defaults
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        where = ""
-        for f in traceback.extract_tb(exc.__traceback__):
-            if os.path.basename(f.filename) == "env.py":
-                where = " (env.py line %d)" % f.lineno
-        return {}, "env.py could not be run in offline mode: %s: %s%s; its target_metadata (naming_convention) is not used" % (
-            type(exc).__name__,
-            " ".join(str(exc).split()),
-            where,
-        )
-    return captured, None
+    """Runs the project's env.py once offline with context.configure()
+    captured (the prelude's run_env_offline, as the online worker does).
+    Returns (kwargs, note): note is None when it ran, else why it could not
+    (then Alembic's defaults are assumed)."""
+    captured, failure = run_env_offline(config, script_dir)
+    if failure is None:
+        return captured, None
+    return {}, "env.py could not be run in offline mode: %s; its target_metadata (naming_convention) is not used" % failure
 
 
 # What the offline rendering takes from env.py's context.configure().
@@ -231,27 +204,11 @@ def main():
     try:
         import alembic
         import sqlalchemy
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
     except ImportError as exc:
         fatal("no_alembic", "%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
 
     try:
-        if opts["ini"] or opts["toml"]:
-            # As the alembic command reads the project: alembic.ini, then
-            # pyproject.toml's [tool.alembic]; where neither names the script
-            # directory (Flask-Migrate), the one mergepoint located.
-            config = Config(opts["ini"], **({"toml_file": opts["toml"]} if opts["toml"] else {}))
-            if not config.get_main_option("script_location") and opts["script_dir"]:
-                config.set_main_option("script_location", opts["script_dir"])
-            script_dir = ScriptDirectory.from_config(config)
-        else:
-            config = Config()
-            config.set_main_option("script_location", opts["script_dir"])
-            sys.path.insert(0, os.getcwd())
-            script_dir = ScriptDirectory(
-                opts["script_dir"], version_locations=opts["version_locations"] or None
-            )
+        config, script_dir = load_project(opts["ini"], opts["toml"], opts["script_dir"], opts["version_locations"])
         scripts = list(script_dir.walk_revisions("base", "heads"))
     except Exception as exc:  # noqa: BLE001
         tb = traceback.format_exc(limit=-3)

@@ -5,7 +5,6 @@ use super::{absolute, ImportError};
 use crate::script::{LoadError, Project};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -73,15 +72,8 @@ pub struct DriverReport {
 /// The driver written to a fresh temporary file (removed when dropped).
 fn driver_file() -> Result<tempfile::NamedTempFile, LoadError> {
     let dir = std::env::temp_dir();
-    let mut file = tempfile::Builder::new()
-        .prefix("mergepoint-import-alembic-")
-        .suffix(".py")
-        .tempfile_in(&dir)
-        .map_err(|e| LoadError::io(&dir, "create the driver file", &e))?;
-    file.write_all(DRIVER_SOURCE.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(|e| LoadError::io(file.path(), "write the driver file", &e))?;
-    Ok(file)
+    crate::alembic_run::script_file("mergepoint-import-alembic-", DRIVER_SOURCE)
+        .map_err(|e| LoadError::io(&dir, "write the driver file", &e))
 }
 
 /// Runs the driver with `python` on the Alembic `project` and returns its

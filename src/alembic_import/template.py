@@ -24,27 +24,12 @@ def main():
     req = json.load(sys.stdin)
     try:
         from alembic import util
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory, write_hooks
+        from alembic.script import write_hooks
         from alembic.script import revision as revmod
     except ImportError as exc:
         return reply(error="no_alembic", message="%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
     try:
-        if req.get("ini") or req.get("toml"):
-            # As the alembic command reads the project: alembic.ini, then
-            # pyproject.toml's [tool.alembic] (Alembic 1.16+); where neither
-            # sets script_location, the script directory mergepoint found
-            # (Flask-Migrate's migrations/, as `flask db` sets it).
-            kw = {"toml_file": req["toml"]} if req.get("toml") else {}
-            config = Config(req.get("ini"), **kw)
-            get = getattr(config, "get_alembic_option", config.get_main_option)
-            if get("script_location") is None:
-                config.set_main_option("script_location", req["script_dir"])
-            script = ScriptDirectory.from_config(config)
-        else:
-            config = Config()
-            config.set_main_option("script_location", req["script_dir"])
-            script = ScriptDirectory(req["script_dir"], version_locations=req.get("version_locations") or None)
+        config, script = load_project(req.get("ini"), req.get("toml"), req["script_dir"], req.get("version_locations"))
     except Exception as exc:  # noqa: BLE001
         return reply(error="load", message="Alembic could not load the project: %s: %s" % (type(exc).__name__, exc))
     template = os.path.join(script.dir, "script.py.mako")

@@ -112,13 +112,7 @@ fn render(
     new: &NewRevision,
     dest: &Path,
 ) -> Result<Reply, String> {
-    let mut file = tempfile::Builder::new()
-        .prefix("mergepoint-alembic-template-")
-        .suffix(".py")
-        .tempfile()
-        .map_err(|e| format!("cannot write the renderer: {e}"))?;
-    file.write_all(TEMPLATE_SOURCE.as_bytes())
-        .and_then(|()| file.flush())
+    let file = crate::alembic_run::script_file("mergepoint-alembic-template-", TEMPLATE_SOURCE)
         .map_err(|e| format!("cannot write the renderer: {e}"))?;
     let root = absolute(&project.root);
     // Where the project's settings and scripts are, as located (alembic.ini,

@@ -27,6 +27,26 @@ use crate::graph::{Direction, RevisionGraph};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+/// What mergepoint's embedded Python scripts share (loading the project as
+/// located, running env.py offline), written in front of each.
+pub const PROJECT_PRELUDE: &str = include_str!("project.py");
+
+/// One of mergepoint's embedded Python scripts (`source`), with the
+/// [`PROJECT_PRELUDE`] in front, written to a fresh temporary file (removed
+/// when dropped) named `<prefix>…py`.
+pub fn script_file(prefix: &str, source: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".py")
+        .tempfile()?;
+    file.write_all(PROJECT_PRELUDE.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.write_all(source.as_bytes())?;
+    file.flush()?;
+    Ok(file)
+}
+
 /// Environment variable naming the Python interpreter (after `--python`).
 pub const PYTHON_ENV: &str = "MP_ALEMBIC_PYTHON";
 

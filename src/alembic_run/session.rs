@@ -92,12 +92,7 @@ impl<'s, 'p> WorkerSession<'s, 'p> {
         if list.is_empty() && !intact {
             return Ok(super::worker::Answer {
                 ok: true,
-                kind: None,
-                error: None,
-                lock_timeout: false,
-                intact: None,
-                in_block: None,
-                committed_part: false,
+                ..Default::default()
             });
         }
         self.request(json!({"op": "sql", "statements": list, "intact": intact}))

@@ -120,40 +120,13 @@ NOT_ONLINE = {
 
 
 def capture_env(config, script_dir):
-    """Runs env.py offline with configure() captured. Returns (kwargs, note):
-    note is None when it ran, else why it could not and what is assumed."""
-    from alembic.runtime.environment import EnvironmentContext
-
-    captured = {}
-
-    def configure(**kw):
-        captured.update(kw)
-
-    # Patched on the instance, not in a subclass: Alembic installs the
-    # `alembic.context` module proxy from the instance's attributes, for
-    # EnvironmentContext itself only.
-    env = EnvironmentContext(config, script_dir, as_sql=True)
-    env.configure = configure
-    env.begin_transaction = lambda *a, **kw: contextlib.nullcontext()
-    env.run_migrations = lambda *a, **kw: None
-    env.is_offline_mode = lambda: True
-    try:
-        with env:
-            script_dir.run_env()
-    except BaseException as exc:  # noqa: BLE001 - reported, then defaults
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = ""
-        for f in frames:
-            if os.path.basename(f.filename) == "env.py":
-                where = " (env.py line %d)" % f.lineno
-        return captured, "env.py could not be run in offline mode: %s: %s%s; its context.configure() options are not used (no target_metadata, so no naming_convention), Alembic's defaults are assumed" % (
-            type(exc).__name__,
-            " ".join(str(exc).split()),
-            where,
-        )
-    return captured, None
+    """Runs env.py offline with configure() captured (the prelude's
+    run_env_offline). Returns (kwargs, note): note is None when it ran, else
+    why it could not and what is assumed."""
+    captured, failure = run_env_offline(config, script_dir)
+    if failure is None:
+        return captured, None
+    return captured, "env.py could not be run in offline mode: %s; its context.configure() options are not used (no target_metadata, so no naming_convention), Alembic's defaults are assumed" % failure
 
 
 def connect(url):
@@ -421,26 +394,12 @@ def main():
     try:
         import alembic
         import sqlalchemy
-        from alembic.config import Config
         from alembic.runtime.environment import EnvironmentContext
-        from alembic.script import ScriptDirectory
     except ImportError as exc:
         fatal("no_alembic", "%s (Python %s at %s)" % (exc, sys.version.split()[0], sys.executable))
 
     try:
-        if opts["ini"] or opts["toml"]:
-            # As the alembic command reads the project: alembic.ini, then
-            # pyproject.toml's [tool.alembic]; where neither names the script
-            # directory (Flask-Migrate), the one mergepoint located.
-            config = Config(opts["ini"], **({"toml_file": opts["toml"]} if opts["toml"] else {}))
-            if not config.get_main_option("script_location") and opts["script_dir"]:
-                config.set_main_option("script_location", opts["script_dir"])
-            script_dir = ScriptDirectory.from_config(config)
-        else:
-            config = Config()
-            config.set_main_option("script_location", opts["script_dir"])
-            sys.path.insert(0, os.getcwd())
-            script_dir = ScriptDirectory(opts["script_dir"], version_locations=opts["version_locations"] or None)
+        config, script_dir = load_project(opts["ini"], opts["toml"], opts["script_dir"], opts["version_locations"])
         script_dir.revision_map.heads  # loads every revision module now
     except Exception as exc:  # noqa: BLE001
         tb = traceback.format_exc(limit=-3)

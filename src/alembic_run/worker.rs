@@ -82,7 +82,7 @@ pub struct Hello {
 }
 
 /// One answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Answer {
     pub ok: bool,
     #[serde(default)]
@@ -153,15 +153,7 @@ fn worker_file(python: &str) -> Result<tempfile::NamedTempFile, WorkerError> {
             std::env::temp_dir().display()
         ),
     };
-    let mut file = tempfile::Builder::new()
-        .prefix("mergepoint-alembic-worker-")
-        .suffix(".py")
-        .tempfile()
-        .map_err(failed)?;
-    file.write_all(WORKER_SOURCE.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(failed)?;
-    Ok(file)
+    super::script_file("mergepoint-alembic-worker-", WORKER_SOURCE).map_err(failed)
 }
 
 impl Worker {
