@@ -78,12 +78,12 @@ fn alembic_read_commands() {
     });
 }
 
-/// Real Alembic, run as `PYTHON -m alembic`: the interpreter scripts/test
-/// installs it into (`MP_ALEMBIC_PYTHON`), else `MERGEPOINT_ALEMBIC_PYTHON`.
-/// Required: the merge file's acceptance by Alembic is part of the contract,
-/// so without it the test fails and says how to get it.
-fn real_alembic() -> std::process::Command {
-    let python = ["MP_ALEMBIC_PYTHON", "MERGEPOINT_ALEMBIC_PYTHON"]
+/// The interpreter with real Alembic: the one scripts/test installs it
+/// into (`MP_ALEMBIC_PYTHON`), else `MERGEPOINT_ALEMBIC_PYTHON`. Required:
+/// these tests compare with Alembic, so without it they fail and say how
+/// to get it. Also used by the layout tests.
+pub(crate) fn alembic_python() -> PathBuf {
+    ["MP_ALEMBIC_PYTHON", "MERGEPOINT_ALEMBIC_PYTHON"]
         .iter()
         .find_map(std::env::var_os)
         .map(PathBuf::from)
@@ -93,7 +93,12 @@ fn real_alembic() -> std::process::Command {
                 "this test runs real Alembic: run it through scripts/test, or set \
                  MP_ALEMBIC_PYTHON=$(scripts/alembic-env)"
             )
-        });
+        })
+}
+
+/// Real Alembic, run as `PYTHON -m alembic` ([`alembic_python`]).
+fn real_alembic() -> std::process::Command {
+    let python = alembic_python();
     let mut cmd = std::process::Command::new(python);
     cmd.args(["-m", "alembic"]);
     cmd

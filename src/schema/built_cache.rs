@@ -169,13 +169,12 @@ impl BuildKey {
             starts.push(graph.find(target)?);
         }
         let applied = graph.ancestors_with_deps(&starts);
-        let mut revisions: Vec<&str> = (0..graph.len())
+        let mut revisions: Vec<(&str, usize)> = (0..graph.len())
             .filter(|&ix| applied[ix])
-            .map(|ix| graph.id(ix))
+            .map(|ix| (graph.id(ix), ix))
             .collect();
         revisions.sort_unstable();
-        for id in revisions {
-            let ix = graph.find(id)?;
+        for (id, ix) in revisions {
             let (sql, transactional) = upgrade_sql(id)?;
             part(id);
             part(&graph.ids(graph.parents(ix)).join(","));

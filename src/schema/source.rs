@@ -425,43 +425,39 @@ pub fn read<S: StepSql>(side: &Side, ctx: &SideContext<'_, S>) -> Result<Catalog
     let dev = ctx.dev.ok_or_else(|| SourceError::NoDevServer {
         side: side.describe(),
     })?;
-    if let (Side::Rev(ident), Some(revisions)) = (side, ctx.revisions.as_ref()) {
-        let targets = revisions
-            .graph
-            .plan_upgrade(&[], ident)
-            .ok()
-            .map(|plan| plan.end_heads);
-        let _phase = tracing::info_span!("load side").entered();
-        return built_catalog(
-            dev,
-            revisions,
-            targets.as_deref(),
-            &ctx.schemas,
-            &side.describe(),
-            |database| build_revisions(database, revisions, ident),
-        );
-    }
+    let path = match side {
+        Side::Rev(ident) => {
+            let revisions = ctx
+                .revisions
+                .as_ref()
+                .ok_or_else(|| SourceError::NotASide {
+                    text: side.describe(),
+                    why: "rev: needs a mergepoint project (run in its directory or pass --dir)"
+                        .to_string(),
+                })?;
+            let targets = revisions
+                .graph
+                .plan_upgrade(&[], ident)
+                .ok()
+                .map(|plan| plan.end_heads);
+            let _phase = tracing::info_span!("load side").entered();
+            return built_catalog(
+                dev,
+                revisions,
+                targets.as_deref(),
+                &ctx.schemas,
+                &side.describe(),
+                |database| build_revisions(database, revisions, ident),
+            );
+        }
+        Side::Sql(path) => path,
+        Side::Url(_) => unreachable!("handled above"),
+    };
     let mut temp: TempDatabase = {
         let _phase = tracing::info_span!("load side").entered();
         let mut temp = dev.temp_database()?;
-        match side {
-            Side::Sql(path) => {
-                load_sql_files(temp.database(), &sql_files(path)?)?;
-                options.exclude_tables = own_tables(temp.database(), &ctx.version_table)?;
-            }
-            Side::Rev(ident) => {
-                let revisions = ctx
-                    .revisions
-                    .as_ref()
-                    .ok_or_else(|| SourceError::NotASide {
-                        text: side.describe(),
-                        why: "rev: needs a mergepoint project (run in its directory or pass --dir)"
-                            .to_string(),
-                    })?;
-                options.exclude_tables = build_revisions(temp.database(), revisions, ident)?;
-            }
-            Side::Url(_) => unreachable!("handled above"),
-        }
+        load_sql_files(temp.database(), &sql_files(path)?)?;
+        options.exclude_tables = own_tables(temp.database(), &ctx.version_table)?;
         temp
     };
     let _phase = tracing::info_span!("catalog read").entered();

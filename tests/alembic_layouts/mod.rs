@@ -116,20 +116,9 @@ format = %(levelname)-5.5s [%(name)s] %(message)s
 datefmt = %H:%M:%S
 ";
 
-/// The Python interpreter with real Alembic (required: these tests compare
-/// with it, so without it they fail and say how to get it).
+/// The Python interpreter with real Alembic.
 fn python() -> PathBuf {
-    ["MP_ALEMBIC_PYTHON", "MERGEPOINT_ALEMBIC_PYTHON"]
-        .iter()
-        .find_map(std::env::var_os)
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "this test runs real Alembic: run it through scripts/test, or set \
-                 MP_ALEMBIC_PYTHON=$(scripts/alembic-env)"
-            )
-        })
+    crate::alembic_python()
 }
 
 /// Runs Python code in `cwd`; its stdout.
