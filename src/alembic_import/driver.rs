@@ -104,23 +104,7 @@ fn driver_command(python: &str, driver: &Path, project: &Project, dialect: &str)
     let root = absolute(&project.root);
     let mut cmd = Command::new(python);
     cmd.arg(driver).arg("--dialect").arg(dialect);
-    // The settings and script directory as mergepoint located them
-    // (alembic.ini, pyproject.toml's [tool.alembic], Flask-Migrate).
-    let settings = project.alembic_settings();
-    if settings.ini.is_some() || settings.pyproject.is_some() {
-        if let Some(ini) = &settings.ini {
-            cmd.arg("--ini").arg(ini);
-        }
-        if let Some(toml) = &settings.pyproject {
-            cmd.arg("--toml").arg(toml);
-        }
-        cmd.arg("--script-dir").arg(&settings.script_dir);
-    } else {
-        cmd.arg("--script-dir").arg(&settings.script_dir);
-        for d in &project.revisions_dirs {
-            cmd.arg("--version-location").arg(absolute(d));
-        }
-    }
+    cmd.args(crate::alembic_run::project_args(project));
     cmd.current_dir(&root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONIOENCODING", "utf-8")

@@ -28,8 +28,9 @@ pub use convert::{convert, cross_check, todo_sql, Converted, Unconverted};
 pub use driver::{run_driver, DriverReport, DriverRevision, DRIVER_SOURCE};
 pub use output::{check_out_dir, verify, write, Verified};
 
+use crate::alembic_run::absolute;
 use crate::script::LoadError;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use thiserror::Error;
 
 /// Environment variable naming the Python interpreter (after `--python`;
@@ -70,17 +71,4 @@ pub enum ImportError {
     /// The written project does not read back as the same graph.
     #[error("the written project does not match the Alembic project:\n  {}", .problems.join("\n  "))]
     Verify { problems: Vec<String> },
-}
-
-/// `p` made absolute (resolving symlinks when it exists).
-fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(p))
-                .unwrap_or_else(|_| p.to_path_buf())
-        }
-    })
 }

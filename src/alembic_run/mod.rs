@@ -47,6 +47,41 @@ pub fn script_file(prefix: &str, source: &str) -> std::io::Result<tempfile::Name
     Ok(file)
 }
 
+/// `p` made absolute (resolving symlinks when it exists).
+pub(crate) fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+/// How the embedded scripts are told where the project is: its settings
+/// files and script directory as mergepoint located them (alembic.ini,
+/// pyproject.toml's [tool.alembic], Flask-Migrate), or, with neither file,
+/// the script directory and the version locations.
+pub(crate) fn project_args(project: &crate::script::Project) -> Vec<std::ffi::OsString> {
+    let settings = project.alembic_settings();
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut pair = |flag: &str, path: &Path| {
+        args.push(flag.into());
+        args.push(path.as_os_str().to_owned());
+    };
+    if let Some(ini) = &settings.ini {
+        pair("--ini", ini);
+    }
+    if let Some(toml) = &settings.pyproject {
+        pair("--toml", toml);
+    }
+    pair("--script-dir", &settings.script_dir);
+    if settings.ini.is_none() && settings.pyproject.is_none() {
+        for d in &project.revisions_dirs {
+            pair("--version-location", &absolute(d));
+        }
+    }
+    args
+}
+
 /// Environment variable naming the Python interpreter (after `--python`).
 pub const PYTHON_ENV: &str = "MP_ALEMBIC_PYTHON";
 

@@ -7,7 +7,6 @@ use crate::db::SessionError;
 use crate::script::Project;
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use thiserror::Error;
 
@@ -135,15 +134,6 @@ pub struct Worker {
     pub hello: Hello,
 }
 
-/// `p` made absolute (resolving symlinks when it exists).
-fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    })
-}
-
 fn worker_file(python: &str) -> Result<tempfile::NamedTempFile, WorkerError> {
     let failed = |e: std::io::Error| WorkerError::Failed {
         python: python.to_string(),
@@ -163,26 +153,10 @@ impl Worker {
     /// and connected.
     pub fn start(python: &str, project: &Project, url: &str) -> Result<Worker, WorkerError> {
         let file = worker_file(python)?;
-        let root = absolute(&project.root);
+        let root = super::absolute(&project.root);
         let mut cmd = Command::new(python);
         cmd.arg(file.path());
-        // The settings and script directory as mergepoint located them
-        // (alembic.ini, pyproject.toml's [tool.alembic], Flask-Migrate).
-        let settings = project.alembic_settings();
-        if settings.ini.is_some() || settings.pyproject.is_some() {
-            if let Some(ini) = &settings.ini {
-                cmd.arg("--ini").arg(ini);
-            }
-            if let Some(toml) = &settings.pyproject {
-                cmd.arg("--toml").arg(toml);
-            }
-            cmd.arg("--script-dir").arg(&settings.script_dir);
-        } else {
-            cmd.arg("--script-dir").arg(&settings.script_dir);
-            for d in &project.revisions_dirs {
-                cmd.arg("--version-location").arg(absolute(d));
-            }
-        }
+        cmd.args(super::project_args(project));
         cmd.current_dir(&root)
             .env(URL_ENV, url)
             .env("PYTHONDONTWRITEBYTECODE", "1")
