@@ -612,8 +612,8 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
         }
         Format::Alembic => render_alembic(rev),
     };
-    let path = reserve_revision_file(project, rev)?;
-    fill_reserved(&path, &text)?;
+    let path = new_revision_path(project, rev)?;
+    write_new(&path, &text, " (pick another id or message)")?;
     Ok(path)
 }
 
@@ -622,6 +622,15 @@ pub fn write_revision(project: &Project, rev: &NewRevision) -> Result<PathBuf, L
 /// that cannot be a file name and a file that exists. For a writer that
 /// fills the file itself (an Alembic project's own `script.py.mako`).
 pub fn reserve_revision_file(project: &Project, rev: &NewRevision) -> Result<PathBuf, LoadError> {
+    let path = new_revision_path(project, rev)?;
+    write_new(&path, "", " (pick another id or message)")?;
+    Ok(path)
+}
+
+/// Where a new revision `rev` of `project` goes (its directory created):
+/// the first revisions directory, the file named by the project's rules;
+/// refuses an id that cannot be a file name.
+fn new_revision_path(project: &Project, rev: &NewRevision) -> Result<PathBuf, LoadError> {
     let dir = project
         .revisions_dirs
         .first()
@@ -674,9 +683,7 @@ pub fn reserve_revision_file(project: &Project, rev: &NewRevision) -> Result<Pat
         });
     }
     fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, "create the directory", &e))?;
-    let path = dir.join(format!("{name}.{ext}"));
-    write_new(&path, "", " (pick another id or message)")?;
-    Ok(path)
+    Ok(dir.join(format!("{name}.{ext}")))
 }
 
 /// Writes `text` into a file [`reserve_revision_file`] made; removes the
